@@ -1,0 +1,62 @@
+/**
+ * Every file name seglog writes inside a partition directory, in one place: the crash protocol starts here.
+ *
+ * Segment files are named by their base offset, printed as a 20-digit zero-padded decimal so that `ls` order is
+ * offset order (Kafka's `LogFileUtils`):
+ *
+ * | suffix        | what                                                                        | on open (recovery)                         |
+ * |---------------|-----------------------------------------------------------------------------|--------------------------------------------|
+ * | `.log`        | record batches (RecordBatch v2)                                             | loaded; tail CRC-scanned if unclean        |
+ * | `.index`      | sparse offset index                                                         | trusted only after a clean shutdown        |
+ * | `.timeindex`  | sparse time index                                                           | trusted only after a clean shutdown        |
+ * | `X.cleaned`   | compaction output being written (X = one of the three above)                | deleted (the operation is abandoned)       |
+ * | `X.swap`      | compaction output complete, replacing older segments                        | swap finished (old files removed, renamed) |
+ * | `X.deleted`   | segment file scheduled for deletion (readers may still hold it)             | deleted                                    |
+ * | `*.tmp`       | a small file being replaced atomically (tmp → fsync → rename → fsync dir)   | deleted                                    |
+ * | `partition.state` | partition checkpoint: log start offset, recovery point, clean-shutdown data | read; missing or unreadable → full recovery |
+ *
+ * Temporary suffixes are appended after the normal one (`00000000000000000000.log.cleaned`), as Kafka does, so
+ * the base offset always parses from everything before the first `.`.
+ */
+
+export const LOG_SUFFIX = '.log'
+export const INDEX_SUFFIX = '.index'
+export const TIME_INDEX_SUFFIX = '.timeindex'
+export const CLEANED_SUFFIX = '.cleaned'
+export const SWAP_SUFFIX = '.swap'
+export const DELETED_SUFFIX = '.deleted'
+export const TMP_SUFFIX = '.tmp'
+export const STATE_FILE = 'partition.state'
+
+export const SEGMENT_SUFFIXES = [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX] as const
+export const TEMP_SUFFIXES = [CLEANED_SUFFIX, SWAP_SUFFIX, DELETED_SUFFIX] as const
+
+export type SegmentSuffix = (typeof SEGMENT_SUFFIXES)[number]
+export type TempSuffix = (typeof TEMP_SUFFIXES)[number]
+
+/** 20-digit zero-padded decimal of a base offset. */
+export function offsetPrefix(offset: number): string {
+  return String(offset).padStart(20, '0')
+}
+
+export function segmentFileName(baseOffset: number, suffix: SegmentSuffix): string {
+  return offsetPrefix(baseOffset) + suffix
+}
+
+export interface ParsedFileName {
+  baseOffset: number
+  suffix: SegmentSuffix
+  /** `.cleaned`, `.swap` or `.deleted` when present. */
+  temp: TempSuffix | null
+}
+
+const SEGMENT_NAME = /^(\d{20})(\.log|\.index|\.timeindex)(\.cleaned|\.swap|\.deleted)?$/
+
+/** Parses a segment-related file name; null for anything else (state files, tmp files, strangers). */
+export function parseSegmentFileName(name: string): ParsedFileName | null {
+  const m = SEGMENT_NAME.exec(name)
+  if (!m) return null
+  const baseOffset = Number(m[1])
+  if (!Number.isSafeInteger(baseOffset)) return null
+  return { baseOffset, suffix: m[2] as SegmentSuffix, temp: (m[3] as TempSuffix | undefined) ?? null }
+}

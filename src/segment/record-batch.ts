@@ -1,0 +1,443 @@
+/**
+ * Kafka RecordBatch v2 ("magic 2"): the unit seglog writes to `.log` files, byte-compatible with Kafka
+ * (`DefaultRecordBatch`), so any Kafka RecordBatch decoder reads our segments.
+ *
+ * Batch header, all integers big-endian (61 bytes, `BATCH_OVERHEAD`):
+ *
+ * | bytes  | type   | field                | notes                                                             |
+ * |--------|--------|----------------------|-------------------------------------------------------------------|
+ * | 0..8   | int64  | baseOffset           | first offset; written by the log at append; NOT covered by the CRC |
+ * | 8..12  | int32  | length               | bytes after this field = batch size − 12                          |
+ * | 12..16 | int32  | partitionLeaderEpoch | NOT covered by the CRC; seglog writes 0                           |
+ * | 16     | int8   | magic                | 2                                                                 |
+ * | 17..21 | uint32 | crc                  | CRC-32C (Castagnoli) of bytes [21, end of batch)                  |
+ * | 21..23 | int16  | attributes           | bits 0–2 codec, 3 timestamp type, 4 txn, 5 control, 6 delete horizon |
+ * | 23..27 | int32  | lastOffsetDelta      | last offset = baseOffset + this                                   |
+ * | 27..35 | int64  | baseTimestamp        | first record's timestamp (or the delete horizon, bit 6)           |
+ * | 35..43 | int64  | maxTimestamp         | largest record timestamp, or the append time (LogAppendTime)      |
+ * | 43..51 | int64  | producerId           | −1                                                                |
+ * | 51..53 | int16  | producerEpoch        | −1                                                                |
+ * | 53..57 | int32  | baseSequence         | −1                                                                |
+ * | 57..61 | int32  | recordsCount         | number of records (uncompressed count even when compressed)       |
+ * | 61..   | bytes  | records              | plain, or one compressed blob of all records                      |
+ *
+ * Record (inside the records section; varints are zigzag base-128, see `varint.ts`):
+ *
+ * | field          | type    | notes                                   |
+ * |----------------|---------|-----------------------------------------|
+ * | length         | varint  | bytes after this field                  |
+ * | attributes     | int8    | unused, 0                               |
+ * | timestampDelta | varlong | vs baseTimestamp                        |
+ * | offsetDelta    | varint  | vs baseOffset                           |
+ * | keyLength      | varint  | −1 = null key                           |
+ * | key            | bytes   |                                         |
+ * | valueLength    | varint  | −1 = null value (a tombstone)           |
+ * | value          | bytes   |                                         |
+ * | headerCount    | varint  |                                         |
+ * | headers        | …       | keyLength varint, UTF-8 key, valueLength varint (−1 = null), value |
+ *
+ * Checksummed: everything from byte 21 to the end of the batch. baseOffset and partitionLeaderEpoch sit before
+ * the CRC'd range so the log can stamp offsets into an encoded batch without recomputing it (Kafka does the same).
+ * A partial batch at the end of a buffer is not an error here: `batchSizeAt` reports how many bytes a batch needs
+ * and callers stop when fewer are available.
+ */
+import CRC32C from 'crc-32/crc32c'
+import { SeglogError } from '../errors.js'
+import { type Cursor, readVarint, uvarintSize, varintSize, writeUvarint, writeVarint, zigzag } from './varint.js'
+
+// Chained field positions (previous offset + previous length).
+export const BASE_OFFSET_OFFSET = 0
+export const LENGTH_OFFSET = BASE_OFFSET_OFFSET + 8
+export const PARTITION_LEADER_EPOCH_OFFSET = LENGTH_OFFSET + 4
+export const MAGIC_OFFSET = PARTITION_LEADER_EPOCH_OFFSET + 4
+export const CRC_OFFSET = MAGIC_OFFSET + 1
+export const ATTRIBUTES_OFFSET = CRC_OFFSET + 4
+export const LAST_OFFSET_DELTA_OFFSET = ATTRIBUTES_OFFSET + 2
+export const BASE_TIMESTAMP_OFFSET = LAST_OFFSET_DELTA_OFFSET + 4
+export const MAX_TIMESTAMP_OFFSET = BASE_TIMESTAMP_OFFSET + 8
+export const PRODUCER_ID_OFFSET = MAX_TIMESTAMP_OFFSET + 8
+export const PRODUCER_EPOCH_OFFSET = PRODUCER_ID_OFFSET + 8
+export const BASE_SEQUENCE_OFFSET = PRODUCER_EPOCH_OFFSET + 2
+export const RECORDS_COUNT_OFFSET = BASE_SEQUENCE_OFFSET + 4
+export const RECORDS_OFFSET = RECORDS_COUNT_OFFSET + 4
+/** Size of an empty batch (header only). */
+export const BATCH_OVERHEAD = RECORDS_OFFSET
+/** baseOffset + length: the bytes outside `length`. */
+export const LOG_OVERHEAD = LENGTH_OFFSET + 4
+/** Fewer bytes than this cannot start a batch (offset + length + epoch + magic), as Kafka's file iteration. */
+export const HEADER_SIZE_UP_TO_MAGIC = MAGIC_OFFSET + 1
+export const MAGIC_V2 = 2
+
+export const COMPRESSION_CODEC_MASK = 0x07
+export const TIMESTAMP_TYPE_MASK = 0x08
+export const TRANSACTIONAL_FLAG_MASK = 0x10
+export const CONTROL_FLAG_MASK = 0x20
+export const DELETE_HORIZON_FLAG_MASK = 0x40
+
+export const enum TimestampType {
+  CreateTime = 0,
+  LogAppendTime = 1,
+}
+
+/** Kafka's compression codec ids (attributes bits 0–2). */
+export const CODEC_IDS = { none: 0, gzip: 1, snappy: 2, lz4: 3, zstd: 4 } as const
+export type CodecName = keyof typeof CODEC_IDS
+
+export interface RecordHeader {
+  key: string
+  value: Uint8Array | null
+}
+
+/** A record to encode. */
+export interface BatchRecordInput {
+  timestamp: number
+  key: Uint8Array | null
+  value: Uint8Array | null
+  headers?: readonly RecordHeader[] | null
+}
+
+/** A decoded record. `key`/`value` are views into the batch buffer (no copy). */
+export interface DecodedRecord {
+  offset: number
+  timestamp: number
+  key: Buffer | null
+  value: Buffer | null
+  headers: readonly RecordHeader[]
+}
+
+export interface EncodeBatchOptions {
+  baseOffset?: number
+  /** Default CreateTime. With LogAppendTime, `logAppendTime` becomes maxTimestamp. */
+  timestampType?: TimestampType
+  logAppendTime?: number
+  partitionLeaderEpoch?: number
+  /** Codec id for attributes bits 0–2 and the function that compresses the records section. */
+  compression?: { codec: number; compress: (records: Buffer) => Buffer }
+}
+
+const EMPTY_HEADERS: readonly RecordHeader[] = Object.freeze([])
+
+/** Reads an int64 as a JS number (exact for safe integers) from two 32-bit halves; BigInt is ~10× slower. */
+export function readInt64(buf: Uint8Array, pos: number): number {
+  const hi = (buf[pos] << 24) | (buf[pos + 1] << 16) | (buf[pos + 2] << 8) | buf[pos + 3]
+  const lo = ((buf[pos + 4] << 24) | (buf[pos + 5] << 16) | (buf[pos + 6] << 8) | buf[pos + 7]) >>> 0
+  return hi * 0x100000000 + lo
+}
+
+export function writeInt64(buf: Uint8Array, pos: number, n: number): void {
+  const hi = Math.floor(n / 0x100000000)
+  const lo = n - hi * 0x100000000
+  writeInt32(buf, pos, hi | 0)
+  writeInt32(buf, pos + 4, lo >>> 0)
+}
+
+export function readInt32(buf: Uint8Array, pos: number): number {
+  return (buf[pos] << 24) | (buf[pos + 1] << 16) | (buf[pos + 2] << 8) | buf[pos + 3]
+}
+
+export function writeInt32(buf: Uint8Array, pos: number, n: number): void {
+  buf[pos] = n >>> 24
+  buf[pos + 1] = n >>> 16
+  buf[pos + 2] = n >>> 8
+  buf[pos + 3] = n
+}
+
+function writeInt16(buf: Uint8Array, pos: number, n: number): void {
+  buf[pos] = n >>> 8
+  buf[pos + 1] = n
+}
+
+function readInt16(buf: Uint8Array, pos: number): number {
+  return ((buf[pos] << 24) >> 16) | buf[pos + 1]
+}
+
+/** CRC-32C as an unsigned 32-bit number. */
+export function crc32c(data: Uint8Array, start = 0, end = data.length): number {
+  const view = start === 0 && end === data.length ? data : data.subarray(start, end)
+  return CRC32C.buf(view) >>> 0
+}
+
+function headerKeyLengths(headers: readonly RecordHeader[]): number[] {
+  const out = new Array<number>(headers.length)
+  for (let i = 0; i < headers.length; i++) out[i] = Buffer.byteLength(headers[i].key)
+  return out
+}
+
+/**
+ * Encodes records as one RecordBatch v2. Offsets are assigned densely from `baseOffset` (offsetDelta = index).
+ * Throws INVALID_RECORD for records that cannot be represented (unsafe timestamps, > 2^31−1 records).
+ */
+export function encodeBatch(records: readonly BatchRecordInput[], options: EncodeBatchOptions = {}): Buffer {
+  const count = records.length
+  if (count === 0) throw new SeglogError('INVALID_RECORD', 'a batch needs at least one record')
+  const timestampType = options.timestampType ?? TimestampType.CreateTime
+  let baseTimestamp = records[0].timestamp
+  let maxTimestamp = baseTimestamp
+  for (let i = 1; i < count; i++) {
+    const ts = records[i].timestamp
+    if (ts > maxTimestamp) maxTimestamp = ts
+  }
+  if (timestampType === TimestampType.LogAppendTime) {
+    const t = options.logAppendTime ?? Date.now()
+    baseTimestamp = t
+    maxTimestamp = t
+  }
+
+  // Pass 1: sizes. Record bodies are measured once and kept for pass 2 (the length prefix needs them).
+  const bodySizes = new Array<number>(count)
+  const keyLens: (number[] | null)[] = new Array(count)
+  let recordsSize = 0
+  for (let i = 0; i < count; i++) {
+    const r = records[i]
+    const tsDelta = timestampType === TimestampType.LogAppendTime ? 0 : r.timestamp - baseTimestamp
+    let body = 1 + varintSize(tsDelta) + varintSize(i)
+    body += r.key === null ? 1 : varintSize(r.key.length) + r.key.length
+    body += r.value === null ? 1 : varintSize(r.value.length) + r.value.length
+    const headers = r.headers
+    if (headers && headers.length > 0) {
+      const lens = headerKeyLengths(headers)
+      keyLens[i] = lens
+      body += varintSize(headers.length)
+      for (let h = 0; h < headers.length; h++) {
+        const v = headers[h].value
+        body += varintSize(lens[h]) + lens[h] + (v === null ? 1 : varintSize(v.length) + v.length)
+      }
+    } else {
+      keyLens[i] = null
+      body += 1
+    }
+    bodySizes[i] = body
+    recordsSize += uvarintSize(zigzag(body)) + body
+  }
+
+  // Pass 2: write records, directly after the header when uncompressed (no intermediate copy).
+  const compression = options.compression
+  const plain = Buffer.allocUnsafe(compression ? recordsSize : BATCH_OVERHEAD + recordsSize)
+  let pos = compression ? 0 : BATCH_OVERHEAD
+  for (let i = 0; i < count; i++) {
+    const r = records[i]
+    pos = writeVarint(plain, pos, bodySizes[i])
+    plain[pos++] = 0
+    pos = writeVarint(plain, pos, timestampType === TimestampType.LogAppendTime ? 0 : r.timestamp - baseTimestamp)
+    pos = writeVarint(plain, pos, i)
+    if (r.key === null) plain[pos++] = 1
+    else {
+      pos = writeVarint(plain, pos, r.key.length)
+      plain.set(r.key, pos)
+      pos += r.key.length
+    }
+    if (r.value === null) plain[pos++] = 1
+    else {
+      pos = writeVarint(plain, pos, r.value.length)
+      plain.set(r.value, pos)
+      pos += r.value.length
+    }
+    const lens = keyLens[i]
+    if (lens === null) plain[pos++] = 0
+    else {
+      const headers = r.headers!
+      pos = writeVarint(plain, pos, headers.length)
+      for (let h = 0; h < headers.length; h++) {
+        pos = writeVarint(plain, pos, lens[h])
+        pos += plain.write(headers[h].key, pos, 'utf8')
+        const v = headers[h].value
+        if (v === null) plain[pos++] = 1
+        else {
+          pos = writeVarint(plain, pos, v.length)
+          plain.set(v, pos)
+          pos += v.length
+        }
+      }
+    }
+  }
+
+  let batch: Buffer
+  let attributes = timestampType === TimestampType.LogAppendTime ? TIMESTAMP_TYPE_MASK : 0
+  if (compression) {
+    const packed = compression.compress(plain)
+    batch = Buffer.allocUnsafe(BATCH_OVERHEAD + packed.length)
+    batch.set(packed, BATCH_OVERHEAD)
+    attributes |= compression.codec & COMPRESSION_CODEC_MASK
+  } else {
+    batch = plain
+  }
+  if (!Number.isSafeInteger(baseTimestamp) || !Number.isSafeInteger(maxTimestamp)) {
+    throw new SeglogError('INVALID_RECORD', `timestamp ${baseTimestamp} is not a safe integer`)
+  }
+  writeInt64(batch, BASE_OFFSET_OFFSET, options.baseOffset ?? 0)
+  writeInt32(batch, LENGTH_OFFSET, batch.length - LOG_OVERHEAD)
+  writeInt32(batch, PARTITION_LEADER_EPOCH_OFFSET, options.partitionLeaderEpoch ?? 0)
+  batch[MAGIC_OFFSET] = MAGIC_V2
+  writeInt16(batch, ATTRIBUTES_OFFSET, attributes)
+  writeInt32(batch, LAST_OFFSET_DELTA_OFFSET, count - 1)
+  writeInt64(batch, BASE_TIMESTAMP_OFFSET, baseTimestamp)
+  writeInt64(batch, MAX_TIMESTAMP_OFFSET, maxTimestamp)
+  writeInt64(batch, PRODUCER_ID_OFFSET, -1)
+  writeInt16(batch, PRODUCER_EPOCH_OFFSET, -1)
+  writeInt32(batch, BASE_SEQUENCE_OFFSET, -1)
+  writeInt32(batch, RECORDS_COUNT_OFFSET, count)
+  writeInt32(batch, CRC_OFFSET, crc32c(batch, ATTRIBUTES_OFFSET, batch.length))
+  return batch
+}
+
+// ---- header accessors (no allocation; `pos` is the batch start) ----
+
+/** Total size in bytes of the batch starting at `pos` (length + 12), or -1 if fewer than 17 bytes are there. */
+export function batchSizeAt(buf: Uint8Array, pos: number, end: number = buf.length): number {
+  if (end - pos < HEADER_SIZE_UP_TO_MAGIC) return -1
+  return readInt32(buf, pos + LENGTH_OFFSET) + LOG_OVERHEAD
+}
+export const batchBaseOffset = (buf: Uint8Array, pos: number): number => readInt64(buf, pos + BASE_OFFSET_OFFSET)
+export const batchLastOffset = (buf: Uint8Array, pos: number): number =>
+  readInt64(buf, pos + BASE_OFFSET_OFFSET) + readInt32(buf, pos + LAST_OFFSET_DELTA_OFFSET)
+export const batchMaxTimestamp = (buf: Uint8Array, pos: number): number => readInt64(buf, pos + MAX_TIMESTAMP_OFFSET)
+export const batchBaseTimestamp = (buf: Uint8Array, pos: number): number =>
+  readInt64(buf, pos + BASE_TIMESTAMP_OFFSET)
+export const batchAttributes = (buf: Uint8Array, pos: number): number => readInt16(buf, pos + ATTRIBUTES_OFFSET)
+export const batchRecordsCount = (buf: Uint8Array, pos: number): number => readInt32(buf, pos + RECORDS_COUNT_OFFSET)
+export const batchStoredCrc = (buf: Uint8Array, pos: number): number => readInt32(buf, pos + CRC_OFFSET) >>> 0
+
+/** Writes the base offset into bytes 0–7 (outside the CRC). */
+export function setBatchBaseOffset(buf: Uint8Array, pos: number, baseOffset: number): void {
+  writeInt64(buf, pos + BASE_OFFSET_OFFSET, baseOffset)
+}
+
+export interface BatchHeader {
+  baseOffset: number
+  size: number
+  partitionLeaderEpoch: number
+  magic: number
+  crc: number
+  attributes: number
+  lastOffsetDelta: number
+  baseTimestamp: number
+  maxTimestamp: number
+  producerId: number
+  producerEpoch: number
+  baseSequence: number
+  recordsCount: number
+}
+
+export function readBatchHeader(buf: Uint8Array, pos: number): BatchHeader {
+  return {
+    baseOffset: readInt64(buf, pos),
+    size: readInt32(buf, pos + LENGTH_OFFSET) + LOG_OVERHEAD,
+    partitionLeaderEpoch: readInt32(buf, pos + PARTITION_LEADER_EPOCH_OFFSET),
+    magic: buf[pos + MAGIC_OFFSET] << 24 >> 24,
+    crc: batchStoredCrc(buf, pos),
+    attributes: batchAttributes(buf, pos),
+    lastOffsetDelta: readInt32(buf, pos + LAST_OFFSET_DELTA_OFFSET),
+    baseTimestamp: readInt64(buf, pos + BASE_TIMESTAMP_OFFSET),
+    maxTimestamp: readInt64(buf, pos + MAX_TIMESTAMP_OFFSET),
+    producerId: readInt64(buf, pos + PRODUCER_ID_OFFSET),
+    producerEpoch: readInt16(buf, pos + PRODUCER_EPOCH_OFFSET),
+    baseSequence: readInt32(buf, pos + BASE_SEQUENCE_OFFSET),
+    recordsCount: readInt32(buf, pos + RECORDS_COUNT_OFFSET),
+  }
+}
+
+/**
+ * Checks the structure and CRC of the complete batch at [pos, pos + size). Returns null when valid, else a
+ * sentence saying what is wrong (callers add the file and offset and decide: cut the tail or CORRUPT_LOG).
+ */
+export function checkBatch(buf: Uint8Array, pos: number, size: number): string | null {
+  if (size < BATCH_OVERHEAD) return `batch size ${size} is below the minimum ${BATCH_OVERHEAD}`
+  const magic = buf[pos + MAGIC_OFFSET]
+  if (magic !== MAGIC_V2) return `unsupported magic ${magic} (expected ${MAGIC_V2})`
+  const stored = batchStoredCrc(buf, pos)
+  const computed = crc32c(buf, pos + ATTRIBUTES_OFFSET, pos + size)
+  if (stored !== computed) return `CRC mismatch: stored 0x${stored.toString(16)}, computed 0x${computed.toString(16)}`
+  const lastDelta = readInt32(buf, pos + LAST_OFFSET_DELTA_OFFSET)
+  if (lastDelta < 0) return `negative lastOffsetDelta ${lastDelta}`
+  const count = readInt32(buf, pos + RECORDS_COUNT_OFFSET)
+  if (count < 0) return `negative record count ${count}`
+  return null
+}
+
+/** Decompresses a records section for a codec id; supplied by the engine's codec registry. */
+export type Decompressor = (codec: number, data: Buffer) => Buffer
+
+/**
+ * Decodes the records of the (already validated) batch at [pos, pos + size), calling `emit` for each record
+ * with offset >= `minOffset`. Control batches emit nothing. Returns null, or a sentence describing a structural
+ * error (record lengths inconsistent, record count mismatch).
+ */
+export function decodeRecords(
+  batch: Buffer,
+  pos: number,
+  size: number,
+  minOffset: number,
+  emit: (record: DecodedRecord) => boolean | undefined,
+  decompress?: Decompressor,
+): string | null {
+  const attributes = batchAttributes(batch, pos)
+  if (attributes & CONTROL_FLAG_MASK) return null
+  const baseOffset = readInt64(batch, pos)
+  const count = readInt32(batch, pos + RECORDS_COUNT_OFFSET)
+  const logAppendTime = (attributes & TIMESTAMP_TYPE_MASK) !== 0
+  const maxTimestamp = readInt64(batch, pos + MAX_TIMESTAMP_OFFSET)
+  // With the delete-horizon bit set, baseTimestamp holds the horizon; record deltas stay relative to it (Kafka).
+  const baseTimestamp = readInt64(batch, pos + BASE_TIMESTAMP_OFFSET)
+  let buf = batch
+  const c: Cursor = { pos: pos + RECORDS_OFFSET, end: pos + size }
+  const codec = attributes & COMPRESSION_CODEC_MASK
+  if (codec !== 0) {
+    if (!decompress) {
+      throw new SeglogError('COMPRESSION_UNSUPPORTED', `batch at offset ${baseOffset} uses codec ${codec}`)
+    }
+    buf = decompress(codec, batch.subarray(c.pos, c.end))
+    c.pos = 0
+    c.end = buf.length
+  }
+  for (let i = 0; i < count; i++) {
+    const length = readVarint(buf, c)
+    if (!(length >= 6) || c.pos + length > c.end) return `record ${i} has an invalid length ${length}`
+    const recordEnd = c.pos + length
+    c.pos++ // attributes
+    const tsDelta = readVarint(buf, c)
+    const offsetDelta = readVarint(buf, c)
+    const offset = baseOffset + offsetDelta
+    if (Number.isNaN(tsDelta) || Number.isNaN(offsetDelta)) return `record ${i} has a malformed varint`
+    if (offset < minOffset) {
+      c.pos = recordEnd
+      continue
+    }
+    const keyLen = readVarint(buf, c)
+    let key: Buffer | null = null
+    if (keyLen >= 0) {
+      key = buf.subarray(c.pos, c.pos + keyLen)
+      c.pos += keyLen
+    } else if (keyLen !== -1) return `record ${i} has an invalid key length ${keyLen}`
+    const valueLen = readVarint(buf, c)
+    let value: Buffer | null = null
+    if (valueLen >= 0) {
+      value = buf.subarray(c.pos, c.pos + valueLen)
+      c.pos += valueLen
+    } else if (valueLen !== -1) return `record ${i} has an invalid value length ${valueLen}`
+    const hc = readVarint(buf, c)
+    let headers = EMPTY_HEADERS
+    if (hc !== 0) {
+      if (!(hc > 0) || hc > length) return `record ${i} has an invalid header count ${hc}`
+      const list: RecordHeader[] = []
+      for (let h = 0; h < hc; h++) {
+        const hkLen = readVarint(buf, c)
+        if (!(hkLen >= 0) || c.pos + hkLen > recordEnd) return `record ${i} header ${h} has an invalid key length`
+        const hkey = buf.toString('utf8', c.pos, c.pos + hkLen)
+        c.pos += hkLen
+        const hvLen = readVarint(buf, c)
+        let hval: Buffer | null = null
+        if (hvLen >= 0) {
+          hval = buf.subarray(c.pos, c.pos + hvLen)
+          c.pos += hvLen
+        } else if (hvLen !== -1) return `record ${i} header ${h} has an invalid value length`
+        list.push({ key: hkey, value: hval })
+      }
+      headers = list
+    }
+    if (c.pos !== recordEnd) return `record ${i} length ${length} does not match its fields`
+    const timestamp = logAppendTime ? maxTimestamp : baseTimestamp + tsDelta
+    if (emit({ offset, timestamp, key, value, headers }) === false) return null
+  }
+  if (c.pos !== c.end) return `records section has ${c.end - c.pos} trailing bytes after ${count} records`
+  return null
+}

@@ -1,0 +1,186 @@
+import { describe, expect, it } from 'vitest'
+import {
+  ATTRIBUTES_OFFSET,
+  BATCH_OVERHEAD,
+  type BatchRecordInput,
+  batchLastOffset,
+  batchSizeAt,
+  checkBatch,
+  crc32c,
+  type DecodedRecord,
+  decodeRecords,
+  encodeBatch,
+  readBatchHeader,
+  setBatchBaseOffset,
+  TimestampType,
+} from '../../src/segment/record-batch.js'
+import { readVarint, uvarintSize, writeVarint, zigzag } from '../../src/segment/varint.js'
+
+const GOLDEN_HEX =
+  '0000000000000000' +
+  '0000003a' +
+  '00000000' +
+  '02' +
+  'e99b8dd8' +
+  '0000' +
+  '00000000' +
+  '0000018bcfe56800' +
+  '0000018bcfe56800' +
+  'ffffffffffffffff' +
+  'ffff' +
+  'ffffffff' +
+  '00000001' +
+  '100000000' +
+  '26b02760' +
+  '0'
+
+function decodeAll(batch: Buffer): DecodedRecord[] {
+  const out: DecodedRecord[] = []
+  const err = decodeRecords(batch, 0, batch.length, 0, (r) => {
+    out.push(r)
+    return true
+  })
+  expect(err).toBeNull()
+  return out
+}
+
+describe('RecordBatch v2 codec', () => {
+  it('computes the CRC-32C check value of "123456789" as 0xE3069283', () => {
+    expect(crc32c(Buffer.from('123456789'))).toBe(0xe3069283)
+  })
+
+  it('encodes the reference golden batch byte for byte', () => {
+    const batch = encodeBatch([{ timestamp: 1700000000000, key: Buffer.from('k'), value: Buffer.from('v') }])
+    expect(batch.toString('hex')).toBe(GOLDEN_HEX)
+    expect(batch.length).toBe(70)
+  })
+
+  it('decodes the reference golden batch', () => {
+    const golden = Buffer.from(GOLDEN_HEX, 'hex')
+    expect(checkBatch(golden, 0, golden.length)).toBeNull()
+    const h = readBatchHeader(golden, 0)
+    expect(h).toMatchObject({ baseOffset: 0, size: 70, magic: 2, crc: 0xe99b8dd8, recordsCount: 1, producerId: -1 })
+    const [r] = decodeAll(golden)
+    expect(r.offset).toBe(0)
+    expect(r.timestamp).toBe(1700000000000)
+    expect(r.key?.toString()).toBe('k')
+    expect(r.value?.toString()).toBe('v')
+    expect(r.headers).toEqual([])
+  })
+
+  it('detects a flip of any CRC-covered byte', () => {
+    const batch = encodeBatch([
+      { timestamp: 1700000000000, key: Buffer.from('key'), value: Buffer.from('value'), headers: [{ key: 'h', value: Buffer.from('x') }] },
+    ])
+    for (let i = ATTRIBUTES_OFFSET; i < batch.length; i++) {
+      for (const bit of [0x01, 0x80]) {
+        const copy = Buffer.from(batch)
+        copy[i] ^= bit
+        expect(checkBatch(copy, 0, copy.length), `byte ${i} bit ${bit}`).toMatch(/CRC mismatch/)
+      }
+    }
+  })
+
+  it('lets the base offset be stamped without invalidating the CRC', () => {
+    const batch = encodeBatch([
+      { timestamp: 5, key: null, value: Buffer.from('a') },
+      { timestamp: 6, key: null, value: Buffer.from('b') },
+    ])
+    setBatchBaseOffset(batch, 0, 123_456_789_012)
+    expect(checkBatch(batch, 0, batch.length)).toBeNull()
+    expect(batchLastOffset(batch, 0)).toBe(123_456_789_013)
+    expect(decodeAll(batch).map((r) => r.offset)).toEqual([123_456_789_012, 123_456_789_013])
+  })
+
+  it('round-trips null keys, tombstones, headers with null values, and timestamps before the base', () => {
+    const records: BatchRecordInput[] = [
+      { timestamp: 1_000_000, key: null, value: Buffer.from('first') },
+      { timestamp: 999_000, key: Buffer.from('k2'), value: null },
+      {
+        timestamp: 5_000_000_000_000,
+        key: Buffer.alloc(0),
+        value: Buffer.alloc(300, 7),
+        headers: [
+          { key: 'trace-ü', value: Buffer.from([1, 2, 3]) },
+          { key: 'empty', value: null },
+          { key: 'trace-ü', value: Buffer.alloc(0) },
+        ],
+      },
+    ]
+    const batch = encodeBatch(records, { baseOffset: 10 })
+    const h = readBatchHeader(batch, 0)
+    expect(h.maxTimestamp).toBe(5_000_000_000_000)
+    expect(h.baseTimestamp).toBe(1_000_000)
+    const out = decodeAll(batch)
+    expect(out.map((r) => r.offset)).toEqual([10, 11, 12])
+    expect(out.map((r) => r.timestamp)).toEqual([1_000_000, 999_000, 5_000_000_000_000])
+    expect(out[0].key).toBeNull()
+    expect(out[1].value).toBeNull()
+    expect(out[2].key?.length).toBe(0)
+    expect(out[2].value?.equals(Buffer.alloc(300, 7))).toBe(true)
+    expect(out[2].headers.map((x) => [x.key, x.value && [...x.value]])).toEqual([
+      ['trace-ü', [1, 2, 3]],
+      ['empty', null],
+      ['trace-ü', []],
+    ])
+  })
+
+  it('reports LogAppendTime as every record timestamp', () => {
+    const batch = encodeBatch(
+      [
+        { timestamp: 1, key: null, value: Buffer.from('a') },
+        { timestamp: 2, key: null, value: Buffer.from('b') },
+      ],
+      { timestampType: TimestampType.LogAppendTime, logAppendTime: 42_000 },
+    )
+    expect(readBatchHeader(batch, 0).attributes & 0x08).toBe(0x08)
+    expect(decodeAll(batch).map((r) => r.timestamp)).toEqual([42_000, 42_000])
+  })
+
+  it('skips records below the minimum offset and stops when emit returns false', () => {
+    const records = Array.from({ length: 10 }, (_, i) => ({ timestamp: i, key: null, value: Buffer.from([i]) }))
+    const batch = encodeBatch(records, { baseOffset: 100 })
+    const seen: number[] = []
+    decodeRecords(batch, 0, batch.length, 104, (r) => {
+      seen.push(r.offset)
+      return seen.length < 3
+    })
+    expect(seen).toEqual([104, 105, 106])
+  })
+
+  it('reports the size a partial batch needs so readers can ignore it', () => {
+    const batch = encodeBatch([{ timestamp: 1, key: null, value: Buffer.alloc(50) }])
+    expect(batchSizeAt(batch, 0)).toBe(batch.length)
+    expect(batchSizeAt(batch.subarray(0, 16), 0)).toBe(-1)
+    expect(batch.length).toBeGreaterThan(BATCH_OVERHEAD)
+  })
+
+  it('rejects a record count that disagrees with the records section', () => {
+    const batch = encodeBatch([
+      { timestamp: 1, key: null, value: Buffer.from('a') },
+      { timestamp: 1, key: null, value: Buffer.from('b') },
+    ])
+    batch.writeInt32BE(1, 57)
+    const err = decodeRecords(batch, 0, batch.length, 0, () => true)
+    expect(err).toMatch(/trailing bytes/)
+  })
+})
+
+describe('zigzag varints', () => {
+  it('round-trip int32 and int64-range values', () => {
+    const values = [0, 1, -1, 63, -64, 64, 300, -300, 2 ** 31 - 1, -(2 ** 31), 2 ** 40 + 5, -(2 ** 45), 2 ** 52]
+    for (const v of values) {
+      const buf = Buffer.alloc(12)
+      const end = writeVarint(buf, 0, v)
+      expect(end).toBe(uvarintSize(zigzag(v)))
+      const c = { pos: 0, end }
+      expect(readVarint(buf, c)).toBe(v)
+      expect(c.pos).toBe(end)
+    }
+  })
+
+  it('report a truncated varint as NaN', () => {
+    const buf = Buffer.from([0x80, 0x80])
+    expect(readVarint(buf, { pos: 0, end: 2 })).toBeNaN()
+  })
+})
