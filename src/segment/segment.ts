@@ -1,0 +1,617 @@
+/**
+ * LogSegment: one `.log` file of RecordBatch v2 batches plus its sparse `.index` and `.timeindex`.
+ *
+ * Invariants
+ * - `baseOffset` <= every offset in the segment, and > every offset of the previous segment.
+ * - Batches are stored back to back from position 0; `size` is the end of the last complete batch this process
+ *   knows of. Readers never look past `size`, so a write in progress or a torn tail is invisible to them.
+ * - Offsets strictly increase from batch to batch (gaps are legal after compaction).
+ * - Index entries are added only after more than `indexIntervalBytes` were appended since the last entry; an
+ *   entry is (last offset of the batch, file position where that batch starts). The time index entry next to it
+ *   is (max timestamp so far, offset of the batch that carried it).
+ *
+ * What is checksummed: each batch (CRC-32C, see record-batch.ts). Indexes carry no checksum: after an unclean
+ * shutdown `recover()` rebuilds them from the log; they are trusted only after a clean shutdown (and after a
+ * sanity check when loaded).
+ *
+ * Concurrency: a segment is owned by one PartitionLog; all mutating calls come from it, serialised. Reads are
+ * synchronous and may interleave with appends between calls (JS is single threaded), never inside one.
+ */
+import { corruptLog, ioError, SeglogError } from '../errors.js'
+import { OffsetIndex } from '../index/offset-index.js'
+import { TimeIndex } from '../index/time-index.js'
+import type { FileHandle, FileSystem } from '../io/file-system.js'
+import { INDEX_SUFFIX, LOG_SUFFIX, segmentFileName, TIME_INDEX_SUFFIX } from '../log/file-names.js'
+import {
+  BATCH_OVERHEAD,
+  batchBaseOffset,
+  batchLastOffset,
+  batchMaxTimestamp,
+  batchSizeAt,
+  checkBatch,
+  type DecodedRecord,
+  type Decompressor,
+  decodeRecords,
+  HEADER_SIZE_UP_TO_MAGIC,
+} from './record-batch.js'
+
+export interface SegmentConfig {
+  indexIntervalBytes: number
+  segmentIndexBytes: number
+}
+
+/** What recovery found in a segment. */
+export interface SegmentRecoveryResult {
+  validBytes: number
+  truncatedBytes: number
+  /** Next offset after the last valid batch, or the base offset when the segment holds none. */
+  nextOffset: number
+  /** Why the scan stopped early, when it did. */
+  reason: string | null
+}
+
+/** State that lets an active segment resume appending without reading its body (after a clean shutdown). */
+export interface SegmentResumeState {
+  nextOffset: number
+  maxTimestamp: number
+  offsetOfMaxTimestamp: number
+  firstBatchTimestamp: number
+}
+
+export interface BatchRange {
+  /** Buffer holding complete batches only. */
+  buffer: Buffer
+  /** File position of buffer[0]. */
+  position: number
+}
+
+/** Bytes read at once when scanning headers forward from an index entry: enough to cover one index interval. */
+const SCAN_CHUNK_BYTES = 16 * 1024
+/** Bytes read at once by recovery's sequential scan. */
+const RECOVERY_CHUNK_BYTES = 1024 * 1024
+
+export class LogSegment {
+  readonly baseOffset: number
+  private readonly fs: FileSystem
+  private readonly dir: string
+  private readonly config: SegmentConfig
+  private logHandle: FileHandle | null = null
+  private offsetIndexRef: OffsetIndex | null = null
+  private timeIndexRef: TimeIndex | null = null
+  /** Bytes of complete batches. */
+  size: number
+  /** Next offset after the last batch; -1 when unknown (an inactive segment loaded without a scan). */
+  nextOffset: number
+  maxTimestamp = -1
+  offsetOfMaxTimestamp: number
+  /** maxTimestamp of the first batch (Kafka's rolling-based timestamp); -1 = none, NaN = not read yet. */
+  firstBatchTimestamp = Number.NaN
+  private bytesSinceLastIndexEntry = 0
+  /** Wall-clock creation time, for time-based roll of segments whose batches carry no timestamp. */
+  readonly createdMs: number
+  /** Data or index bytes written since the last fsync. */
+  dirty = false
+  /** Sequential-read hint: where the batch after the last read starts. */
+  private readHintOffset = -1
+  private readHintPosition = 0
+
+  private constructor(fsys: FileSystem, dir: string, baseOffset: number, config: SegmentConfig, size: number, now: number) {
+    this.fs = fsys
+    this.dir = dir
+    this.baseOffset = baseOffset
+    this.config = config
+    this.size = size
+    this.nextOffset = size === 0 ? baseOffset : -1
+    this.offsetOfMaxTimestamp = baseOffset
+    this.createdMs = now
+  }
+
+  /** Creates a new empty segment (its `.log` file is created now, its indexes on first entry). */
+  static create(fsys: FileSystem, dir: string, baseOffset: number, config: SegmentConfig, now: number): LogSegment {
+    const seg = new LogSegment(fsys, dir, baseOffset, config, 0, now)
+    const path = seg.logPath
+    try {
+      seg.logHandle = fsys.open(path, 'rw')
+      seg.logHandle.truncate(0)
+    } catch (err) {
+      throw ioError(err, 'create segment', path)
+    }
+    seg.firstBatchTimestamp = -1
+    seg.dirty = true
+    return seg
+  }
+
+  /** Opens an existing segment file without reading its body. */
+  static load(fsys: FileSystem, dir: string, baseOffset: number, config: SegmentConfig, now: number): LogSegment {
+    const path = `${dir}/${segmentFileName(baseOffset, LOG_SUFFIX)}`
+    let size: number
+    try {
+      size = fsys.fileSize(path)
+    } catch (err) {
+      throw ioError(err, 'stat segment', path)
+    }
+    return new LogSegment(fsys, dir, baseOffset, config, size, now)
+  }
+
+  get logPath(): string {
+    return `${this.dir}/${segmentFileName(this.baseOffset, LOG_SUFFIX)}`
+  }
+
+  get offsetIndexPath(): string {
+    return `${this.dir}/${segmentFileName(this.baseOffset, INDEX_SUFFIX)}`
+  }
+
+  get timeIndexPath(): string {
+    return `${this.dir}/${segmentFileName(this.baseOffset, TIME_INDEX_SUFFIX)}`
+  }
+
+  /** The offset index, loaded on first use and sanity-checked; an insane one is rebuilt from the log. */
+  get offsetIndex(): OffsetIndex {
+    if (this.offsetIndexRef === null) this.loadIndexes()
+    return this.offsetIndexRef!
+  }
+
+  get timeIndex(): TimeIndex {
+    if (this.timeIndexRef === null) this.loadIndexes()
+    return this.timeIndexRef!
+  }
+
+  private loadIndexes(): void {
+    const max = this.config.segmentIndexBytes
+    try {
+      this.offsetIndexRef = new OffsetIndex(this.fs, this.offsetIndexPath, this.baseOffset, max, { check: true })
+      this.timeIndexRef = new TimeIndex(this.fs, this.timeIndexPath, this.baseOffset, max, { check: true })
+      const lastIndexed = this.offsetIndexRef.entries > 0 ? this.offsetIndexRef.entryAt(this.offsetIndexRef.entries - 1) : null
+      if (lastIndexed !== null && lastIndexed.position >= Math.max(this.size, 1)) {
+        throw corruptLog(`last entry position ${lastIndexed.position} is past the log size ${this.size}`, this.offsetIndexPath)
+      }
+    } catch (err) {
+      if (!(err instanceof SeglogError) || err.code !== 'CORRUPT_LOG') throw err
+      // An index is a cache of the log: rebuild it rather than trust it.
+      this.offsetIndexRef?.close()
+      this.timeIndexRef?.close()
+      this.offsetIndexRef = new OffsetIndex(this.fs, this.offsetIndexPath, this.baseOffset, max, { check: false })
+      this.timeIndexRef = new TimeIndex(this.fs, this.timeIndexPath, this.baseOffset, max, { check: false })
+      this.rebuildIndexes()
+    }
+  }
+
+  private handle(): FileHandle {
+    if (this.logHandle === null) {
+      try {
+        this.logHandle = this.fs.open(this.logPath, 'rw')
+      } catch (err) {
+        throw ioError(err, 'open segment', this.logPath)
+      }
+    }
+    return this.logHandle
+  }
+
+  /** Resumes the append state of an active segment from a clean-shutdown record. */
+  resume(state: SegmentResumeState): void {
+    this.nextOffset = state.nextOffset
+    this.maxTimestamp = state.maxTimestamp
+    this.offsetOfMaxTimestamp = state.offsetOfMaxTimestamp
+    this.firstBatchTimestamp = state.firstBatchTimestamp
+  }
+
+  resumeState(): SegmentResumeState {
+    return {
+      nextOffset: this.nextOffset,
+      maxTimestamp: this.maxTimestamp,
+      offsetOfMaxTimestamp: this.offsetOfMaxTimestamp,
+      firstBatchTimestamp: this.rollingTimestamp(),
+    }
+  }
+
+  /** maxTimestamp of the first batch, read (61 bytes) on first need; -1 when the segment is empty. */
+  rollingTimestamp(): number {
+    if (Number.isNaN(this.firstBatchTimestamp)) {
+      if (this.size < BATCH_OVERHEAD) this.firstBatchTimestamp = -1
+      else {
+        const hdr = Buffer.allocUnsafe(BATCH_OVERHEAD)
+        this.readAt(hdr, BATCH_OVERHEAD, 0)
+        this.firstBatchTimestamp = batchMaxTimestamp(hdr, 0)
+      }
+    }
+    return this.firstBatchTimestamp
+  }
+
+  /**
+   * Kafka's roll rule, checked before an append of `incomingBytes` whose last offset is `lastOffset` and
+   * whose max timestamp is `incomingMaxTimestamp`.
+   */
+  shouldRoll(
+    incomingBytes: number,
+    lastOffset: number,
+    incomingMaxTimestamp: number,
+    segmentBytes: number,
+    segmentMs: number,
+    now: number,
+  ): boolean {
+    if (this.size === 0) return false
+    if (this.size > segmentBytes - incomingBytes) return true
+    const first = this.rollingTimestamp()
+    const waited = first >= 0 ? incomingMaxTimestamp - first : now - this.createdMs
+    if (waited > segmentMs) return true
+    if (this.offsetIndex.isFull() || this.timeIndex.isFull()) return true
+    return lastOffset - this.baseOffset > 0x7fffffff
+  }
+
+  /**
+   * Appends one validated batch (its base offset already stamped). On a failed write the file is cut back to
+   * its previous size so nothing of the batch stays; if even that fails the caller must poison the log.
+   */
+  append(batch: Buffer, lastOffset: number, maxTimestamp: number): void {
+    const position = this.size
+    const handle = this.handle()
+    try {
+      handle.write(batch, 0, batch.length, position)
+    } catch (err) {
+      try {
+        handle.truncate(position)
+      } catch (truncErr) {
+        throw Object.assign(ioError(err, 'append', this.logPath), { unrecoverable: truncErr })
+      }
+      throw ioError(err, 'append', this.logPath)
+    }
+    if (this.size === 0) this.firstBatchTimestamp = maxTimestamp
+    if (maxTimestamp > this.maxTimestamp) {
+      this.maxTimestamp = maxTimestamp
+      this.offsetOfMaxTimestamp = lastOffset
+    }
+    if (this.bytesSinceLastIndexEntry > this.config.indexIntervalBytes) {
+      this.offsetIndex.append(lastOffset, position)
+      this.timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp)
+      this.bytesSinceLastIndexEntry = 0
+    }
+    this.bytesSinceLastIndexEntry += batch.length
+    this.size = position + batch.length
+    this.nextOffset = lastOffset + 1
+    this.dirty = true
+  }
+
+  private readAt(buf: Buffer, length: number, position: number): number {
+    try {
+      return this.handle().read(buf, 0, length, position)
+    } catch (err) {
+      throw ioError(err, 'read', this.logPath)
+    }
+  }
+
+  /** Reads `length` bytes at `position` into a new buffer; fewer only if the file is shorter (a bug upstream). */
+  private readExact(position: number, length: number): Buffer {
+    const buf = Buffer.allocUnsafe(length)
+    const n = this.readAt(buf, length, position)
+    if (n < length) {
+      throw corruptLog(`expected ${length} bytes at position ${position}, file has ${n}`, this.logPath)
+    }
+    return buf
+  }
+
+  /**
+   * Complete batches starting with the first batch whose last offset >= `target`, about `maxBytes` of them
+   * (always at least that first batch). Null when no batch in this segment reaches `target`.
+   */
+  readBatches(target: number, maxBytes: number): BatchRange | null {
+    const end = this.size
+    let pos: number
+    if (target === this.readHintOffset) pos = this.readHintPosition
+    else pos = this.offsetIndex.lookup(target).position
+    let chunk: Buffer | null = null
+    let chunkPos = 0
+    let chunkEnd = 0
+    while (pos < end) {
+      if (chunk === null || pos + BATCH_OVERHEAD > chunkEnd) {
+        const len = Math.min(end - pos, Math.max(SCAN_CHUNK_BYTES, Math.min(maxBytes, RECOVERY_CHUNK_BYTES)))
+        if (len < BATCH_OVERHEAD) return null
+        chunk = this.readExact(pos, len)
+        chunkPos = pos
+        chunkEnd = pos + len
+      }
+      const at = pos - chunkPos
+      const size = batchSizeAt(chunk, at, chunk.length)
+      if (size < BATCH_OVERHEAD) throw corruptLog(`batch at position ${pos} has invalid size ${size}`, this.logPath, target)
+      if (pos + size > end) return null
+      if (batchLastOffset(chunk, at) >= target) {
+        const want = Math.min(end - pos, Math.max(size, maxBytes))
+        const buffer = pos + want <= chunkEnd ? chunk.subarray(at, at + want) : this.readExact(pos, want)
+        // Keep complete batches only.
+        let used = 0
+        let lastStart = 0
+        while (used < buffer.length) {
+          const s = batchSizeAt(buffer, used, buffer.length)
+          if (s < BATCH_OVERHEAD || used + s > buffer.length) break
+          lastStart = used
+          used += s
+        }
+        const out = used === buffer.length ? buffer : buffer.subarray(0, used)
+        this.readHintOffset = batchLastOffset(out, lastStart) + 1
+        this.readHintPosition = pos + used
+        return { buffer: out, position: pos }
+      }
+      pos += size
+    }
+    return null
+  }
+
+  /**
+   * Decodes records with offset >= `fromOffset` from a batch range, checking every batch's CRC and structure.
+   * Corruption is reported as CORRUPT_LOG naming this file and the batch's offset, never skipped.
+   */
+  decodeRange(
+    range: BatchRange,
+    fromOffset: number,
+    emit: (r: DecodedRecord) => boolean | undefined,
+    decompress?: Decompressor,
+  ): { nextOffset: number; stopped: boolean } {
+    const buf = range.buffer
+    let at = 0
+    let next = fromOffset
+    let stopped = false
+    const sink = (r: DecodedRecord): boolean | undefined => {
+      const more = emit(r)
+      if (more === false) stopped = true
+      return more
+    }
+    while (at < buf.length && !stopped) {
+      const size = batchSizeAt(buf, at, buf.length)
+      const problem = checkBatch(buf, at, size)
+      const base = batchBaseOffset(buf, at)
+      if (problem !== null) {
+        throw corruptLog(`batch at position ${range.position + at} (offset ${base}): ${problem}`, this.logPath, base)
+      }
+      const structural = decodeRecords(buf, at, size, fromOffset, sink, decompress)
+      if (structural !== null) {
+        throw corruptLog(`batch at position ${range.position + at} (offset ${base}): ${structural}`, this.logPath, base)
+      }
+      if (!stopped) next = Math.max(next, batchLastOffset(buf, at) + 1)
+      at += size
+    }
+    return { nextOffset: next, stopped }
+  }
+
+  /**
+   * First offset >= `startingOffset` whose record timestamp >= `timestamp`, or null if none in this segment
+   * (Kafka's `LogSegment.findOffsetByTimestamp`).
+   */
+  findOffsetByTimestamp(timestamp: number, startingOffset: number, decompress?: Decompressor): { offset: number; timestamp: number } | null {
+    const fromTimeIndex = this.timeIndex.lookup(timestamp).offset
+    let target = Math.max(fromTimeIndex, startingOffset)
+    for (;;) {
+      const range = this.readBatches(target, SCAN_CHUNK_BYTES)
+      if (range === null) return null
+      let found: { offset: number; timestamp: number } | null = null
+      const buf = range.buffer
+      let at = 0
+      while (at < buf.length && found === null) {
+        const size = batchSizeAt(buf, at, buf.length)
+        if (batchMaxTimestamp(buf, at) >= timestamp) {
+          this.decodeRange({ buffer: buf.subarray(at, at + size), position: range.position + at }, startingOffset, (r) => {
+            if (r.timestamp >= timestamp) {
+              found = { offset: r.offset, timestamp: r.timestamp }
+              return false
+            }
+            return true
+          }, decompress)
+        }
+        target = batchLastOffset(buf, at) + 1
+        at += size
+      }
+      if (found !== null) return found
+    }
+  }
+
+  /**
+   * Rebuilds both indexes from the log and cuts the file after the last valid batch (Kafka's
+   * `LogSegment.recover`). Batches must pass the CRC and structure checks and have increasing offsets at or
+   * above the base offset, and no batch may exceed `maxBatchBytes`.
+   */
+  recover(maxBatchBytes: number): SegmentRecoveryResult {
+    const offsetIndex = this.offsetIndexRef ?? new OffsetIndex(this.fs, this.offsetIndexPath, this.baseOffset, this.config.segmentIndexBytes, { check: false })
+    const timeIndex = this.timeIndexRef ?? new TimeIndex(this.fs, this.timeIndexPath, this.baseOffset, this.config.segmentIndexBytes, { check: false })
+    this.offsetIndexRef = offsetIndex
+    this.timeIndexRef = timeIndex
+    const fileSize = this.handle().size()
+    const scan = this.scan(fileSize, maxBatchBytes, true)
+    const truncated = fileSize - scan.validBytes
+    if (truncated > 0) {
+      try {
+        this.handle().truncate(scan.validBytes)
+      } catch (err) {
+        throw ioError(err, 'truncate', this.logPath)
+      }
+      this.dirty = true
+    }
+    this.size = scan.validBytes
+    return { validBytes: scan.validBytes, truncatedBytes: truncated, nextOffset: this.nextOffset, reason: scan.reason }
+  }
+
+  /** Rebuilds the indexes of a segment whose log is trusted (an index was missing or insane). */
+  private rebuildIndexes(): void {
+    if (this.offsetIndexRef === null) {
+      this.loadIndexes()
+      return
+    }
+    this.scan(this.size, Number.MAX_SAFE_INTEGER, false)
+  }
+
+  /** Sequential scan that resets and refills both indexes; returns where the valid data ends. */
+  private scan(limit: number, maxBatchBytes: number, tolerateTail: boolean): { validBytes: number; reason: string | null } {
+    const offsetIndex = this.offsetIndexRef!
+    const timeIndex = this.timeIndexRef!
+    offsetIndex.reset()
+    timeIndex.reset()
+    this.maxTimestamp = -1
+    this.offsetOfMaxTimestamp = this.baseOffset
+    this.firstBatchTimestamp = -1
+    let expectedMin = this.baseOffset
+    let pos = 0
+    let bytesSinceEntry = 0
+    let reason: string | null = null
+    let chunk: Buffer = Buffer.alloc(0)
+    let chunkPos = 0
+    outer: while (pos < limit) {
+      if (pos + HEADER_SIZE_UP_TO_MAGIC > chunkPos + chunk.length) {
+        const len = Math.min(limit - pos, RECOVERY_CHUNK_BYTES)
+        if (len < HEADER_SIZE_UP_TO_MAGIC) {
+          reason = `${len} trailing bytes are too few for a batch header`
+          break
+        }
+        chunk = this.readExact(pos, len)
+        chunkPos = pos
+      }
+      let at = pos - chunkPos
+      const size = batchSizeAt(chunk, at, chunk.length)
+      if (size < BATCH_OVERHEAD || size > maxBatchBytes) {
+        reason = `batch at position ${pos} has invalid size ${size}`
+        break
+      }
+      if (pos + size > limit) {
+        reason = `batch at position ${pos} needs ${size} bytes, only ${limit - pos} remain`
+        break
+      }
+      if (at + size > chunk.length) {
+        chunk = this.readExact(pos, Math.min(limit - pos, Math.max(size, RECOVERY_CHUNK_BYTES)))
+        chunkPos = pos
+        at = 0
+      }
+      const problem = checkBatch(chunk, at, size)
+      const base = batchBaseOffset(chunk, at)
+      const last = batchLastOffset(chunk, at)
+      if (problem !== null) reason = `batch at position ${pos} (offset ${base}): ${problem}`
+      else if (base < expectedMin) reason = `batch at position ${pos} has offset ${base}, expected >= ${expectedMin}`
+      if (reason !== null) break outer
+      const maxTs = batchMaxTimestamp(chunk, at)
+      if (pos === 0) this.firstBatchTimestamp = maxTs
+      if (maxTs > this.maxTimestamp) {
+        this.maxTimestamp = maxTs
+        this.offsetOfMaxTimestamp = last
+      }
+      if (bytesSinceEntry > this.config.indexIntervalBytes) {
+        offsetIndex.append(last, pos)
+        timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp)
+        bytesSinceEntry = 0
+      }
+      bytesSinceEntry += size
+      expectedMin = last + 1
+      pos += size
+    }
+    if (reason !== null && !tolerateTail) {
+      throw corruptLog(`while rebuilding indexes: ${reason}`, this.logPath)
+    }
+    this.bytesSinceLastIndexEntry = bytesSinceEntry
+    this.nextOffset = expectedMin
+    this.dirty = true
+    return { validBytes: pos, reason }
+  }
+
+  /**
+   * Removes every batch whose last offset >= `offset`... precisely: cuts the log at the start of the batch that
+   * holds `offset` (batches are atomic, so records of that batch below `offset` go too). Returns bytes removed.
+   */
+  truncateTo(offset: number): number {
+    if (offset <= this.baseOffset) {
+      const removed = this.size
+      this.cutAt(0, this.baseOffset)
+      return removed
+    }
+    const range = this.readBatches(offset, BATCH_OVERHEAD)
+    if (range === null) return 0
+    const removed = this.size - range.position
+    const newNext = range.position === 0 ? this.baseOffset : -1
+    this.cutAt(range.position, newNext)
+    if (newNext === -1) this.rebuildIndexes()
+    return removed
+  }
+
+  private cutAt(position: number, nextOffset: number): void {
+    try {
+      this.handle().truncate(position)
+    } catch (err) {
+      throw ioError(err, 'truncate', this.logPath)
+    }
+    this.size = position
+    this.readHintOffset = -1
+    this.dirty = true
+    if (position === 0) {
+      this.offsetIndex.reset()
+      this.timeIndex.reset()
+      this.nextOffset = nextOffset
+      this.maxTimestamp = -1
+      this.offsetOfMaxTimestamp = this.baseOffset
+      this.firstBatchTimestamp = -1
+      this.bytesSinceLastIndexEntry = 0
+    }
+  }
+
+  /** Largest record timestamp in the segment (from the time index; -1 when empty). */
+  largestTimestamp(): number {
+    if (this.maxTimestamp >= 0) return this.maxTimestamp
+    return this.timeIndex.lastEntry().timestamp
+  }
+
+  /** Adds the final time-index entry when the segment stops being active (Kafka's onBecomeInactiveSegment). */
+  onBecomeInactive(): void {
+    if (this.maxTimestamp >= 0) this.timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp, true)
+    this.readHintOffset = -1
+  }
+
+  /** fsync of the log and both indexes, off the event loop. */
+  async sync(): Promise<void> {
+    if (!this.dirty) return
+    this.dirty = false
+    try {
+      const jobs: Promise<void>[] = [this.handle().sync()]
+      if (this.offsetIndexRef) jobs.push(this.offsetIndexRef.sync())
+      if (this.timeIndexRef) jobs.push(this.timeIndexRef.sync())
+      await Promise.all(jobs)
+    } catch (err) {
+      this.dirty = true
+      throw ioError(err, 'fsync', this.logPath)
+    }
+  }
+
+  syncNow(): void {
+    if (!this.dirty) return
+    try {
+      this.handle().syncNow()
+      this.offsetIndexRef?.syncNow()
+      this.timeIndexRef?.syncNow()
+    } catch (err) {
+      throw ioError(err, 'fsync', this.logPath)
+    }
+    this.dirty = false
+  }
+
+  /** Closes file handles (the segment can be reopened lazily by the next read). */
+  close(): void {
+    try {
+      this.logHandle?.close()
+    } finally {
+      this.logHandle = null
+      this.offsetIndexRef?.close()
+      this.timeIndexRef?.close()
+    }
+  }
+
+  /** Drops the in-memory indexes of an inactive segment (they reload on demand). */
+  releaseIndexes(): void {
+    this.offsetIndexRef?.close()
+    this.timeIndexRef?.close()
+    this.offsetIndexRef = null
+    this.timeIndexRef = null
+  }
+
+  /** Closes and removes the segment's three files. */
+  deleteFiles(): void {
+    this.close()
+    for (const path of [this.logPath, this.offsetIndexPath, this.timeIndexPath]) {
+      try {
+        if (this.fs.exists(path)) this.fs.unlink(path)
+      } catch (err) {
+        throw ioError(err, 'delete', path)
+      }
+    }
+  }
+}
