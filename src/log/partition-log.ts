@@ -1,0 +1,741 @@
+/**
+ * PartitionLog: one partition's ordered, append-only log — a directory of segments (see `segment.ts`), a
+ * `partition.state` checkpoint, and the crash protocol of `recovery.ts`.
+ *
+ * Invariants
+ * - Segments are sorted by base offset; only the last one (the active segment) takes appends. There is always
+ *   at least one segment.
+ * - logStartOffset <= logEndOffset; logStartOffset >= the first segment's base offset.
+ * - recoveryPoint <= logEndOffset, and every batch below it is fsynced. It advances only after an fsync.
+ * - Offsets are assigned densely at append: a batch's base offset = the log end offset at that moment.
+ *
+ * Durability: `append` writes to the OS (page cache) synchronously — it survives a process crash once it
+ * returns. `flush()` fsyncs every segment written since the last fsync, plus the directory when files were
+ * created; all callers that arrive while an fsync is running share the next one (group commit).
+ *
+ * Crash safety: after an unclean shutdown, open scans from the recovery point, cuts the log after the last valid
+ * batch and rebuilds indexes (never trusting them). After a clean close, open reads no segment body: the active
+ * segment's append state comes from `partition.state`, and the clean mark is removed (durably) before the first
+ * mutation, so a crash after that is treated as unclean.
+ *
+ * Failure: an I/O error that leaves the on-disk state unknown (a failed fsync, a write that could not be cut
+ * back) poisons the log: reads keep working, writes throw IO_ERROR until it is reopened (and recovered).
+ *
+ * Concurrency: single-threaded use from one event loop. Appends and reads are synchronous and never interleave;
+ * `flush` and `close` are the only asynchronous operations.
+ */
+import { corruptLog, ioError, SeglogError } from '../errors.js'
+import { type FileSystem, nodeFileSystem } from '../io/file-system.js'
+import {
+  BATCH_OVERHEAD,
+  type BatchRecordInput,
+  batchLastOffset,
+  batchMaxTimestamp,
+  checkBatch,
+  type DecodedRecord,
+  type Decompressor,
+  encodeBatch,
+  type EncodeBatchOptions,
+  LAST_OFFSET_DELTA_OFFSET,
+  readInt32,
+  setBatchBaseOffset,
+  TimestampType,
+} from '../segment/record-batch.js'
+import { LogSegment } from '../segment/segment.js'
+import { DELETED_SUFFIX } from './file-names.js'
+import { type PartitionState, readPartitionState, writePartitionState } from './partition-state.js'
+import { sweepPartitionDir } from './recovery.js'
+
+export interface LogConfig {
+  /** Roll before an append that would push the active segment past this size. */
+  segmentBytes: number
+  /** Roll when the active segment's records span more than this (record timestamps, as Kafka). */
+  segmentMs: number
+  /** Bytes between sparse index entries. */
+  indexIntervalBytes: number
+  /** Maximum size of each index file; a full index rolls the segment. */
+  segmentIndexBytes: number
+  /** Largest batch accepted. */
+  maxMessageBytes: number
+  /** Delay before a segment renamed `.deleted` is removed. */
+  fileDeleteDelayMs: number
+}
+
+export const DEFAULT_LOG_CONFIG: Readonly<LogConfig> = Object.freeze({
+  segmentBytes: 1024 * 1024 * 1024,
+  segmentMs: 7 * 24 * 60 * 60 * 1000,
+  indexIntervalBytes: 4096,
+  segmentIndexBytes: 10 * 1024 * 1024,
+  maxMessageBytes: 1_048_588,
+  fileDeleteDelayMs: 60_000,
+})
+
+export type LogEvent =
+  | {
+      type: 'recovered'
+      dir: string
+      clean: false
+      /** Segments whose bodies were scanned. */
+      segmentsScanned: number
+      truncatedBytes: number
+      /** Offset of the first batch that was cut (the new log end offset), when something was cut. */
+      truncatedAtOffset: number | null
+      deletedSegments: number[]
+      reason: string | null
+      durationMs: number
+    }
+  | { type: 'opened'; dir: string; clean: true; durationMs: number }
+  | { type: 'swept'; dir: string; deleted: string[]; swapsCompleted: string[] }
+  | { type: 'rolled'; dir: string; baseOffset: number }
+  | { type: 'segments-deleted'; dir: string; baseOffsets: number[]; reason: string }
+
+export interface PartitionLogOptions {
+  config?: Partial<LogConfig>
+  fs?: FileSystem
+  /** Wall clock in ms (injected for tests). */
+  clock?: () => number
+  onEvent?: (event: LogEvent) => void
+  /** Codec registry hook for reading compressed batches. */
+  decompress?: Decompressor
+}
+
+export interface AppendInfo {
+  baseOffset: number
+  lastOffset: number
+  /** The batch's max timestamp (the append time under LogAppendTime). */
+  maxTimestamp: number
+  /** -1 under CreateTime. */
+  logAppendTime: number
+}
+
+export interface ReadOptions {
+  maxRecords?: number
+  maxBytes?: number
+}
+
+export interface SegmentInfo {
+  baseOffset: number
+  size: number
+}
+
+export type LogStatus = 'opening' | 'open' | 'closing' | 'closed'
+
+const DEFAULT_READ_MAX_RECORDS = 500
+const DEFAULT_READ_MAX_BYTES = 1024 * 1024
+
+export class PartitionLog {
+  readonly dir: string
+  private readonly fs: FileSystem
+  private readonly clock: () => number
+  private readonly onEvent: (e: LogEvent) => void
+  private readonly decompress: Decompressor | undefined
+  private config: LogConfig
+  private segments: LogSegment[] = []
+  private status_: LogStatus = 'opening'
+  private poison: SeglogError | null = null
+  private logStart = 0
+  private recoveryPoint_ = 0
+  /** Recovery point last written to partition.state. */
+  private persistedRecoveryPoint = 0
+  /** partition.state still says "clean": must be cleared (durably) before the first mutation. */
+  private cleanMarkOnDisk = false
+  private unsynced = new Set<LogSegment>()
+  private dirUnsynced = false
+  private syncRunning: Promise<void> | null = null
+  private syncQueued: Promise<void> | null = null
+  private deleteTimers = new Set<NodeJS.Timeout>()
+  private pendingDeletes = new Set<string>()
+
+  private constructor(dir: string, options: PartitionLogOptions) {
+    this.dir = dir
+    this.fs = options.fs ?? nodeFileSystem
+    this.clock = options.clock ?? Date.now
+    this.onEvent = options.onEvent ?? (() => {})
+    this.decompress = options.decompress
+    this.config = { ...DEFAULT_LOG_CONFIG, ...options.config }
+  }
+
+  /** Opens (creating if missing) the partition log in `dir`, recovering it if the last close was not clean. */
+  static async open(dir: string, options: PartitionLogOptions = {}): Promise<PartitionLog> {
+    const log = new PartitionLog(dir, options)
+    log.load()
+    log.status_ = 'open'
+    return log
+  }
+
+  // ---- lifecycle ----
+
+  get status(): LogStatus {
+    return this.status_
+  }
+
+  private assertOpen(): void {
+    if (this.status_ !== 'open') {
+      throw new SeglogError('ENGINE_CLOSED', `partition log ${this.dir} is ${this.status_}`)
+    }
+  }
+
+  private assertWritable(): void {
+    this.assertOpen()
+    if (this.poison !== null) throw this.poison
+  }
+
+  private poisonWith(err: SeglogError): SeglogError {
+    if (this.poison === null) {
+      this.poison = new SeglogError(
+        'IO_ERROR',
+        `partition log ${this.dir} is unusable for writes until reopened: ${err.message}`,
+        { cause: err, path: err.path, errno: err.errno },
+      )
+    }
+    return err
+  }
+
+  // ---- open / recovery ----
+
+  private load(): void {
+    const started = performance.now()
+    const fsys = this.fs
+    try {
+      fsys.mkdir(this.dir)
+    } catch (err) {
+      throw ioError(err, 'mkdir', this.dir)
+    }
+    const sweep = sweepPartitionDir(fsys, this.dir)
+    if (sweep.deleted.length > 0 || sweep.swapsCompleted.length > 0) {
+      this.onEvent({ type: 'swept', dir: this.dir, deleted: sweep.deleted, swapsCompleted: sweep.swapsCompleted })
+    }
+    const state = readPartitionState(fsys, this.dir)
+    const now = this.clock()
+    const segmentConfig = { indexIntervalBytes: this.config.indexIntervalBytes, segmentIndexBytes: this.config.segmentIndexBytes }
+    this.segments = sweep.segmentBaseOffsets.map((base) => LogSegment.load(fsys, this.dir, base, segmentConfig, now))
+    this.recoveryPoint_ = state?.recoveryPoint ?? 0
+
+    const clean = state?.clean ?? null
+    const last = this.segments.at(-1)
+    const cleanUsable =
+      clean !== null &&
+      last !== undefined &&
+      clean.activeBaseOffset === last.baseOffset &&
+      clean.activeSize === last.size &&
+      clean.logEndOffset >= last.baseOffset
+    if (cleanUsable) {
+      last.resume({
+        nextOffset: clean.logEndOffset,
+        maxTimestamp: clean.maxTimestamp,
+        offsetOfMaxTimestamp: clean.offsetOfMaxTimestamp,
+        firstBatchTimestamp: clean.firstBatchTimestamp,
+      })
+      this.recoveryPoint_ = clean.logEndOffset
+      this.cleanMarkOnDisk = true
+    } else if (this.segments.length > 0) {
+      this.recoverSegments(started)
+    }
+
+    if (this.segments.length === 0) {
+      const base = state?.logStartOffset ?? 0
+      this.segments.push(LogSegment.create(fsys, this.dir, base, segmentConfig, now))
+      this.unsynced.add(this.segments[0])
+      this.dirUnsynced = true
+      this.recoveryPoint_ = base
+    }
+    const first = this.segments[0]
+    this.logStart = Math.max(state?.logStartOffset ?? first.baseOffset, first.baseOffset)
+    if (this.logEndOffset < this.logStart) {
+      // Everything was cut below the checkpointed start: keep the offsets moving forward.
+      for (const seg of this.segments) seg.deleteFiles()
+      this.segments = [LogSegment.create(fsys, this.dir, this.logStart, segmentConfig, now)]
+      this.unsynced.add(this.segments[0])
+      this.dirUnsynced = true
+      this.recoveryPoint_ = this.logStart
+    }
+    this.recoveryPoint_ = Math.min(this.recoveryPoint_, this.logEndOffset)
+    if (!cleanUsable) {
+      // Make the recovered state durable so the next open need not redo the work.
+      this.syncAllNow()
+      this.recoveryPoint_ = this.logEndOffset
+      this.writeState(null)
+    } else {
+      this.persistedRecoveryPoint = this.recoveryPoint_
+      this.onEvent({ type: 'opened', dir: this.dir, clean: true, durationMs: performance.now() - started })
+    }
+  }
+
+  /** Scans every segment from the one holding the recovery point; cuts at the first invalid batch. */
+  private recoverSegments(started: number): void {
+    let startIdx = 0
+    for (let i = 0; i < this.segments.length; i++) {
+      if (this.segments[i].baseOffset <= this.recoveryPoint_) startIdx = i
+    }
+    let scanned = 0
+    let truncatedBytes = 0
+    let truncatedAt: number | null = null
+    let reason: string | null = null
+    const deleted: number[] = []
+    for (let i = startIdx; i < this.segments.length; i++) {
+      const seg = this.segments[i]
+      const result = seg.recover(Number.MAX_SAFE_INTEGER)
+      scanned++
+      this.unsynced.add(seg)
+      const next = this.segments[i + 1]
+      const overlaps = next !== undefined && result.nextOffset > next.baseOffset
+      if (result.truncatedBytes > 0 || overlaps) {
+        truncatedBytes += result.truncatedBytes
+        truncatedAt = result.nextOffset
+        reason = overlaps ? `segment ${seg.baseOffset} overlaps segment ${next.baseOffset}` : result.reason
+        for (const later of this.segments.slice(i + 1)) {
+          truncatedBytes += later.size
+          deleted.push(later.baseOffset)
+          later.deleteFiles()
+          this.unsynced.delete(later)
+          this.dirUnsynced = true
+        }
+        this.segments.length = i + 1
+        break
+      }
+    }
+    // A trailing empty segment left behind a non-empty one is fine; an empty log keeps its single segment.
+    this.onEvent({
+      type: 'recovered',
+      dir: this.dir,
+      clean: false,
+      segmentsScanned: scanned,
+      truncatedBytes,
+      truncatedAtOffset: truncatedAt,
+      deletedSegments: deleted,
+      reason,
+      durationMs: performance.now() - started,
+    })
+  }
+
+  private syncAllNow(): void {
+    try {
+      for (const seg of this.unsynced) seg.syncNow()
+      this.unsynced.clear()
+      if (this.dirUnsynced) this.fs.syncDirNow(this.dir)
+      this.dirUnsynced = false
+    } catch (err) {
+      throw ioError(err, 'fsync', this.dir)
+    }
+  }
+
+  private writeState(clean: PartitionState['clean']): void {
+    writePartitionState(this.fs, this.dir, {
+      version: 1,
+      logStartOffset: this.logStart,
+      recoveryPoint: this.recoveryPoint_,
+      clean,
+    })
+    this.persistedRecoveryPoint = this.recoveryPoint_
+  }
+
+  /** Clears the clean-shutdown mark, durably, before the first change after a clean open. */
+  private beforeMutation(): void {
+    if (this.cleanMarkOnDisk) {
+      try {
+        this.writeState(null)
+      } catch (err) {
+        throw err instanceof SeglogError ? err : ioError(err, 'write', this.dir)
+      }
+      this.cleanMarkOnDisk = false
+    }
+  }
+
+  // ---- offsets ----
+
+  get logStartOffset(): number {
+    return this.logStart
+  }
+
+  get logEndOffset(): number {
+    return this.active.nextOffset
+  }
+
+  /** Every offset below this is fsynced. */
+  get recoveryPoint(): number {
+    return this.recoveryPoint_
+  }
+
+  private get active(): LogSegment {
+    return this.segments[this.segments.length - 1]
+  }
+
+  get effectiveConfig(): Readonly<LogConfig> {
+    return this.config
+  }
+
+  /** Applies new values to the config (validated by the caller); takes effect from the next append. */
+  updateConfig(config: Partial<LogConfig>): void {
+    this.assertOpen()
+    this.config = { ...this.config, ...config }
+  }
+
+  segmentInfos(): SegmentInfo[] {
+    return this.segments.map((s) => ({ baseOffset: s.baseOffset, size: s.size }))
+  }
+
+  get sizeInBytes(): number {
+    let total = 0
+    for (const s of this.segments) total += s.size
+    return total
+  }
+
+  // ---- append ----
+
+  /** Encodes `records` as one batch and appends it. */
+  append(records: readonly BatchRecordInput[], options: { timestampType?: TimestampType } = {}): AppendInfo {
+    this.assertWritable()
+    const encodeOptions: EncodeBatchOptions = { baseOffset: this.logEndOffset }
+    if (options.timestampType === TimestampType.LogAppendTime) {
+      encodeOptions.timestampType = TimestampType.LogAppendTime
+      encodeOptions.logAppendTime = this.clock()
+    }
+    const batch = encodeBatch(records, encodeOptions)
+    return this.appendBatchUnchecked(batch, encodeOptions.logAppendTime ?? -1)
+  }
+
+  /**
+   * Appends one encoded RecordBatch v2 (e.g. compressed by the caller). Its CRC and structure are checked; the
+   * log end offset is stamped into its base offset. All of it lands or none of it does.
+   */
+  appendBatch(batch: Buffer): AppendInfo {
+    this.assertWritable()
+    if (batch.length < BATCH_OVERHEAD) throw new SeglogError('INVALID_RECORD', `batch of ${batch.length} bytes is too short`)
+    const problem = checkBatch(batch, 0, batch.length)
+    if (problem !== null) throw new SeglogError('INVALID_RECORD', `batch rejected: ${problem}`)
+    return this.appendBatchUnchecked(batch, -1)
+  }
+
+  private appendBatchUnchecked(batch: Buffer, logAppendTime: number): AppendInfo {
+    const size = batch.length
+    if (size > this.config.maxMessageBytes || size > this.config.segmentBytes) {
+      const limit = Math.min(this.config.maxMessageBytes, this.config.segmentBytes)
+      throw new SeglogError('RECORD_TOO_LARGE', `batch of ${size} bytes exceeds the limit of ${limit} bytes for ${this.dir}`)
+    }
+    this.beforeMutation()
+    const baseOffset = this.logEndOffset
+    setBatchBaseOffset(batch, 0, baseOffset)
+    const lastOffset = baseOffset + readInt32(batch, LAST_OFFSET_DELTA_OFFSET)
+    const maxTimestamp = batchMaxTimestamp(batch, 0)
+    if (this.active.shouldRoll(size, lastOffset, maxTimestamp, this.config.segmentBytes, this.config.segmentMs, this.clock())) {
+      this.rollSegment()
+    }
+    const seg = this.active
+    try {
+      seg.append(batch, lastOffset, maxTimestamp)
+    } catch (err) {
+      const e = err instanceof SeglogError ? err : ioError(err, 'append', seg.logPath)
+      if ((err as { unrecoverable?: unknown }).unrecoverable !== undefined) throw this.poisonWith(e)
+      throw e
+    }
+    this.unsynced.add(seg)
+    return { baseOffset, lastOffset: batchLastOffset(batch, 0), maxTimestamp, logAppendTime }
+  }
+
+  /** Rolls a new active segment at the log end offset (no-op when the active segment is empty). */
+  roll(): void {
+    this.assertWritable()
+    if (this.active.size === 0) return
+    this.beforeMutation()
+    this.rollSegment()
+  }
+
+  private rollSegment(): void {
+    const old = this.active
+    const base = this.logEndOffset
+    old.onBecomeInactive()
+    const seg = LogSegment.create(this.fs, this.dir, base, this.segmentConfig(), this.clock())
+    this.segments.push(seg)
+    this.unsynced.add(old)
+    this.unsynced.add(seg)
+    this.dirUnsynced = true
+    this.onEvent({ type: 'rolled', dir: this.dir, baseOffset: base })
+    // Kafka flushes the rolled segment in the background and advances the recovery point past it.
+    this.flush().catch(() => {})
+  }
+
+  private segmentConfig(): { indexIntervalBytes: number; segmentIndexBytes: number } {
+    return { indexIntervalBytes: this.config.indexIntervalBytes, segmentIndexBytes: this.config.segmentIndexBytes }
+  }
+
+  // ---- durability ----
+
+  /**
+   * Resolves once everything appended before the call is fsynced. Callers that arrive while an fsync runs
+   * share the next one: N concurrent waiters cost about one fsync, not N.
+   */
+  flush(): Promise<void> {
+    if (this.status_ !== 'open' && this.status_ !== 'closing') {
+      return Promise.reject(new SeglogError('ENGINE_CLOSED', `partition log ${this.dir} is ${this.status_}`))
+    }
+    if (this.poison !== null) return Promise.reject(this.poison)
+    if (this.syncRunning === null) {
+      if (this.unsynced.size === 0 && !this.dirUnsynced) return Promise.resolve()
+      this.syncRunning = this.runSync().finally(() => {
+        this.syncRunning = null
+      })
+      return this.syncRunning
+    }
+    // The running fsync may have started before this caller's data was written: queue one more round.
+    if (this.syncQueued === null) {
+      this.syncQueued = this.syncRunning
+        .catch(() => {})
+        .then(() => {
+          this.syncQueued = null
+          return this.flush()
+        })
+    }
+    return this.syncQueued
+  }
+
+  private async runSync(): Promise<void> {
+    const target = this.logEndOffset
+    const segs = [...this.unsynced]
+    this.unsynced.clear()
+    const dir = this.dirUnsynced
+    this.dirUnsynced = false
+    try {
+      const jobs = segs.map((s) => s.sync())
+      if (dir) jobs.push(this.fs.syncDir(this.dir).catch((err) => Promise.reject(ioError(err, 'fsync', this.dir))))
+      await Promise.all(jobs)
+    } catch (err) {
+      // After a failed fsync the kernel may have dropped the dirty pages: what is on disk is unknown.
+      throw this.poisonWith(err instanceof SeglogError ? err : ioError(err, 'fsync', this.dir))
+    }
+    if (target > this.recoveryPoint_) this.recoveryPoint_ = target
+    // Persist the recovery point once per segment (not per fsync: that would triple the cost of acks=-1).
+    if (this.status_ === 'open' && this.recoveryPoint_ >= this.active.baseOffset && this.persistedRecoveryPoint < this.active.baseOffset) {
+      try {
+        this.writeState(null)
+      } catch (err) {
+        throw this.poisonWith(err instanceof SeglogError ? err : ioError(err, 'write', this.dir))
+      }
+    }
+  }
+
+  // ---- reads ----
+
+  private checkReadOffset(offset: number): void {
+    if (offset < this.logStart || offset > this.logEndOffset) {
+      throw new SeglogError(
+        'OFFSET_OUT_OF_RANGE',
+        `offset ${offset} is outside [${this.logStart}, ${this.logEndOffset}] of ${this.dir}`,
+        { offset },
+      )
+    }
+  }
+
+  /** Index of the segment that would hold `offset` (the last with baseOffset <= offset). */
+  private segmentIndexFor(offset: number): number {
+    let lo = 0
+    let hi = this.segments.length - 1
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1
+      if (this.segments[mid].baseOffset <= offset) lo = mid
+      else hi = mid - 1
+    }
+    return lo
+  }
+
+  /**
+   * Records with offset >= `fromOffset`, in order: at most `maxRecords`, about `maxBytes` of batches, and at
+   * least one record whenever one exists at or after `fromOffset`. `[]` at the log end offset;
+   * OFFSET_OUT_OF_RANGE below the log start or above the log end. Every batch read is CRC-checked: corruption
+   * is CORRUPT_LOG naming the file and offset.
+   */
+  read(fromOffset: number, options: ReadOptions = {}): DecodedRecord[] {
+    this.assertOpen()
+    this.checkReadOffset(fromOffset)
+    const maxRecords = options.maxRecords ?? DEFAULT_READ_MAX_RECORDS
+    let budget = options.maxBytes ?? DEFAULT_READ_MAX_BYTES
+    const out: DecodedRecord[] = []
+    if (fromOffset === this.logEndOffset || maxRecords <= 0) return out
+    let from = fromOffset
+    let i = this.segmentIndexFor(from)
+    const emit = (r: DecodedRecord): boolean => {
+      out.push(r)
+      return out.length < maxRecords
+    }
+    while (i < this.segments.length && out.length < maxRecords) {
+      const seg = this.segments[i]
+      const range = seg.readBatches(from, out.length === 0 ? budget : Math.max(budget, 1))
+      if (range === null) {
+        i++
+        continue
+      }
+      if (out.length > 0 && range.buffer.length > budget) break
+      const { nextOffset, stopped } = seg.decodeRange(range, from, emit, this.decompress)
+      budget -= range.buffer.length
+      from = nextOffset
+      if (stopped || budget <= 0) break
+    }
+    return out
+  }
+
+  /** First offset whose record timestamp >= `timestamp`, or null when there is none. */
+  offsetForTimestamp(timestamp: number): number | null {
+    this.assertOpen()
+    for (let i = 0; i < this.segments.length; i++) {
+      const seg = this.segments[i]
+      if (seg.size === 0) continue
+      if (seg.largestTimestamp() < timestamp && i < this.segments.length - 1) continue
+      const found = seg.findOffsetByTimestamp(timestamp, this.logStart, this.decompress)
+      if (found !== null) return found.offset
+    }
+    return null
+  }
+
+  // ---- truncation and deletion ----
+
+  /**
+   * Removes every record with offset >= `offset`. Batches are atomic: when `offset` falls inside a batch, that
+   * whole batch goes and the new log end offset is its base offset. Returns the new log end offset.
+   */
+  truncateTo(offset: number): number {
+    this.assertWritable()
+    if (offset >= this.logEndOffset) return this.logEndOffset
+    if (offset < this.logStart) {
+      throw new SeglogError('OFFSET_OUT_OF_RANGE', `cannot truncate ${this.dir} below its log start ${this.logStart}`, { offset })
+    }
+    this.beforeMutation()
+    try {
+      while (this.segments.length > 1 && this.active.baseOffset >= offset) {
+        const seg = this.segments.pop()!
+        seg.deleteFiles()
+        this.unsynced.delete(seg)
+        this.dirUnsynced = true
+      }
+      const seg = this.active
+      seg.truncateTo(offset)
+      this.unsynced.add(seg)
+      if (seg.nextOffset === -1) throw corruptLog(`segment end unknown after truncation`, seg.logPath)
+    } catch (err) {
+      throw this.poisonWith(err instanceof SeglogError ? err : ioError(err, 'truncate', this.dir))
+    }
+    this.recoveryPoint_ = Math.min(this.recoveryPoint_, this.logEndOffset)
+    // The recovery point moved back: persist it now, or recovery could trust bytes that are gone.
+    this.syncAllNow()
+    this.writeState(null)
+    return this.logEndOffset
+  }
+
+  /**
+   * Raises the log start offset to `offset` (records below it become unreadable) and deletes every segment
+   * that lies wholly below it. The log end offset never moves back. Returns the new log start offset.
+   */
+  advanceLogStartOffset(offset: number): number {
+    this.assertWritable()
+    if (offset > this.logEndOffset) {
+      throw new SeglogError('OFFSET_OUT_OF_RANGE', `offset ${offset} is above the log end ${this.logEndOffset} of ${this.dir}`, { offset })
+    }
+    if (offset <= this.logStart) return this.logStart
+    this.beforeMutation()
+    this.logStart = offset
+    const doomed: LogSegment[] = []
+    while (this.segments.length > 1 && this.segments[1].baseOffset <= offset) doomed.push(this.segments.shift()!)
+    this.writeState(null)
+    if (doomed.length > 0) this.deleteSegmentFiles(doomed, 'log start offset')
+    return this.logStart
+  }
+
+  /**
+   * Deletes the oldest `count` segments (what retention plans); when that includes the active segment, a new
+   * empty one is rolled first so the log end offset is kept. The log start offset moves to the first kept base.
+   */
+  deleteOldestSegments(count: number, reason: string): number {
+    this.assertWritable()
+    if (count <= 0) return 0
+    this.beforeMutation()
+    if (count >= this.segments.length) {
+      if (this.active.size === 0) count = this.segments.length - 1
+      else this.rollSegment()
+    }
+    const doomed = this.segments.splice(0, count)
+    if (doomed.length === 0) return 0
+    this.logStart = Math.max(this.logStart, this.segments[0].baseOffset)
+    this.writeState(null)
+    this.deleteSegmentFiles(doomed, reason)
+    return doomed.length
+  }
+
+  /** Renames files `.deleted` now (readers of the old handles keep working), unlinks them after the delay. */
+  private deleteSegmentFiles(doomed: LogSegment[], reason: string): void {
+    const renamed: string[] = []
+    for (const seg of doomed) {
+      this.unsynced.delete(seg)
+      seg.close()
+      for (const path of [seg.logPath, seg.offsetIndexPath, seg.timeIndexPath]) {
+        try {
+          if (!this.fs.exists(path)) continue
+          this.fs.rename(path, path + DELETED_SUFFIX)
+          renamed.push(path + DELETED_SUFFIX)
+        } catch (err) {
+          throw this.poisonWith(ioError(err, 'rename', path))
+        }
+      }
+    }
+    this.dirUnsynced = true
+    this.onEvent({ type: 'segments-deleted', dir: this.dir, baseOffsets: doomed.map((s) => s.baseOffset), reason })
+    for (const p of renamed) this.pendingDeletes.add(p)
+    const timer = setTimeout(() => {
+      this.deleteTimers.delete(timer)
+      this.unlinkPending(renamed)
+    }, this.config.fileDeleteDelayMs)
+    timer.unref()
+    this.deleteTimers.add(timer)
+  }
+
+  private unlinkPending(paths: string[]): void {
+    for (const p of paths) {
+      if (!this.pendingDeletes.delete(p)) continue
+      try {
+        this.fs.unlink(p)
+      } catch {
+        // Left for the sweep at next open (it deletes every `.deleted` file).
+      }
+    }
+  }
+
+  // ---- close ----
+
+  /**
+   * Waits for a running fsync, fsyncs everything, writes the clean-shutdown state and closes all files.
+   * Idempotent.
+   */
+  async close(): Promise<void> {
+    if (this.status_ === 'closed' || this.status_ === 'closing') return
+    this.status_ = 'closing'
+    try {
+      if (this.syncQueued) await this.syncQueued.catch(() => {})
+      if (this.syncRunning) await this.syncRunning.catch(() => {})
+      for (const t of this.deleteTimers) clearTimeout(t)
+      this.deleteTimers.clear()
+      this.unlinkPending([...this.pendingDeletes])
+      if (this.poison === null) {
+        const active = this.active
+        active.onBecomeInactive()
+        this.unsynced.add(active)
+        this.syncAllNow()
+        this.recoveryPoint_ = this.logEndOffset
+        const r = active.resumeState()
+        this.writeState({
+          activeBaseOffset: active.baseOffset,
+          activeSize: active.size,
+          logEndOffset: r.nextOffset,
+          maxTimestamp: r.maxTimestamp,
+          offsetOfMaxTimestamp: r.offsetOfMaxTimestamp,
+          firstBatchTimestamp: r.firstBatchTimestamp,
+        })
+      }
+    } finally {
+      for (const seg of this.segments) {
+        try {
+          seg.close()
+        } catch {
+          // Closing a handle cannot lose data that was fsynced above.
+        }
+      }
+      this.status_ = 'closed'
+    }
+  }
+}
