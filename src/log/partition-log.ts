@@ -34,8 +34,8 @@ import {
   checkBatch,
   type DecodedRecord,
   type Decompressor,
-  encodeBatch,
   type EncodeBatchOptions,
+  encodeBatch,
   LAST_OFFSET_DELTA_OFFSET,
   readInt32,
   setBatchBaseOffset,
@@ -207,7 +207,10 @@ export class PartitionLog {
     }
     const state = readPartitionState(fsys, this.dir)
     const now = this.clock()
-    const segmentConfig = { indexIntervalBytes: this.config.indexIntervalBytes, segmentIndexBytes: this.config.segmentIndexBytes }
+    const segmentConfig = {
+      indexIntervalBytes: this.config.indexIntervalBytes,
+      segmentIndexBytes: this.config.segmentIndexBytes,
+    }
     this.segments = sweep.segmentBaseOffsets.map((base) => LogSegment.load(fsys, this.dir, base, segmentConfig, now))
     this.recoveryPoint_ = state?.recoveryPoint ?? 0
 
@@ -400,7 +403,8 @@ export class PartitionLog {
    */
   appendBatch(batch: Buffer): AppendInfo {
     this.assertWritable()
-    if (batch.length < BATCH_OVERHEAD) throw new SeglogError('INVALID_RECORD', `batch of ${batch.length} bytes is too short`)
+    if (batch.length < BATCH_OVERHEAD)
+      throw new SeglogError('INVALID_RECORD', `batch of ${batch.length} bytes is too short`)
     const problem = checkBatch(batch, 0, batch.length)
     if (problem !== null) throw new SeglogError('INVALID_RECORD', `batch rejected: ${problem}`)
     return this.appendBatchUnchecked(batch, -1)
@@ -410,14 +414,26 @@ export class PartitionLog {
     const size = batch.length
     if (size > this.config.maxMessageBytes || size > this.config.segmentBytes) {
       const limit = Math.min(this.config.maxMessageBytes, this.config.segmentBytes)
-      throw new SeglogError('RECORD_TOO_LARGE', `batch of ${size} bytes exceeds the limit of ${limit} bytes for ${this.dir}`)
+      throw new SeglogError(
+        'RECORD_TOO_LARGE',
+        `batch of ${size} bytes exceeds the limit of ${limit} bytes for ${this.dir}`,
+      )
     }
     this.beforeMutation()
     const baseOffset = this.logEndOffset
     setBatchBaseOffset(batch, 0, baseOffset)
     const lastOffset = baseOffset + readInt32(batch, LAST_OFFSET_DELTA_OFFSET)
     const maxTimestamp = batchMaxTimestamp(batch, 0)
-    if (this.active.shouldRoll(size, lastOffset, maxTimestamp, this.config.segmentBytes, this.config.segmentMs, this.clock())) {
+    if (
+      this.active.shouldRoll(
+        size,
+        lastOffset,
+        maxTimestamp,
+        this.config.segmentBytes,
+        this.config.segmentMs,
+        this.clock(),
+      )
+    ) {
       this.rollSegment()
     }
     const seg = this.active
@@ -504,7 +520,11 @@ export class PartitionLog {
     }
     if (target > this.recoveryPoint_) this.recoveryPoint_ = target
     // Persist the recovery point once per segment (not per fsync: that would triple the cost of acks=-1).
-    if (this.status_ === 'open' && this.recoveryPoint_ >= this.active.baseOffset && this.persistedRecoveryPoint < this.active.baseOffset) {
+    if (
+      this.status_ === 'open' &&
+      this.recoveryPoint_ >= this.active.baseOffset &&
+      this.persistedRecoveryPoint < this.active.baseOffset
+    ) {
       try {
         this.writeState(null)
       } catch (err) {
@@ -595,7 +615,9 @@ export class PartitionLog {
     this.assertWritable()
     if (offset >= this.logEndOffset) return this.logEndOffset
     if (offset < this.logStart) {
-      throw new SeglogError('OFFSET_OUT_OF_RANGE', `cannot truncate ${this.dir} below its log start ${this.logStart}`, { offset })
+      throw new SeglogError('OFFSET_OUT_OF_RANGE', `cannot truncate ${this.dir} below its log start ${this.logStart}`, {
+        offset,
+      })
     }
     this.beforeMutation()
     try {
@@ -626,7 +648,11 @@ export class PartitionLog {
   advanceLogStartOffset(offset: number): number {
     this.assertWritable()
     if (offset > this.logEndOffset) {
-      throw new SeglogError('OFFSET_OUT_OF_RANGE', `offset ${offset} is above the log end ${this.logEndOffset} of ${this.dir}`, { offset })
+      throw new SeglogError(
+        'OFFSET_OUT_OF_RANGE',
+        `offset ${offset} is above the log end ${this.logEndOffset} of ${this.dir}`,
+        { offset },
+      )
     }
     if (offset <= this.logStart) return this.logStart
     this.beforeMutation()

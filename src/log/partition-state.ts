@@ -52,8 +52,16 @@ export function readPartitionState(fsys: FileSystem, dir: string): PartitionStat
     if (v.version !== 1 || !isInt(v.logStartOffset) || !isInt(v.recoveryPoint)) return null
     const c = v.clean
     if (c !== null && c !== undefined) {
-      const fields = [c.activeBaseOffset, c.activeSize, c.logEndOffset, c.maxTimestamp, c.offsetOfMaxTimestamp, c.firstBatchTimestamp]
-      if (!fields.every(isInt)) return { version: 1, logStartOffset: v.logStartOffset, recoveryPoint: v.recoveryPoint, clean: null }
+      const fields = [
+        c.activeBaseOffset,
+        c.activeSize,
+        c.logEndOffset,
+        c.maxTimestamp,
+        c.offsetOfMaxTimestamp,
+        c.firstBatchTimestamp,
+      ]
+      if (!fields.every(isInt))
+        return { version: 1, logStartOffset: v.logStartOffset, recoveryPoint: v.recoveryPoint, clean: null }
     }
     return { version: 1, logStartOffset: v.logStartOffset, recoveryPoint: v.recoveryPoint, clean: c ?? null }
   } catch {

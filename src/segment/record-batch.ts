@@ -43,7 +43,7 @@
  */
 import CRC32C from 'crc-32/crc32c'
 import { SeglogError } from '../errors.js'
-import { type Cursor, readVarint, uvarintSize, varintSize, writeUvarint, writeVarint, zigzag } from './varint.js'
+import { type Cursor, readVarint, uvarintSize, varintSize, writeVarint, zigzag } from './varint.js'
 
 // Chained field positions (previous offset + previous length).
 export const BASE_OFFSET_OFFSET = 0
@@ -74,7 +74,7 @@ export const TRANSACTIONAL_FLAG_MASK = 0x10
 export const CONTROL_FLAG_MASK = 0x20
 export const DELETE_HORIZON_FLAG_MASK = 0x40
 
-export const enum TimestampType {
+export enum TimestampType {
   CreateTime = 0,
   LogAppendTime = 1,
 }
@@ -291,8 +291,7 @@ export const batchBaseOffset = (buf: Uint8Array, pos: number): number => readInt
 export const batchLastOffset = (buf: Uint8Array, pos: number): number =>
   readInt64(buf, pos + BASE_OFFSET_OFFSET) + readInt32(buf, pos + LAST_OFFSET_DELTA_OFFSET)
 export const batchMaxTimestamp = (buf: Uint8Array, pos: number): number => readInt64(buf, pos + MAX_TIMESTAMP_OFFSET)
-export const batchBaseTimestamp = (buf: Uint8Array, pos: number): number =>
-  readInt64(buf, pos + BASE_TIMESTAMP_OFFSET)
+export const batchBaseTimestamp = (buf: Uint8Array, pos: number): number => readInt64(buf, pos + BASE_TIMESTAMP_OFFSET)
 export const batchAttributes = (buf: Uint8Array, pos: number): number => readInt16(buf, pos + ATTRIBUTES_OFFSET)
 export const batchRecordsCount = (buf: Uint8Array, pos: number): number => readInt32(buf, pos + RECORDS_COUNT_OFFSET)
 export const batchStoredCrc = (buf: Uint8Array, pos: number): number => readInt32(buf, pos + CRC_OFFSET) >>> 0
@@ -323,7 +322,7 @@ export function readBatchHeader(buf: Uint8Array, pos: number): BatchHeader {
     baseOffset: readInt64(buf, pos),
     size: readInt32(buf, pos + LENGTH_OFFSET) + LOG_OVERHEAD,
     partitionLeaderEpoch: readInt32(buf, pos + PARTITION_LEADER_EPOCH_OFFSET),
-    magic: buf[pos + MAGIC_OFFSET] << 24 >> 24,
+    magic: (buf[pos + MAGIC_OFFSET] << 24) >> 24,
     crc: batchStoredCrc(buf, pos),
     attributes: batchAttributes(buf, pos),
     lastOffsetDelta: readInt32(buf, pos + LAST_OFFSET_DELTA_OFFSET),

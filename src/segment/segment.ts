@@ -95,7 +95,14 @@ export class LogSegment {
   private readHintOffset = -1
   private readHintPosition = 0
 
-  private constructor(fsys: FileSystem, dir: string, baseOffset: number, config: SegmentConfig, size: number, now: number) {
+  private constructor(
+    fsys: FileSystem,
+    dir: string,
+    baseOffset: number,
+    config: SegmentConfig,
+    size: number,
+    now: number,
+  ) {
     this.fs = fsys
     this.dir = dir
     this.baseOffset = baseOffset
@@ -161,9 +168,13 @@ export class LogSegment {
     try {
       this.offsetIndexRef = new OffsetIndex(this.fs, this.offsetIndexPath, this.baseOffset, max, { check: true })
       this.timeIndexRef = new TimeIndex(this.fs, this.timeIndexPath, this.baseOffset, max, { check: true })
-      const lastIndexed = this.offsetIndexRef.entries > 0 ? this.offsetIndexRef.entryAt(this.offsetIndexRef.entries - 1) : null
+      const lastIndexed =
+        this.offsetIndexRef.entries > 0 ? this.offsetIndexRef.entryAt(this.offsetIndexRef.entries - 1) : null
       if (lastIndexed !== null && lastIndexed.position >= Math.max(this.size, 1)) {
-        throw corruptLog(`last entry position ${lastIndexed.position} is past the log size ${this.size}`, this.offsetIndexPath)
+        throw corruptLog(
+          `last entry position ${lastIndexed.position} is past the log size ${this.size}`,
+          this.offsetIndexPath,
+        )
       }
     } catch (err) {
       if (!(err instanceof SeglogError) || err.code !== 'CORRUPT_LOG') throw err
@@ -311,7 +322,8 @@ export class LogSegment {
       }
       const at = pos - chunkPos
       const size = batchSizeAt(chunk, at, chunk.length)
-      if (size < BATCH_OVERHEAD) throw corruptLog(`batch at position ${pos} has invalid size ${size}`, this.logPath, target)
+      if (size < BATCH_OVERHEAD)
+        throw corruptLog(`batch at position ${pos} has invalid size ${size}`, this.logPath, target)
       if (pos + size > end) return null
       if (batchLastOffset(chunk, at) >= target) {
         const want = Math.min(end - pos, Math.max(size, maxBytes))
@@ -375,7 +387,11 @@ export class LogSegment {
    * First offset >= `startingOffset` whose record timestamp >= `timestamp`, or null if none in this segment
    * (Kafka's `LogSegment.findOffsetByTimestamp`).
    */
-  findOffsetByTimestamp(timestamp: number, startingOffset: number, decompress?: Decompressor): { offset: number; timestamp: number } | null {
+  findOffsetByTimestamp(
+    timestamp: number,
+    startingOffset: number,
+    decompress?: Decompressor,
+  ): { offset: number; timestamp: number } | null {
     const fromTimeIndex = this.timeIndex.lookup(timestamp).offset
     let target = Math.max(fromTimeIndex, startingOffset)
     for (;;) {
@@ -387,13 +403,18 @@ export class LogSegment {
       while (at < buf.length && found === null) {
         const size = batchSizeAt(buf, at, buf.length)
         if (batchMaxTimestamp(buf, at) >= timestamp) {
-          this.decodeRange({ buffer: buf.subarray(at, at + size), position: range.position + at }, startingOffset, (r) => {
-            if (r.timestamp >= timestamp) {
-              found = { offset: r.offset, timestamp: r.timestamp }
-              return false
-            }
-            return true
-          }, decompress)
+          this.decodeRange(
+            { buffer: buf.subarray(at, at + size), position: range.position + at },
+            startingOffset,
+            (r) => {
+              if (r.timestamp >= timestamp) {
+                found = { offset: r.offset, timestamp: r.timestamp }
+                return false
+              }
+              return true
+            },
+            decompress,
+          )
         }
         target = batchLastOffset(buf, at) + 1
         at += size
@@ -408,8 +429,12 @@ export class LogSegment {
    * above the base offset, and no batch may exceed `maxBatchBytes`.
    */
   recover(maxBatchBytes: number): SegmentRecoveryResult {
-    const offsetIndex = this.offsetIndexRef ?? new OffsetIndex(this.fs, this.offsetIndexPath, this.baseOffset, this.config.segmentIndexBytes, { check: false })
-    const timeIndex = this.timeIndexRef ?? new TimeIndex(this.fs, this.timeIndexPath, this.baseOffset, this.config.segmentIndexBytes, { check: false })
+    const offsetIndex =
+      this.offsetIndexRef ??
+      new OffsetIndex(this.fs, this.offsetIndexPath, this.baseOffset, this.config.segmentIndexBytes, { check: false })
+    const timeIndex =
+      this.timeIndexRef ??
+      new TimeIndex(this.fs, this.timeIndexPath, this.baseOffset, this.config.segmentIndexBytes, { check: false })
     this.offsetIndexRef = offsetIndex
     this.timeIndexRef = timeIndex
     const fileSize = this.handle().size()
@@ -437,7 +462,11 @@ export class LogSegment {
   }
 
   /** Sequential scan that resets and refills both indexes; returns where the valid data ends. */
-  private scan(limit: number, maxBatchBytes: number, tolerateTail: boolean): { validBytes: number; reason: string | null } {
+  private scan(
+    limit: number,
+    maxBatchBytes: number,
+    tolerateTail: boolean,
+  ): { validBytes: number; reason: string | null } {
     const offsetIndex = this.offsetIndexRef!
     const timeIndex = this.timeIndexRef!
     offsetIndex.reset()
@@ -451,7 +480,7 @@ export class LogSegment {
     let reason: string | null = null
     let chunk: Buffer = Buffer.alloc(0)
     let chunkPos = 0
-    outer: while (pos < limit) {
+    while (pos < limit) {
       if (pos + HEADER_SIZE_UP_TO_MAGIC > chunkPos + chunk.length) {
         const len = Math.min(limit - pos, RECOVERY_CHUNK_BYTES)
         if (len < HEADER_SIZE_UP_TO_MAGIC) {
@@ -481,7 +510,7 @@ export class LogSegment {
       const last = batchLastOffset(chunk, at)
       if (problem !== null) reason = `batch at position ${pos} (offset ${base}): ${problem}`
       else if (base < expectedMin) reason = `batch at position ${pos} has offset ${base}, expected >= ${expectedMin}`
-      if (reason !== null) break outer
+      if (reason !== null) break
       const maxTs = batchMaxTimestamp(chunk, at)
       if (pos === 0) this.firstBatchTimestamp = maxTs
       if (maxTs > this.maxTimestamp) {

@@ -104,7 +104,7 @@ describe('PartitionLog reads', () => {
         next = chunk[chunk.length - 1].offset + 1
       }
       expect(got.length).toBe(500 - start)
-      got.forEach((r, k) => expectRecord(r, start + k))
+      for (const [k, r] of got.entries()) expectRecord(r, start + k)
       const withHeaders = got.filter((r) => r.offset % 3 === 0)
       for (const r of withHeaders) expect(r.headers).toEqual([{ key: 'n', value: Buffer.from(String(r.offset)) }])
     }
@@ -171,7 +171,7 @@ describe('PartitionLog appends', () => {
     const log = await open({ segmentIndexBytes: 8 * 3, indexIntervalBytes: 1 })
     for (let i = 0; i < 12; i++) log.append([rec(i)])
     expect(log.segmentInfos().length).toBeGreaterThan(1)
-    log.read(0, { maxRecords: 12 }).forEach((r, i) => expectRecord(r, i))
+    for (const [i, r] of log.read(0, { maxRecords: 12 }).entries()) expectRecord(r, i)
     await log.close()
   })
 
@@ -238,7 +238,7 @@ describe('PartitionLog truncation and log start', () => {
     await log.close()
     const again = await open({ segmentBytes: 1024 })
     expect(again.logEndOffset).toBe(41)
-    again.read(0, { maxRecords: 1000 }).forEach((r, i) => expectRecord(r, i))
+    for (const [i, r] of again.read(0, { maxRecords: 1000 }).entries()) expectRecord(r, i)
     await again.close()
   })
 
@@ -292,7 +292,7 @@ describe('PartitionLog open', () => {
     expect(ffs.fileReads.filter((p) => p.endsWith('.log'))).toEqual([])
     expect(again.logEndOffset).toBe(400)
     expect(again.append([rec(400)]).baseOffset).toBe(400)
-    again.read(395, { maxRecords: 10 }).forEach((r, k) => expectRecord(r, 395 + k))
+    for (const [k, r] of again.read(395, { maxRecords: 10 }).entries()) expectRecord(r, 395 + k)
     await again.close()
   })
 

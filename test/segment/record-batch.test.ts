@@ -70,7 +70,12 @@ describe('RecordBatch v2 codec', () => {
 
   it('detects a flip of any CRC-covered byte', () => {
     const batch = encodeBatch([
-      { timestamp: 1700000000000, key: Buffer.from('key'), value: Buffer.from('value'), headers: [{ key: 'h', value: Buffer.from('x') }] },
+      {
+        timestamp: 1700000000000,
+        key: Buffer.from('key'),
+        value: Buffer.from('value'),
+        headers: [{ key: 'h', value: Buffer.from('x') }],
+      },
     ])
     for (let i = ATTRIBUTES_OFFSET; i < batch.length; i++) {
       for (const bit of [0x01, 0x80]) {
