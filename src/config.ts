@@ -146,7 +146,10 @@ export function validateTopicConfig(input: unknown, where = 'config'): Partial<T
     if (raw === undefined) continue
     const rule = RULES[field as keyof TopicConfig]
     if (rule === undefined) {
-      throw new SeglogError('INVALID_CONFIG', `${where} has unknown field '${field}' (known: ${TOPIC_CONFIG_FIELDS.join(', ')})`)
+      throw new SeglogError(
+        'INVALID_CONFIG',
+        `${where} has unknown field '${field}' (known: ${TOPIC_CONFIG_FIELDS.join(', ')})`,
+      )
     }
     let value = raw
     if (rule.kind === 'int') {

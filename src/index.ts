@@ -1,6 +1,16 @@
 /**
  * seglog: an embedded, in-process Kafka-style log engine. Public exports only.
  */
+
+export { type Codec, CodecRegistry } from './compression.js'
+export {
+  type CleanupPolicy,
+  type CompressionType,
+  DEFAULT_TOPIC_CONFIG,
+  KAFKA_NAMES,
+  type TopicConfig,
+  type ValueFormatName,
+} from './config.js'
 export { ERROR_CODES, isSeglogError, SeglogError, type SeglogErrorCode } from './errors.js'
 export { type FileHandle, type FileSystem, nodeFileSystem, type OpenMode } from './io/file-system.js'
 export {
@@ -11,9 +21,25 @@ export {
   type LogStatus,
   PartitionLog,
   type PartitionLogOptions,
-  type ReadOptions,
+  type ReadOptions as LogReadOptions,
   type SegmentInfo,
 } from './log/partition-log.js'
+export { murmur2, partitionForKey } from './partitioner.js'
+export {
+  type Acks,
+  type AppendOptions,
+  type EngineEvent,
+  type EngineStatus,
+  type Message,
+  type PartitionDescription,
+  type RecordMetadata,
+  Seglog,
+  type SeglogOptions,
+  type SeglogRecord,
+  type StreamFrom,
+  type StreamOptions,
+  type TopicDescription,
+} from './seglog.js'
 export {
   type BatchRecordInput,
   CODEC_IDS,

@@ -108,6 +108,18 @@ export interface AppendInfo {
   logAppendTime: number
 }
 
+export interface PrepareOptions {
+  timestampType?: TimestampType
+  /** Codec id and compressor for the records section (see `CodecRegistry`). */
+  compression?: EncodeBatchOptions['compression']
+}
+
+export interface PreparedBatch {
+  batch: Buffer
+  /** -1 under CreateTime. */
+  logAppendTime: number
+}
+
 export interface ReadOptions {
   maxRecords?: number
   maxBytes?: number
@@ -386,15 +398,31 @@ export class PartitionLog {
   // ---- append ----
 
   /** Encodes `records` as one batch and appends it. */
-  append(records: readonly BatchRecordInput[], options: { timestampType?: TimestampType } = {}): AppendInfo {
+  append(records: readonly BatchRecordInput[], options: PrepareOptions = {}): AppendInfo {
+    return this.appendPrepared(this.prepare(records, options))
+  }
+
+  /**
+   * Encodes `records` as one batch and checks its size (RECORD_TOO_LARGE) without writing anything, so a
+   * caller appending to several partitions can reject the whole call before any write.
+   */
+  prepare(records: readonly BatchRecordInput[], options: PrepareOptions = {}): PreparedBatch {
     this.assertWritable()
-    const encodeOptions: EncodeBatchOptions = { baseOffset: this.logEndOffset }
+    const encodeOptions: EncodeBatchOptions = {}
     if (options.timestampType === TimestampType.LogAppendTime) {
       encodeOptions.timestampType = TimestampType.LogAppendTime
       encodeOptions.logAppendTime = this.clock()
     }
+    if (options.compression) encodeOptions.compression = options.compression
     const batch = encodeBatch(records, encodeOptions)
-    return this.appendBatchUnchecked(batch, encodeOptions.logAppendTime ?? -1)
+    this.checkSize(batch.length)
+    return { batch, logAppendTime: encodeOptions.logAppendTime ?? -1 }
+  }
+
+  /** Appends a batch from `prepare` (its CRC is trusted: this process just computed it). */
+  appendPrepared(prepared: PreparedBatch): AppendInfo {
+    this.assertWritable()
+    return this.appendBatchUnchecked(prepared.batch, prepared.logAppendTime)
   }
 
   /**
@@ -410,8 +438,7 @@ export class PartitionLog {
     return this.appendBatchUnchecked(batch, -1)
   }
 
-  private appendBatchUnchecked(batch: Buffer, logAppendTime: number): AppendInfo {
-    const size = batch.length
+  private checkSize(size: number): void {
     if (size > this.config.maxMessageBytes || size > this.config.segmentBytes) {
       const limit = Math.min(this.config.maxMessageBytes, this.config.segmentBytes)
       throw new SeglogError(
@@ -419,6 +446,11 @@ export class PartitionLog {
         `batch of ${size} bytes exceeds the limit of ${limit} bytes for ${this.dir}`,
       )
     }
+  }
+
+  private appendBatchUnchecked(batch: Buffer, logAppendTime: number): AppendInfo {
+    const size = batch.length
+    this.checkSize(size)
     this.beforeMutation()
     const baseOffset = this.logEndOffset
     setBatchBaseOffset(batch, 0, baseOffset)

@@ -1,0 +1,370 @@
+/**
+ * Value formats, keys and headers: how what a caller passes to `append`/`send` becomes record bytes, and back.
+ * A topic's `format` is fixed at creation (DESIGN §3); every record value of the topic is written in it.
+ *
+ * Values (`encodeValue` / `decodeValue`); `null` and `undefined` are a tombstone (null value) in every format:
+ * - `msgpack` (default): **plain msgpack** that any msgpack library reads — never msgpackr's record extension or
+ *   its other private extensions. Exact rules:
+ *   - plain objects → maps with string keys → plain objects. Properties whose value is `undefined` are left out
+ *     (as `JSON.stringify` does); `undefined` inside an array is `nil` → `null`. A `__proto__` key comes back as
+ *     `__proto_` (msgpackr's guard against prototype pollution).
+ *   - arrays → arrays; strings → str (UTF-8); booleans; `null` → nil.
+ *   - numbers: integers in the int32/uint32 range → the smallest int type; other numbers (large integers
+ *     included) → float64, so every JS number round-trips (NaN and ±Infinity too; `-0` comes back as `0`).
+ *     `bigint` in the int64/uint64 range → int64/uint64 → `bigint` (an int64 written by another tool also
+ *     decodes as `bigint`); a bigint outside that range is rejected.
+ *   - `Date` → the standard timestamp extension (type −1) → `Date` (millisecond precision). An invalid Date is
+ *     rejected.
+ *   - `Buffer` / `Uint8Array` / `ArrayBuffer` → bin → `Buffer` (a view into the record's bytes). Other typed
+ *     arrays and `DataView` are rejected (without msgpackr's private extension they would be written wrongly):
+ *     pass `Buffer.from(x.buffer, x.byteOffset, x.byteLength)` instead.
+ *   - `Map` → a msgpack map → a **plain object**: standard msgpack has one map type, so a reader cannot tell a
+ *     Map from an object, and seglog reads maps as objects. Map keys must be strings or numbers (number keys come
+ *     back as strings, as JS property keys). A map written by another tool with keys that cannot be property
+ *     keys (arrays, maps, binary) decodes as a `Map` instead, so any msgpack value is readable.
+ *   - `Set` → array; `Error` → `[name, message, cause]`; `RegExp` → `[source, flags]`; other class instances →
+ *     their own enumerable properties, or `toJSON()` when they have one; functions → nil. What comes back is
+ *     that plain shape.
+ *   - cycles (and nesting deeper than 1000 levels), symbols and anything else msgpackr refuses are rejected.
+ *   - reading: any standard msgpack decodes; extension types other than the timestamp (and msgpackr's own) are
+ *     not readable (INVALID_RECORD).
+ * - `json`: `JSON.stringify` as UTF-8, `JSON.parse` back (JSON's own lossy rules: Date → ISO string, ...). A value
+ *   that stringifies to nothing (a function, a symbol) or throws (a `bigint`, a cycle) is rejected.
+ * - `string`: the value must be a string; stored as UTF-8, decoded as UTF-8 (invalid sequences become U+FFFD,
+ *   never an error).
+ * - `binary`: the value must be a `Buffer` or `Uint8Array`, stored as is; reads give a `Buffer` (a view into the
+ *   record's bytes). Neither is copied at encode: do not modify it until the append has resolved.
+ * A rejected value is `SeglogError('INVALID_RECORD', 'message <index>: ...')` with the reason and the underlying
+ * error as `cause`. A stored value that does not decode (bytes written by another tool) is
+ * `SeglogError('INVALID_RECORD', 'value at offset <n> does not decode as <format>: ...')`.
+ *
+ * Keys (`encodeKey`): `string` (UTF-8), `Buffer` (as is), `Uint8Array` (a Buffer view, no copy), `null`/`undefined`
+ * (no key). Anything else is a `TypeError` (a programmer mistake, DESIGN §7).
+ *
+ * Headers (`encodeHeaders` / `decodeHeaders`), KafkaJS's shape: `{ [key]: string | Buffer | Uint8Array |
+ * (string | Buffer | Uint8Array)[] }`. An array writes one header per element, in order (repeated keys). `null` or
+ * `undefined` writes a header with a null value (as KafkaJS does). Reading gives `Record<string, Buffer>`
+ * (DESIGN §9): for a repeated key the **last** value wins; a null header value reads as an empty Buffer.
+ */
+import { type Options as MsgpackrOptions, Packr, Unpackr } from 'msgpackr'
+import { SeglogError } from './errors.js'
+import type { RecordHeader } from './segment/record-batch.js'
+
+export const VALUE_FORMATS = ['msgpack', 'json', 'string', 'binary'] as const
+export type ValueFormat = (typeof VALUE_FORMATS)[number]
+
+export function isValueFormat(x: unknown): x is ValueFormat {
+  return typeof x === 'string' && (VALUE_FORMATS as readonly string[]).includes(x)
+}
+
+class InvalidDateError extends Error {}
+
+const PACK_OPTIONS: MsgpackrOptions = {
+  useRecords: false, // objects as standard maps, never the record extension
+  moreTypes: false, // no msgpackr-only extensions for Set, Error, typed arrays ...
+  variableMapSize: true, // fixmap / map16 / map32 by size: `{a: 1}` is `81 a1 61 01`
+  encodeUndefinedAsNil: true, // else msgpackr writes its own extension for undefined
+  onInvalidDate: () => {
+    throw new InvalidDateError('an invalid Date cannot be written as a msgpack timestamp')
+  },
+}
+const packr = new Packr(PACK_OPTIONS)
+/**
+ * For values with an `undefined` property (the walk tells): leaves it out, as JSON. Slower, hence separate.
+ * (`skipValues` is in msgpackr's README options but missing from its type declarations.)
+ */
+const skippingPackr = new Packr({ ...PACK_OPTIONS, skipValues: [undefined] } as MsgpackrOptions)
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true })
+/** For maps with keys that cannot be property keys: decode maps as Maps, then turn the convertible ones back. */
+const mapUnpackr = new Unpackr({ useRecords: false, mapsAsObjects: false })
+
+const MAX_DEPTH = 1000
+
+/** Set by `findUnencodable` when some object property is `undefined` (so `skippingPackr` must write it). */
+let sawUndefinedProperty = false
+
+/** What `findUnencodable` found: where (a path suffix such as `.items[2]`, built while unwinding) and why. */
+interface Unencodable {
+  at: string
+  why: string
+}
+
+/**
+ * Finds what msgpackr would silently write wrong or unreadably: typed arrays other than bytes, DataViews, Map
+ * keys that do not read back as property keys, nesting past MAX_DEPTH (a cycle). Mirrors msgpackr's dispatch
+ * (exact Object/Array/Map first, then its built-in extensions, then toJSON, then own properties). Paths are only
+ * built on failure: the walk over a good value allocates nothing.
+ */
+function findUnencodable(value: unknown, depth: number): Unencodable | null {
+  if (value === null || typeof value !== 'object') return null
+  if (depth > MAX_DEPTH) return { at: '', why: `is nested more than ${MAX_DEPTH} levels deep (a reference cycle?)` }
+  const ctor = (value as object).constructor
+  if (ctor === Object || ctor === undefined) {
+    for (const k of Object.keys(value)) {
+      const v = (value as Record<string, unknown>)[k]
+      if (v === undefined) sawUndefinedProperty = true
+      const bad = findUnencodable(v, depth + 1)
+      if (bad) return prefix(bad, `.${k}`)
+    }
+    return null
+  }
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const bad = findUnencodable(value[i], depth + 1)
+      if (bad) return prefix(bad, `[${i}]`)
+    }
+    return null
+  }
+  if (ArrayBuffer.isView(value)) {
+    if (value instanceof Uint8Array) return null
+    return { at: '', why: `is a ${ctor?.name ?? 'typed array'}; only Buffer/Uint8Array is written as msgpack bin` }
+  }
+  if (ctor === Map) {
+    for (const [k, v] of value as Map<unknown, unknown>) {
+      if (typeof k !== 'string' && typeof k !== 'number') {
+        return { at: '', why: `is a Map with a ${describeType(k)} key; Map keys must be strings or numbers` }
+      }
+      const bad = findUnencodable(v, depth + 1)
+      if (bad) return prefix(bad, `.get(${JSON.stringify(k)})`)
+    }
+    return null
+  }
+  if (value instanceof Date || value instanceof ArrayBuffer || value instanceof RegExp) return null
+  if (value instanceof Set) {
+    for (const v of value) {
+      const bad = findUnencodable(v, depth + 1)
+      if (bad) return prefix(bad, ' (a Set element)')
+    }
+    return null
+  }
+  if (value instanceof Error) {
+    const bad = findUnencodable(value.cause, depth + 1)
+    return bad && prefix(bad, '.cause')
+  }
+  const toJSON = (value as { toJSON?: unknown }).toJSON
+  if (typeof toJSON === 'function') {
+    const json: unknown = toJSON.call(value)
+    if (json === value) return null
+    const bad = findUnencodable(json, depth + 1)
+    return bad && prefix(bad, '.toJSON()')
+  }
+  for (const k of Object.keys(value)) {
+    const v = (value as Record<string, unknown>)[k]
+    if (v === undefined) sawUndefinedProperty = true
+    const bad = findUnencodable(v, depth + 1)
+    if (bad) return prefix(bad, `.${k}`)
+  }
+  return null
+}
+
+function prefix(bad: Unencodable, segment: string): Unencodable {
+  bad.at = segment + bad.at
+  return bad
+}
+
+function findUnencodableTop(value: unknown): string | null {
+  sawUndefinedProperty = false
+  try {
+    const bad = findUnencodable(value, 0)
+    return bad && `value${bad.at} ${bad.why}`
+  } catch {
+    // A getter or toJSON that throws: msgpackr meets it too and its error is reported with the cause.
+    sawUndefinedProperty = true
+    return null
+  }
+}
+
+function invalidValue(index: number, format: ValueFormat, why: string, cause?: unknown): SeglogError {
+  return new SeglogError('INVALID_RECORD', `message ${index}: value cannot be written as ${format}: ${why}`, {
+    cause,
+  })
+}
+
+function describeType(value: unknown): string {
+  if (value === null) return 'null'
+  if (typeof value !== 'object') return typeof value
+  return (value as object).constructor?.name ?? 'object'
+}
+
+function errorMessage(err: unknown): string {
+  if (err instanceof RangeError && /call stack/i.test(err.message)) return `${err.message} (a reference cycle?)`
+  return err instanceof Error ? err.message : String(err)
+}
+
+/** A Buffer over the bytes of a Uint8Array, without copying. */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+}
+
+function unknownFormat(format: unknown): TypeError {
+  return new TypeError(`unknown value format ${JSON.stringify(format)}; expected one of ${VALUE_FORMATS.join(', ')}`)
+}
+
+/**
+ * Encodes the value of message `index` (for error messages) in `format`. `null`/`undefined` → null (tombstone).
+ * Throws `INVALID_RECORD` for a value the format cannot hold (see the module header).
+ */
+export function encodeValue(format: ValueFormat, value: unknown, index: number): Buffer | null {
+  if (value === null || value === undefined) return null
+  switch (format) {
+    case 'msgpack': {
+      const bad = findUnencodableTop(value)
+      if (bad) throw invalidValue(index, format, bad)
+      try {
+        return (sawUndefinedProperty ? skippingPackr : packr).pack(value)
+      } catch (err) {
+        throw invalidValue(index, format, errorMessage(err), err)
+      }
+    }
+    case 'json': {
+      let text: string | undefined
+      try {
+        text = JSON.stringify(value)
+      } catch (err) {
+        throw invalidValue(index, format, errorMessage(err), err)
+      }
+      if (text === undefined) throw invalidValue(index, format, `a ${describeType(value)} has no JSON form`)
+      return Buffer.from(text, 'utf8')
+    }
+    case 'string':
+      if (typeof value !== 'string') throw invalidValue(index, format, `expected a string, got ${describeType(value)}`)
+      return Buffer.from(value, 'utf8')
+    case 'binary':
+      if (!(value instanceof Uint8Array)) {
+        throw invalidValue(index, format, `expected a Buffer or Uint8Array, got ${describeType(value)}`)
+      }
+      return asBuffer(value)
+    default:
+      throw unknownFormat(format)
+  }
+}
+
+/** Turns Maps whose keys are all strings or numbers into plain objects, recursively (the fallback decode path). */
+function mapsToObjects(value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return value
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) value[i] = mapsToObjects(value[i])
+    return value
+  }
+  if (!(value instanceof Map)) return value
+  let plain = true
+  for (const k of value.keys()) {
+    if (typeof k !== 'string' && typeof k !== 'number') {
+      plain = false
+      break
+    }
+  }
+  if (!plain) {
+    for (const [k, v] of value) value.set(k, mapsToObjects(v))
+    return value
+  }
+  const out: Record<string, unknown> = {}
+  for (const [k, v] of value) {
+    const key = String(k)
+    out[key === '__proto__' ? '__proto_' : key] = mapsToObjects(v)
+  }
+  return out
+}
+
+function unpackMsgpack(bytes: Buffer): unknown {
+  try {
+    return unpackr.unpack(bytes)
+  } catch (err) {
+    // Only the "non-string keys" failure is worth a second pass; anything else is not msgpack.
+    if (!(err instanceof Error) || !/non-string keys/.test(err.message)) throw err
+    return mapsToObjects(mapUnpackr.unpack(bytes))
+  }
+}
+
+/**
+ * Decodes a stored value written in `format`. null → null. `offset` names the record in the error: a value that
+ * does not decode is `INVALID_RECORD` (the log itself is fine; the bytes are not this topic's format).
+ */
+export function decodeValue(format: ValueFormat, bytes: Buffer | null, offset?: number): unknown {
+  if (bytes === null) return null
+  switch (format) {
+    case 'msgpack':
+      try {
+        return unpackMsgpack(bytes)
+      } catch (err) {
+        throw undecodable(format, offset, err)
+      }
+    case 'json':
+      try {
+        return JSON.parse(bytes.toString('utf8'))
+      } catch (err) {
+        throw undecodable(format, offset, err)
+      }
+    case 'string':
+      return bytes.toString('utf8')
+    case 'binary':
+      return bytes
+    default:
+      throw unknownFormat(format)
+  }
+}
+
+function undecodable(format: ValueFormat, offset: number | undefined, err: unknown): SeglogError {
+  const where = offset === undefined ? 'value' : `value at offset ${offset}`
+  return new SeglogError('INVALID_RECORD', `${where} does not decode as ${format}: ${errorMessage(err)}`, {
+    cause: err,
+    offset,
+  })
+}
+
+/** Encodes the key of message `index`: string → UTF-8, Buffer as is, Uint8Array as a Buffer view, null/undefined → null. */
+export function encodeKey(key: unknown, index: number): Buffer | null {
+  if (key === null || key === undefined) return null
+  if (typeof key === 'string') return Buffer.from(key, 'utf8')
+  if (key instanceof Uint8Array) return asBuffer(key)
+  throw new TypeError(`message ${index}: key must be a string, Buffer, Uint8Array or null, got ${describeType(key)}`)
+}
+
+function headerValue(value: unknown, index: number, name: string): Uint8Array | null {
+  if (value === null || value === undefined) return null
+  if (typeof value === 'string') return Buffer.from(value, 'utf8')
+  if (value instanceof Uint8Array) return value
+  throw new TypeError(
+    `message ${index}: header ${JSON.stringify(name)} must be a string, Buffer, Uint8Array or an array of them, got ${describeType(value)}`,
+  )
+}
+
+/**
+ * Encodes the headers of message `index` (KafkaJS shape, see the module header). null/undefined or no keys →
+ * null. A non-object or a value of the wrong type → TypeError.
+ */
+export function encodeHeaders(headers: unknown, index: number): RecordHeader[] | null {
+  if (headers === null || headers === undefined) return null
+  const proto = typeof headers === 'object' ? Object.getPrototypeOf(headers) : undefined
+  if (proto !== Object.prototype && proto !== null) {
+    throw new TypeError(`message ${index}: headers must be a plain object, got ${describeType(headers)}`)
+  }
+  const out: RecordHeader[] = []
+  for (const key of Object.keys(headers as object)) {
+    const value = (headers as Record<string, unknown>)[key]
+    if (Array.isArray(value)) {
+      for (const v of value) out.push({ key, value: headerValue(v, index, key) })
+    } else {
+      out.push({ key, value: headerValue(value, index, key) })
+    }
+  }
+  return out.length === 0 ? null : out
+}
+
+/**
+ * A record's headers as `Record<string, Buffer>`: the last value wins for a repeated key, a null value is an
+ * empty Buffer. Values are views into the record's bytes. A `__proto__` header is an own property.
+ */
+export function decodeHeaders(list: readonly RecordHeader[]): Record<string, Buffer> {
+  const out: Record<string, Buffer> = {}
+  for (let i = 0; i < list.length; i++) {
+    const { key, value } = list[i]
+    const buf = value === null ? Buffer.alloc(0) : asBuffer(value)
+    if (key === '__proto__') {
+      Object.defineProperty(out, key, { value: buf, enumerable: true, writable: true, configurable: true })
+    } else {
+      out[key] = buf
+    }
+  }
+  return out
+}

@@ -1,0 +1,129 @@
+/**
+ * Partition choice for records without an explicit partition, the way Kafka's Java producer does it
+ * (reference `kafka-log.md` §9), so the same key lands on the same partition here, in KafkaJS and in Kafka.
+ *
+ * Rules:
+ * - **Keyed records**: `toPositive(murmur2(keyBytes)) % numPartitions`, over the key's serialized bytes (a string
+ *   key is its UTF-8 bytes; an empty key is a key, not a null one) and over **all** partitions of the topic.
+ *   `murmur2` is Kafka's `Utils.murmur2` bit for bit (seed 0x9747b28c, little-endian 4-byte blocks, signed int32
+ *   result); `toPositive` masks the sign bit (`n & 0x7fffffff`), it is not `Math.abs`.
+ * - **Null keys** (`StickyPartitioner`, KIP-794): per topic, stay on one partition until at least `batchBytes`
+ *   (default 16384, Kafka's `batch.size`) have gone to it, then move to another partition chosen uniformly at
+ *   random among the others (never the same one when there are two or more). The first choice for a topic is
+ *   uniform over all partitions. If the topic's partition count drops below the current choice (the caller
+ *   passes a smaller count), a new one is picked.
+ * - Precedence (explicit partition → key hash → sticky) is the caller's: this module only answers the last two.
+ */
+
+const SEED = 0x9747b28c
+const M = 0x5bd1e995
+
+/** Kafka's murmur2 (`Utils.murmur2`): 32-bit arithmetic with wrap-around; returns a signed int32. */
+export function murmur2(data: Uint8Array): number {
+  const length = data.length
+  let h = SEED ^ length
+  const blocksEnd = length & ~3
+  for (let i = 0; i < blocksEnd; i += 4) {
+    let k = data[i] | (data[i + 1] << 8) | (data[i + 2] << 16) | (data[i + 3] << 24)
+    k = Math.imul(k, M)
+    k ^= k >>> 24
+    k = Math.imul(k, M)
+    h = Math.imul(h, M) ^ k
+  }
+  const rest = length & 3
+  if (rest === 3) h ^= data[blocksEnd + 2] << 16
+  if (rest >= 2) h ^= data[blocksEnd + 1] << 8
+  if (rest >= 1) {
+    h ^= data[blocksEnd]
+    h = Math.imul(h, M)
+  }
+  h ^= h >>> 13
+  h = Math.imul(h, M)
+  h ^= h >>> 15
+  return h | 0
+}
+
+/** Kafka's `Utils.toPositive`: clears the sign bit (not the absolute value). */
+export function toPositive(n: number): number {
+  return n & 0x7fffffff
+}
+
+function checkPartitionCount(numPartitions: number): void {
+  if (typeof numPartitions !== 'number')
+    throw new TypeError(`numPartitions must be a number, got ${typeof numPartitions}`)
+  if (!Number.isInteger(numPartitions) || numPartitions < 1) {
+    throw new RangeError(`numPartitions must be an integer >= 1, got ${numPartitions}`)
+  }
+}
+
+/** The partition of a keyed record: `toPositive(murmur2(keyBytes)) % numPartitions`. */
+export function partitionForKey(keyBytes: Uint8Array, numPartitions: number): number {
+  if (!(keyBytes instanceof Uint8Array)) throw new TypeError('keyBytes must be a Uint8Array (or Buffer)')
+  checkPartitionCount(numPartitions)
+  return toPositive(murmur2(keyBytes)) % numPartitions
+}
+
+export interface StickyPartitionerOptions {
+  /** Bytes that go to one partition before moving on (Kafka's `batch.size`). Default 16384. */
+  batchBytes?: number
+  /** Source of uniform numbers in [0, 1); `Math.random` by default (tests pass a seeded one). */
+  random?: () => number
+}
+
+interface StickyState {
+  partition: number
+  bytes: number
+}
+
+export const DEFAULT_STICKY_BATCH_BYTES = 16384
+
+/** Sticky assignment for null-key records, per topic (see the module header for the rules). */
+export class StickyPartitioner {
+  readonly batchBytes: number
+  readonly #random: () => number
+  readonly #topics = new Map<string, StickyState>()
+
+  constructor(options: StickyPartitionerOptions = {}) {
+    const batchBytes = options.batchBytes ?? DEFAULT_STICKY_BATCH_BYTES
+    if (typeof batchBytes !== 'number' || !Number.isFinite(batchBytes) || batchBytes < 1) {
+      throw new RangeError(`batchBytes must be a number >= 1, got ${String(batchBytes)}`)
+    }
+    if (options.random !== undefined && typeof options.random !== 'function') {
+      throw new TypeError('random must be a function returning a number in [0, 1)')
+    }
+    this.batchBytes = batchBytes
+    this.#random = options.random ?? Math.random
+  }
+
+  /** The partition for a null-key record of `bytes` bytes on `topic`, which has `numPartitions` partitions. */
+  partition(topic: string, numPartitions: number, bytes: number): number {
+    checkPartitionCount(numPartitions)
+    if (typeof bytes !== 'number' || !(bytes >= 0)) throw new TypeError(`bytes must be a number >= 0, got ${bytes}`)
+    let state = this.#topics.get(topic)
+    if (state === undefined) {
+      state = { partition: this.#pick(numPartitions, -1), bytes: 0 }
+      this.#topics.set(topic, state)
+    } else if (state.partition >= numPartitions) {
+      state.partition = this.#pick(numPartitions, -1)
+      state.bytes = 0
+    } else if (state.bytes >= this.batchBytes) {
+      state.partition = this.#pick(numPartitions, state.partition)
+      state.bytes = 0
+    }
+    state.bytes += bytes
+    return state.partition
+  }
+
+  /** Drops the state of a topic (after it is deleted or recreated). */
+  forget(topic: string): void {
+    this.#topics.delete(topic)
+  }
+
+  /** Uniform over [0, n), excluding `current` when it is a valid partition and n > 1. */
+  #pick(n: number, current: number): number {
+    if (n === 1) return 0
+    const choices = current >= 0 ? n - 1 : n
+    const r = Math.min(choices - 1, Math.max(0, Math.floor(this.#random() * choices)))
+    return current >= 0 && r >= current ? r + 1 : r
+  }
+}

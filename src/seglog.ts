@@ -1,0 +1,815 @@
+/**
+ * Seglog: the engine. One instance owns one directory of topics; a topic is N partitions, each a PartitionLog
+ * in `<dir>/<topic>-<partition>/`. Topic metadata lives in a LevelDB under `<dir>/.seglog/meta`, whose OS lock
+ * is the ownership lock.
+ *
+ * Lifecycle: `opening → open → closing → closed`, checked first in every public method (ENGINE_CLOSED after
+ * close). `close()` waits for in-flight appends, fsyncs every partition, leaves each partition's clean-shutdown
+ * mark, stops timers, ends live streams and releases the lock.
+ *
+ * Crash order of metadata changes (the LevelDB write is the commit point; `sweepOrphans` at open removes what a
+ * crash left behind):
+ * - createTopic: partition directories created and fsynced → metadata put. A crash before the put leaves
+ *   directories with no topic record: deleted at next open.
+ * - deleteTopic: metadata deleted → directories removed. A crash in between leaves orphan directories: deleted.
+ * - createPartitions: new directories → metadata put (orphans past the recorded count are deleted).
+ * - alterTopicConfig: one metadata put, applied to the open partitions after it succeeds.
+ *
+ * Concurrency: one event loop. Appends write synchronously (so calls to one partition keep their call order)
+ * and then, for acks -1, wait for a shared fsync. Metadata operations are serialised through one queue.
+ */
+import * as nodeFs from 'node:fs'
+import * as os from 'node:os'
+import * as path from 'node:path'
+import { CodecRegistry } from './compression.js'
+import {
+  DEFAULT_TOPIC_CONFIG,
+  type TopicConfig,
+  type ValueFormatName,
+  validateTopicConfig,
+  validateTopicName,
+} from './config.js'
+import { ioError, SeglogError } from './errors.js'
+import { decodeHeaders, decodeValue, encodeHeaders, encodeKey, encodeValue } from './format.js'
+import { BoundedFileSystem } from './io/bounded-fs.js'
+import { type FileSystem, nodeFileSystem, writeFileAtomic } from './io/file-system.js'
+import { type LogConfig, type LogEvent, PartitionLog, type PreparedBatch } from './log/partition-log.js'
+import { MetadataStore, type TopicRecord } from './metadata.js'
+import { partitionForKey, StickyPartitioner } from './partitioner.js'
+import { type BatchRecordInput, type DecodedRecord, TimestampType } from './segment/record-batch.js'
+
+export type Acks = -1 | 0 | 1
+
+export interface SeglogOptions {
+  /** Engine-wide topic defaults (validated like topic config). */
+  defaults?: Partial<TopicConfig>
+  /** Default `acks` for appends. -1 (fsync before resolving) unless set. */
+  acks?: Acks
+  /** Bound on open file descriptors used by partition files (default 512). */
+  maxOpenFiles?: number
+  /** Wall clock in ms (for tests). */
+  clock?: () => number
+  /** Receives recovery reports, rolls, segment deletions, background flush failures. */
+  onEvent?: (event: EngineEvent) => void
+  /** Extra compression codecs (`lz4`, `snappy`, or replacements). */
+  codecs?: Partial<Record<'gzip' | 'snappy' | 'lz4' | 'zstd', import('./compression.js').Codec>>
+  /** File-system layer (tests inject faults here). */
+  fs?: FileSystem
+  /** Test hook: called at named points of metadata operations (crash tests kill the process there). */
+  crashPoint?: (point: string) => void
+}
+
+export type EngineEvent =
+  | (LogEvent & { topic: string; partition: number })
+  | { type: 'flush-failed'; topic: string; partition: number; error: SeglogError }
+  | { type: 'orphans-removed'; dirs: string[] }
+
+export interface Message {
+  key?: string | Buffer | Uint8Array | null
+  value?: unknown
+  headers?: Record<string, string | Buffer | Uint8Array | (string | Buffer | Uint8Array)[] | undefined>
+  partition?: number
+  /** Milliseconds since the epoch (a number, or a numeric string as KafkaJS uses). Default: now. */
+  timestamp?: number | string
+}
+
+export interface AppendOptions {
+  acks?: Acks
+}
+
+export interface RecordMetadata {
+  partition: number
+  offset: number
+  timestamp: number
+}
+
+export interface SeglogRecord<V = unknown> {
+  topic: string
+  partition: number
+  offset: number
+  timestamp: number
+  key: Buffer | null
+  value: V
+  headers: Record<string, Buffer>
+}
+
+export interface PartitionDescription {
+  partition: number
+  logStartOffset: number
+  logEndOffset: number
+  segments: number
+  bytes: number
+}
+
+export interface TopicDescription {
+  name: string
+  config: TopicConfig
+  partitions: PartitionDescription[]
+}
+
+export interface ReadOptions {
+  maxRecords?: number
+  maxBytes?: number
+}
+
+export type StreamFrom = number | 'earliest' | 'latest' | { timestamp: number }
+
+export interface StreamOptions {
+  from?: StreamFrom
+  /** Keep waiting for new records at the log end instead of finishing. */
+  live?: boolean
+  signal?: AbortSignal
+  /** Records fetched per read (default 500). */
+  maxRecords?: number
+}
+
+export type EngineStatus = 'opening' | 'open' | 'closing' | 'closed'
+
+interface PartitionState {
+  readonly topic: TopicState
+  readonly index: number
+  readonly log: PartitionLog
+  readonly waiters: Set<() => void>
+  flushTimer: NodeJS.Timeout | null
+}
+
+interface TopicState {
+  record: TopicRecord
+  config: TopicConfig
+  partitions: PartitionState[]
+  sticky: StickyPartitioner
+}
+
+/** Real paths owned by a Seglog in this process (LevelDB's per-process lock cannot tell them apart). */
+const ownedInProcess = new Set<string>()
+
+const META_DIR = '.seglog'
+const OWNER_FILE = 'owner.json'
+const PARTITION_DIR = /^(.+)-(\d+)$/
+
+function checkAcks(acks: unknown): Acks {
+  if (acks !== -1 && acks !== 0 && acks !== 1) throw new TypeError(`acks must be -1, 0 or 1, got ${String(acks)}`)
+  return acks
+}
+
+function logConfigOf(config: TopicConfig): Partial<LogConfig> {
+  return {
+    segmentBytes: config.segmentBytes,
+    segmentMs: config.segmentMs,
+    indexIntervalBytes: config.indexIntervalBytes,
+    segmentIndexBytes: config.segmentIndexBytes,
+    maxMessageBytes: config.maxMessageBytes,
+    fileDeleteDelayMs: config.fileDeleteDelayMs,
+  }
+}
+
+export class Seglog {
+  /** The directory as given to `open`. */
+  readonly dir: string
+  /** Its real path (what ownership is about). */
+  readonly realDir: string
+  private status_: EngineStatus = 'opening'
+  private readonly fs: FileSystem
+  private readonly clock: () => number
+  private readonly onEvent: (event: EngineEvent) => void
+  private readonly crashPoint: (point: string) => void
+  private readonly defaultAcks: Acks
+  private readonly engineDefaults: Partial<TopicConfig>
+  private readonly codecs = new CodecRegistry()
+  private meta!: MetadataStore
+  private readonly topics = new Map<string, TopicState>()
+  private readonly inflight = new Set<Promise<unknown>>()
+  private metaQueue: Promise<unknown> = Promise.resolve()
+
+  private constructor(dir: string, realDir: string, options: SeglogOptions, engineDefaults: Partial<TopicConfig>) {
+    this.dir = dir
+    this.realDir = realDir
+    const maxOpenFiles = options.maxOpenFiles ?? 512
+    this.fs = new BoundedFileSystem(options.fs ?? nodeFileSystem, { maxOpenFiles })
+    this.clock = options.clock ?? Date.now
+    this.onEvent = options.onEvent ?? (() => {})
+    this.crashPoint = options.crashPoint ?? (() => {})
+    this.defaultAcks = options.acks === undefined ? -1 : checkAcks(options.acks)
+    this.engineDefaults = engineDefaults
+    for (const [name, codec] of Object.entries(options.codecs ?? {})) {
+      if (codec) this.codecs.register(name as 'gzip' | 'snappy' | 'lz4' | 'zstd', codec)
+    }
+  }
+
+  /**
+   * Opens `dir` (creating it if missing) and becomes its exclusive owner. Another owner — another process, or a
+   * second open in this process, through any path or symlink to the same directory — gets ENGINE_LOCKED.
+   */
+  static async open(dir: string, options: SeglogOptions = {}): Promise<Seglog> {
+    if (typeof dir !== 'string' || dir.length === 0) throw new TypeError('dir must be a non-empty string')
+    if (options === null || typeof options !== 'object') throw new TypeError('options must be an object')
+    if (options.maxOpenFiles !== undefined && (!Number.isInteger(options.maxOpenFiles) || options.maxOpenFiles < 16)) {
+      throw new TypeError('maxOpenFiles must be an integer >= 16')
+    }
+    const defaults = validateTopicConfig(options.defaults, 'defaults')
+    let realDir: string
+    try {
+      nodeFs.mkdirSync(dir, { recursive: true })
+      realDir = nodeFs.realpathSync(dir)
+    } catch (err) {
+      throw ioError(err, 'open engine directory', dir)
+    }
+    if (ownedInProcess.has(realDir)) {
+      throw new SeglogError('ENGINE_LOCKED', `${realDir} is already open in this process (pid ${process.pid})`, {
+        path: realDir,
+      })
+    }
+    ownedInProcess.add(realDir)
+    const engine = new Seglog(dir, realDir, options, defaults)
+    try {
+      await engine.load()
+    } catch (err) {
+      ownedInProcess.delete(realDir)
+      await engine.meta?.close().catch(() => {})
+      for (const t of engine.topics.values()) for (const p of t.partitions) await p.log.close().catch(() => {})
+      throw err
+    }
+    engine.status_ = 'open'
+    return engine
+  }
+
+  private async load(): Promise<void> {
+    const metaDir = path.join(this.realDir, META_DIR)
+    try {
+      this.fs.mkdir(metaDir)
+    } catch (err) {
+      throw ioError(err, 'mkdir', metaDir)
+    }
+    this.meta = await MetadataStore.open(path.join(metaDir, 'meta'), () => this.lockedMessage(metaDir))
+    const owner = { pid: process.pid, hostname: os.hostname(), since: new Date(this.clock()).toISOString() }
+    try {
+      writeFileAtomic(this.fs, metaDir, OWNER_FILE, Buffer.from(JSON.stringify(owner)))
+    } catch (err) {
+      throw ioError(err, 'write', path.join(metaDir, OWNER_FILE))
+    }
+    const records = await this.meta.listTopics()
+    for (const record of records) this.topics.set(record.name, this.newTopicState(record))
+    this.sweepOrphans()
+    for (const topic of this.topics.values()) {
+      for (let p = 0; p < topic.record.partitions; p++) topic.partitions.push(await this.openPartition(topic, p))
+    }
+  }
+
+  private lockedMessage(metaDir: string): string {
+    let who = 'another process'
+    try {
+      const raw = nodeFs.readFileSync(path.join(metaDir, OWNER_FILE), 'utf8')
+      const owner = JSON.parse(raw) as { pid?: number; hostname?: string }
+      if (typeof owner.pid === 'number') who = `process ${owner.pid}${owner.hostname ? ` on ${owner.hostname}` : ''}`
+    } catch {
+      // The owner file is informational; the lock itself is what counts.
+    }
+    return `${this.realDir} is owned by ${who}`
+  }
+
+  private newTopicState(record: TopicRecord): TopicState {
+    const config: TopicConfig = {
+      ...DEFAULT_TOPIC_CONFIG,
+      ...this.engineDefaults,
+      ...record.overrides,
+      partitions: record.partitions,
+      format: record.format,
+    }
+    return { record, config, partitions: [], sticky: new StickyPartitioner() }
+  }
+
+  /** Removes partition directories that no topic record accounts for (left by a crash mid-operation). */
+  private sweepOrphans(): void {
+    let names: string[]
+    try {
+      names = this.fs.readdir(this.realDir)
+    } catch (err) {
+      throw ioError(err, 'readdir', this.realDir)
+    }
+    const removed: string[] = []
+    for (const name of names) {
+      const m = PARTITION_DIR.exec(name)
+      if (m === null) continue
+      const topic = this.topics.get(m[1])
+      if (topic !== undefined && Number(m[2]) < topic.record.partitions && String(Number(m[2])) === m[2]) continue
+      const full = path.join(this.realDir, name)
+      try {
+        if (!nodeFs.statSync(full).isDirectory()) continue
+        this.fs.rmdir(full)
+      } catch (err) {
+        throw ioError(err, 'delete orphan', full)
+      }
+      removed.push(name)
+    }
+    if (removed.length > 0) {
+      this.fs.syncDirNow(this.realDir)
+      this.onEvent({ type: 'orphans-removed', dirs: removed })
+    }
+  }
+
+  private partitionDir(topic: string, partition: number): string {
+    return path.join(this.realDir, `${topic}-${partition}`)
+  }
+
+  private async openPartition(topic: TopicState, index: number): Promise<PartitionState> {
+    const name = topic.record.name
+    const log = await PartitionLog.open(this.partitionDir(name, index), {
+      config: logConfigOf(topic.config),
+      fs: this.fs,
+      clock: this.clock,
+      decompress: this.codecs.decompressor,
+      onEvent: (e) => this.onEvent({ ...e, topic: name, partition: index }),
+    })
+    return { topic, index, log, waiters: new Set(), flushTimer: null }
+  }
+
+  // ---- lifecycle ----
+
+  get status(): EngineStatus {
+    return this.status_
+  }
+
+  private assertOpen(): void {
+    if (this.status_ !== 'open') throw new SeglogError('ENGINE_CLOSED', `seglog at ${this.dir} is ${this.status_}`)
+  }
+
+  /** Serialises metadata operations (create/delete/alter/grow). */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.metaQueue.then(fn, fn)
+    this.metaQueue = run.catch(() => {})
+    return this.track(run)
+  }
+
+  private track<T>(p: Promise<T>): Promise<T> {
+    this.inflight.add(p)
+    const done = () => this.inflight.delete(p)
+    p.then(done, done)
+    return p
+  }
+
+  /**
+   * Waits for in-flight appends and metadata operations, fsyncs and closes every partition (each leaves its
+   * clean-shutdown mark), ends live streams, and releases the directory. Idempotent.
+   */
+  async close(): Promise<void> {
+    if (this.status_ === 'closing' || this.status_ === 'closed') return
+    this.status_ = 'closing'
+    try {
+      while (this.inflight.size > 0) await Promise.allSettled([...this.inflight])
+      let firstError: unknown = null
+      for (const topic of this.topics.values()) {
+        for (const p of topic.partitions) {
+          if (p.flushTimer) clearTimeout(p.flushTimer)
+          p.flushTimer = null
+          this.wake(p)
+          try {
+            await p.log.close()
+          } catch (err) {
+            firstError ??= err
+          }
+        }
+      }
+      await this.meta.close().catch((err) => {
+        firstError ??= ioError(err, 'close metadata store', this.realDir)
+      })
+      if (firstError !== null) throw firstError
+    } finally {
+      this.status_ = 'closed'
+      ownedInProcess.delete(this.realDir)
+    }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close()
+  }
+
+  // ---- topics ----
+
+  async createTopic(name: string, options: { partitions?: number; config?: Partial<TopicConfig> } = {}): Promise<void> {
+    this.assertOpen()
+    validateTopicName(name)
+    if (options === null || typeof options !== 'object') throw new TypeError('options must be an object')
+    const overrides = validateTopicConfig(options.config)
+    let partitions = options.partitions ?? overrides.partitions ?? this.engineDefaults.partitions ?? 1
+    if (options.partitions !== undefined)
+      partitions = validateTopicConfig({ partitions: options.partitions }).partitions!
+    delete overrides.partitions
+    const format: ValueFormatName = overrides.format ?? this.engineDefaults.format ?? DEFAULT_TOPIC_CONFIG.format
+    delete overrides.format
+    return this.exclusive(async () => {
+      this.assertOpen()
+      if (this.topics.has(name)) throw new SeglogError('TOPIC_EXISTS', `topic '${name}' already exists`)
+      const record: TopicRecord = { name, partitions, format, overrides, createdAt: this.clock() }
+      const topic = this.newTopicState(record)
+      this.checkCompression(topic.config)
+      try {
+        for (let p = 0; p < partitions; p++) topic.partitions.push(await this.openPartition(topic, p))
+        for (const p of topic.partitions) await p.log.flush()
+        this.fs.syncDirNow(this.realDir)
+        this.crashPoint('createTopic:before-commit')
+        await this.meta.putTopic(record)
+      } catch (err) {
+        for (const p of topic.partitions) {
+          await p.log.close().catch(() => {})
+          this.fs.rmdir(this.partitionDir(name, p.index))
+        }
+        throw err
+      }
+      this.topics.set(name, topic)
+      this.crashPoint('createTopic:after-commit')
+    })
+  }
+
+  private checkCompression(config: TopicConfig): void {
+    if (config.compressionType !== 'none') this.codecs.compressionFor(config.compressionType)
+  }
+
+  listTopics(): string[] {
+    this.assertOpen()
+    return [...this.topics.keys()].sort()
+  }
+
+  private topic(name: string): TopicState {
+    if (typeof name !== 'string') throw new TypeError(`topic must be a string, got ${typeof name}`)
+    const t = this.topics.get(name)
+    if (t === undefined) throw new SeglogError('TOPIC_NOT_FOUND', `topic '${name}' does not exist`)
+    return t
+  }
+
+  private partition(topic: TopicState, partition: number): PartitionState {
+    if (typeof partition !== 'number' || !Number.isInteger(partition)) {
+      throw new TypeError(`partition must be an integer, got ${String(partition)}`)
+    }
+    const p = topic.partitions[partition]
+    if (p === undefined) {
+      throw new SeglogError(
+        'PARTITION_NOT_FOUND',
+        `topic '${topic.record.name}' has partitions 0..${topic.partitions.length - 1}, not ${partition}`,
+      )
+    }
+    return p
+  }
+
+  describeTopic(name: string): TopicDescription {
+    this.assertOpen()
+    const t = this.topic(name)
+    return {
+      name,
+      config: { ...t.config },
+      partitions: t.partitions.map((p) => {
+        const segs = p.log.segmentInfos()
+        return {
+          partition: p.index,
+          logStartOffset: p.log.logStartOffset,
+          logEndOffset: p.log.logEndOffset,
+          segments: segs.length,
+          bytes: segs.reduce((a, s) => a + s.size, 0),
+        }
+      }),
+    }
+  }
+
+  async alterTopicConfig(name: string, config: Partial<TopicConfig>): Promise<void> {
+    this.assertOpen()
+    const changes = validateTopicConfig(config)
+    return this.exclusive(async () => {
+      this.assertOpen()
+      const t = this.topic(name)
+      if (changes.format !== undefined && changes.format !== t.record.format) {
+        throw new SeglogError('INVALID_CONFIG', `format of topic '${name}' is fixed at creation ('${t.record.format}')`)
+      }
+      if (changes.partitions !== undefined && changes.partitions !== t.record.partitions) {
+        throw new SeglogError('INVALID_CONFIG', `use createPartitions to change the partition count of '${name}'`)
+      }
+      const { partitions: _p, format: _f, ...rest } = changes
+      const record: TopicRecord = { ...t.record, overrides: { ...t.record.overrides, ...rest } }
+      const next = this.newTopicState(record)
+      this.checkCompression(next.config)
+      this.crashPoint('alterTopicConfig:before-commit')
+      await this.meta.putTopic(record)
+      this.crashPoint('alterTopicConfig:after-commit')
+      t.record = record
+      t.config = next.config
+      for (const p of t.partitions) p.log.updateConfig(logConfigOf(t.config))
+    })
+  }
+
+  async createPartitions(name: string, count: number): Promise<void> {
+    this.assertOpen()
+    if (typeof count !== 'number') throw new TypeError(`count must be a number, got ${typeof count}`)
+    validateTopicConfig({ partitions: count })
+    return this.exclusive(async () => {
+      this.assertOpen()
+      const t = this.topic(name)
+      if (count < t.record.partitions) {
+        throw new SeglogError(
+          'INVALID_CONFIG',
+          `partitions of '${name}' can only grow: it has ${t.record.partitions}, asked for ${count}`,
+        )
+      }
+      if (count === t.record.partitions) return
+      const added: PartitionState[] = []
+      try {
+        for (let p = t.record.partitions; p < count; p++) added.push(await this.openPartition(t, p))
+        for (const p of added) await p.log.flush()
+        this.fs.syncDirNow(this.realDir)
+        this.crashPoint('createPartitions:before-commit')
+        const record: TopicRecord = { ...t.record, partitions: count }
+        await this.meta.putTopic(record)
+        t.record = record
+        t.config = { ...t.config, partitions: count }
+      } catch (err) {
+        for (const p of added) {
+          await p.log.close().catch(() => {})
+          this.fs.rmdir(this.partitionDir(name, p.index))
+        }
+        throw err
+      }
+      t.partitions.push(...added)
+    })
+  }
+
+  async deleteTopic(name: string): Promise<void> {
+    this.assertOpen()
+    validateTopicName(name)
+    return this.exclusive(async () => {
+      this.assertOpen()
+      const t = this.topic(name)
+      for (const p of t.partitions) {
+        if (p.flushTimer) clearTimeout(p.flushTimer)
+        p.flushTimer = null
+      }
+      this.crashPoint('deleteTopic:before-commit')
+      await this.meta.deleteTopic(name)
+      this.topics.delete(name)
+      this.crashPoint('deleteTopic:after-commit')
+      for (const p of t.partitions) {
+        this.wake(p)
+        await p.log.close().catch(() => {})
+        try {
+          this.fs.rmdir(this.partitionDir(name, p.index))
+        } catch {
+          // Swept at next open: the topic record is already gone.
+        }
+        this.crashPoint('deleteTopic:after-partition')
+      }
+      this.fs.syncDirNow(this.realDir)
+    })
+  }
+
+  // ---- append ----
+
+  /**
+   * Appends `messages` to `topic`. Each partition's share of the call becomes one batch: all of it lands or none
+   * of it does, and nothing is written when any message is invalid. Resolves per `acks` (DESIGN §5) with
+   * `{ partition, offset, timestamp }` for each message, in input order.
+   */
+  append(topic: string, messages: readonly Message[], options: AppendOptions = {}): Promise<RecordMetadata[]> {
+    try {
+      this.assertOpen()
+      if (!Array.isArray(messages)) throw new TypeError('messages must be an array')
+      if (options === null || typeof options !== 'object') throw new TypeError('options must be an object')
+      const acks = options.acks === undefined ? this.defaultAcks : checkAcks(options.acks)
+      const t = this.topic(topic)
+      const { meta, touched } = this.writeMessages(t, messages)
+      if (acks !== -1 || touched.length === 0) {
+        for (const p of touched) this.scheduleFlush(p)
+        return Promise.resolve(meta)
+      }
+      const flushed = Promise.all(touched.map((p) => p.log.flush())).then(() => meta)
+      return this.track(flushed)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+  }
+
+  private writeMessages(
+    t: TopicState,
+    messages: readonly Message[],
+  ): { meta: RecordMetadata[]; touched: PartitionState[] } {
+    const n = t.partitions.length
+    const now = this.clock()
+    const compacted = t.config.cleanupPolicy !== 'delete'
+    const byPartition = new Map<number, { records: BatchRecordInput[]; slots: number[] }>()
+    const partOf = new Array<number>(messages.length)
+    for (let i = 0; i < messages.length; i++) {
+      const m = messages[i]
+      if (m === null || typeof m !== 'object') throw new TypeError(`message ${i} must be an object`)
+      const key = encodeKey(m.key, i)
+      const value = encodeValue(t.config.format, m.value, i)
+      const headers = encodeHeaders(m.headers, i)
+      if (compacted && key === null) {
+        throw new SeglogError('INVALID_RECORD', `message ${i}: topic '${t.record.name}' is compacted and needs a key`)
+      }
+      let timestamp = now
+      if (m.timestamp !== undefined && m.timestamp !== null) {
+        timestamp = typeof m.timestamp === 'string' ? Number(m.timestamp) : m.timestamp
+        if (typeof timestamp !== 'number' || !Number.isSafeInteger(timestamp) || timestamp < 0) {
+          throw new TypeError(
+            `message ${i}: timestamp must be a non-negative integer of ms, got ${String(m.timestamp)}`,
+          )
+        }
+      }
+      let partition: number
+      if (m.partition !== undefined && m.partition !== null) {
+        partition = this.partition(t, m.partition).index
+      } else if (key !== null) {
+        partition = partitionForKey(key, n)
+      } else {
+        partition = t.sticky.partition(t.record.name, n, (value?.length ?? 0) + 16)
+      }
+      partOf[i] = partition
+      let group = byPartition.get(partition)
+      if (group === undefined) {
+        group = { records: [], slots: [] }
+        byPartition.set(partition, group)
+      }
+      group.slots.push(i)
+      group.records.push({ timestamp, key, value, headers })
+    }
+    // Encode and size-check every batch before writing any, so a rejected call writes nothing.
+    const compression =
+      t.config.compressionType === 'none' ? undefined : this.codecs.compressionFor(t.config.compressionType)
+    const timestampType =
+      t.config.messageTimestampType === 'LogAppendTime' ? TimestampType.LogAppendTime : TimestampType.CreateTime
+    const prepared: { p: PartitionState; batch: PreparedBatch; records: BatchRecordInput[]; slots: number[] }[] = []
+    for (const [partition, group] of byPartition) {
+      const p = t.partitions[partition]
+      prepared.push({ p, batch: p.log.prepare(group.records, { timestampType, compression }), ...group })
+    }
+    const meta = new Array<RecordMetadata>(messages.length)
+    const touched: PartitionState[] = []
+    for (const { p, batch, records, slots } of prepared) {
+      const info = p.log.appendPrepared(batch)
+      for (let k = 0; k < slots.length; k++) {
+        meta[slots[k]] = {
+          partition: p.index,
+          offset: info.baseOffset + k,
+          timestamp: info.logAppendTime >= 0 ? info.logAppendTime : records[k].timestamp,
+        }
+      }
+      touched.push(p)
+      this.wake(p)
+    }
+    return { meta, touched }
+  }
+
+  /** acks 0/1: fsync within `flushMs`, or at once past `flushMessages` unflushed records. */
+  private scheduleFlush(p: PartitionState): void {
+    const config = p.topic.config
+    if (p.log.logEndOffset - p.log.recoveryPoint >= config.flushMessages || config.flushMs === 0) {
+      this.backgroundFlush(p)
+      return
+    }
+    if (p.flushTimer !== null) return
+    p.flushTimer = setTimeout(() => {
+      p.flushTimer = null
+      this.backgroundFlush(p)
+    }, config.flushMs)
+    p.flushTimer.unref()
+  }
+
+  private backgroundFlush(p: PartitionState): void {
+    if (this.status_ !== 'open') return
+    this.track(
+      p.log.flush().catch((err) => {
+        const error = err instanceof SeglogError ? err : ioError(err, 'fsync', p.log.dir)
+        this.onEvent({ type: 'flush-failed', topic: p.topic.record.name, partition: p.index, error })
+      }),
+    )
+  }
+
+  /** fsyncs everything written so far, in every partition. */
+  async flush(): Promise<void> {
+    this.assertOpen()
+    const jobs: Promise<void>[] = []
+    for (const t of this.topics.values()) for (const p of t.partitions) jobs.push(p.log.flush())
+    await this.track(Promise.all(jobs))
+  }
+
+  // ---- reads ----
+
+  private toRecord(t: TopicState, partition: number, r: DecodedRecord): SeglogRecord {
+    return {
+      topic: t.record.name,
+      partition,
+      offset: r.offset,
+      timestamp: r.timestamp,
+      key: r.key,
+      value: decodeValue(t.config.format, r.value, r.offset),
+      headers: decodeHeaders(r.headers),
+    }
+  }
+
+  /**
+   * Records of one partition with offset >= `offset`, in order (DESIGN §9): `[]` at the log end,
+   * OFFSET_OUT_OF_RANGE below the log start or above the log end.
+   */
+  async read(topic: string, partition: number, offset: number, options: ReadOptions = {}): Promise<SeglogRecord[]> {
+    return this.readNow(topic, partition, offset, options)
+  }
+
+  private readNow(topic: string, partition: number, offset: number, options: ReadOptions): SeglogRecord[] {
+    this.assertOpen()
+    const t = this.topic(topic)
+    const p = this.partition(t, partition)
+    if (typeof offset !== 'number' || !Number.isSafeInteger(offset)) {
+      throw new TypeError(`offset must be an integer, got ${String(offset)}`)
+    }
+    if (options === null || typeof options !== 'object') throw new TypeError('options must be an object')
+    const { maxRecords, maxBytes } = options
+    if (maxRecords !== undefined && (!Number.isInteger(maxRecords) || maxRecords < 1)) {
+      throw new TypeError('maxRecords must be a positive integer')
+    }
+    if (maxBytes !== undefined && (!Number.isInteger(maxBytes) || maxBytes < 1)) {
+      throw new TypeError('maxBytes must be a positive integer')
+    }
+    return p.log.read(offset, { maxRecords, maxBytes }).map((r) => this.toRecord(t, partition, r))
+  }
+
+  offsets(topic: string, partition: number): { logStartOffset: number; logEndOffset: number } {
+    this.assertOpen()
+    const p = this.partition(this.topic(topic), partition)
+    return { logStartOffset: p.log.logStartOffset, logEndOffset: p.log.logEndOffset }
+  }
+
+  /** First offset whose timestamp >= `timestamp`, or null. */
+  async offsetForTimestamp(topic: string, partition: number, timestamp: number): Promise<number | null> {
+    this.assertOpen()
+    const p = this.partition(this.topic(topic), partition)
+    if (typeof timestamp !== 'number' || Number.isNaN(timestamp)) throw new TypeError('timestamp must be a number')
+    return p.log.offsetForTimestamp(timestamp)
+  }
+
+  private wake(p: PartitionState): void {
+    if (p.waiters.size === 0) return
+    const waiters = [...p.waiters]
+    p.waiters.clear()
+    for (const w of waiters) w()
+  }
+
+  /**
+   * Async iterator over one partition from `from` ('earliest' default). With `live: true` it waits at the log
+   * end for new appends (woken by the append itself, no polling) until `signal` aborts (ABORTED), the topic is
+   * deleted or the engine closes (the iteration then ends). `break` releases everything it held.
+   */
+  stream(topic: string, partition: number, options: StreamOptions = {}): AsyncGenerator<SeglogRecord, void, undefined> {
+    this.assertOpen()
+    const t = this.topic(topic)
+    const p = this.partition(t, partition)
+    if (options === null || typeof options !== 'object') throw new TypeError('options must be an object')
+    const { from = 'earliest', live = false, signal, maxRecords = 500 } = options
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('signal must be an AbortSignal')
+    if (typeof from === 'number') {
+      if (!Number.isSafeInteger(from)) throw new TypeError('from must be an integer offset')
+    } else if (
+      from !== 'earliest' &&
+      from !== 'latest' &&
+      (typeof from !== 'object' || typeof from.timestamp !== 'number')
+    ) {
+      throw new TypeError("from must be an offset, 'earliest', 'latest' or { timestamp }")
+    }
+    return this.streamGenerator(t, p, from, live, signal, maxRecords)
+  }
+
+  private async *streamGenerator(
+    t: TopicState,
+    p: PartitionState,
+    from: StreamFrom,
+    live: boolean,
+    signal: AbortSignal | undefined,
+    maxRecords: number,
+  ): AsyncGenerator<SeglogRecord, void, undefined> {
+    const aborted = () =>
+      new SeglogError('ABORTED', `stream of ${t.record.name}-${p.index} was aborted`, { cause: signal?.reason })
+    if (signal?.aborted) throw aborted()
+    let next: number
+    if (from === 'earliest') next = p.log.logStartOffset
+    else if (from === 'latest') next = p.log.logEndOffset
+    else if (typeof from === 'number') next = from
+    else next = p.log.offsetForTimestamp(from.timestamp) ?? p.log.logEndOffset
+    for (;;) {
+      if (signal?.aborted) throw aborted()
+      if (this.status_ !== 'open' || this.topics.get(t.record.name) !== t) return
+      const batch = p.log.read(next, { maxRecords })
+      if (batch.length > 0) {
+        for (const r of batch) {
+          yield this.toRecord(t, p.index, r)
+          if (signal?.aborted) throw aborted()
+        }
+        next = batch[batch.length - 1].offset + 1
+        continue
+      }
+      if (!live) return
+      await new Promise<void>((resolve) => {
+        const wake = () => {
+          p.waiters.delete(wake)
+          signal?.removeEventListener('abort', wake)
+          resolve()
+        }
+        p.waiters.add(wake)
+        signal?.addEventListener('abort', wake, { once: true })
+      })
+    }
+  }
+}
