@@ -66,5 +66,5 @@ export function ioError(err: unknown, op: string, path: string): SeglogError {
 }
 
 export function corruptLog(message: string, path: string, offset?: number): SeglogError {
-  return new SeglogError('CORRUPT_LOG', message, { path, offset })
+  return new SeglogError('CORRUPT_LOG', `${path}: ${message}`, { path, offset })
 }

@@ -335,6 +335,18 @@ export class PartitionLog {
   }
 
   private writeState(clean: PartitionState['clean']): void {
+    // writeFileAtomic fsyncs the directory, which makes the names of rolled segments durable: their predecessors'
+    // data must be durable first (see runSync).
+    const active = this.active
+    for (const seg of this.unsynced) {
+      if (seg === active) continue
+      try {
+        seg.syncNow()
+      } catch (err) {
+        throw this.poisonWith(err instanceof SeglogError ? err : ioError(err, 'fsync', seg.logPath))
+      }
+      this.unsynced.delete(seg)
+    }
     writePartitionState(this.fs, this.dir, {
       version: 1,
       logStartOffset: this.logStart,
@@ -492,9 +504,17 @@ export class PartitionLog {
     const old = this.active
     const base = this.logEndOffset
     old.onBecomeInactive()
+    // Invariant: a segment (data and indexes) is fsynced before its successor's file exists. A power cut can then
+    // never keep a rolled segment while losing the tail of the one before it, whatever fsyncs the directory
+    // later. Costs one fsync per roll (~0.3 ms; one per segmentBytes).
+    try {
+      old.syncNow()
+    } catch (err) {
+      throw this.poisonWith(err instanceof SeglogError ? err : ioError(err, 'fsync', old.logPath))
+    }
+    this.unsynced.delete(old)
     const seg = LogSegment.create(this.fs, this.dir, base, this.segmentConfig(), this.clock())
     this.segments.push(seg)
-    this.unsynced.add(old)
     this.unsynced.add(seg)
     this.dirUnsynced = true
     this.onEvent({ type: 'rolled', dir: this.dir, baseOffset: base })
@@ -543,9 +563,10 @@ export class PartitionLog {
     const dir = this.dirUnsynced
     this.dirUnsynced = false
     try {
-      const jobs = segs.map((s) => s.sync())
-      if (dir) jobs.push(this.fs.syncDir(this.dir).catch((err) => Promise.reject(ioError(err, 'fsync', this.dir))))
-      await Promise.all(jobs)
+      await Promise.all(segs.map((s) => s.sync()))
+      // Only after every segment's data is durable may a new segment's *name* become durable: otherwise a power
+      // cut could keep a rolled segment while losing the tail of the one before it (a hole in the offsets).
+      if (dir) await this.fs.syncDir(this.dir).catch((err) => Promise.reject(ioError(err, 'fsync', this.dir)))
     } catch (err) {
       // After a failed fsync the kernel may have dropped the dirty pages: what is on disk is unknown.
       throw this.poisonWith(err instanceof SeglogError ? err : ioError(err, 'fsync', this.dir))

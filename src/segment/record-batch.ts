@@ -41,8 +41,8 @@
  * A partial batch at the end of a buffer is not an error here: `batchSizeAt` reports how many bytes a batch needs
  * and callers stop when fewer are available.
  */
-import CRC32C from 'crc-32/crc32c'
 import { SeglogError } from '../errors.js'
+import { crc32c } from './crc32c.js'
 import { type Cursor, readVarint, uvarintSize, varintSize, writeVarint, zigzag } from './varint.js'
 
 // Chained field positions (previous offset + previous length).
@@ -67,6 +67,7 @@ export const LOG_OVERHEAD = LENGTH_OFFSET + 4
 /** Fewer bytes than this cannot start a batch (offset + length + epoch + magic), as Kafka's file iteration. */
 export const HEADER_SIZE_UP_TO_MAGIC = MAGIC_OFFSET + 1
 export const MAGIC_V2 = 2
+export { crc32c }
 
 export const COMPRESSION_CODEC_MASK = 0x07
 export const TIMESTAMP_TYPE_MASK = 0x08
@@ -149,12 +150,6 @@ function writeInt16(buf: Uint8Array, pos: number, n: number): void {
 
 function readInt16(buf: Uint8Array, pos: number): number {
   return ((buf[pos] << 24) >> 16) | buf[pos + 1]
-}
-
-/** CRC-32C as an unsigned 32-bit number. */
-export function crc32c(data: Uint8Array, start = 0, end = data.length): number {
-  const view = start === 0 && end === data.length ? data : data.subarray(start, end)
-  return CRC32C.buf(view) >>> 0
 }
 
 function headerKeyLengths(headers: readonly RecordHeader[]): number[] {
@@ -356,6 +351,88 @@ export function checkBatch(buf: Uint8Array, pos: number, size: number): string |
 /** Decompresses a records section for a codec id; supplied by the engine's codec registry. */
 export type Decompressor = (codec: number, data: Buffer) => Buffer
 
+/** The batch-level fields a record needs to be decoded on its own. */
+export interface RecordContext {
+  baseOffset: number
+  baseTimestamp: number
+  maxTimestamp: number
+  logAppendTime: boolean
+}
+
+export function batchContext(buf: Uint8Array, pos: number): RecordContext {
+  return {
+    baseOffset: readInt64(buf, pos),
+    // With the delete-horizon bit set, baseTimestamp holds the horizon; record deltas stay relative to it (Kafka).
+    baseTimestamp: readInt64(buf, pos + BASE_TIMESTAMP_OFFSET),
+    maxTimestamp: readInt64(buf, pos + MAX_TIMESTAMP_OFFSET),
+    logAppendTime: (batchAttributes(buf, pos) & TIMESTAMP_TYPE_MASK) !== 0,
+  }
+}
+
+/**
+ * Decodes the record whose length varint starts at `c.pos`, leaving `c.pos` at the record's end. Returns the
+ * record, `null` when its offset is below `minOffset` (skipped without parsing its fields), or a sentence
+ * describing a structural error.
+ */
+export function decodeRecordAt(
+  buf: Buffer,
+  c: Cursor,
+  ctx: RecordContext,
+  minOffset: number,
+  i: number,
+): DecodedRecord | null | string {
+  const length = readVarint(buf, c)
+  if (!(length >= 6) || c.pos + length > c.end) return `record ${i} has an invalid length ${length}`
+  const recordEnd = c.pos + length
+  c.pos++ // attributes
+  const tsDelta = readVarint(buf, c)
+  const offsetDelta = readVarint(buf, c)
+  if (Number.isNaN(tsDelta) || Number.isNaN(offsetDelta)) return `record ${i} has a malformed varint`
+  const offset = ctx.baseOffset + offsetDelta
+  if (offset < minOffset) {
+    c.pos = recordEnd
+    return null
+  }
+  const keyLen = readVarint(buf, c)
+  let key: Buffer | null = null
+  if (keyLen >= 0) {
+    if (c.pos + keyLen > recordEnd) return `record ${i} has an invalid key length ${keyLen}`
+    key = buf.subarray(c.pos, c.pos + keyLen)
+    c.pos += keyLen
+  } else if (keyLen !== -1) return `record ${i} has an invalid key length ${keyLen}`
+  const valueLen = readVarint(buf, c)
+  let value: Buffer | null = null
+  if (valueLen >= 0) {
+    if (c.pos + valueLen > recordEnd) return `record ${i} has an invalid value length ${valueLen}`
+    value = buf.subarray(c.pos, c.pos + valueLen)
+    c.pos += valueLen
+  } else if (valueLen !== -1) return `record ${i} has an invalid value length ${valueLen}`
+  const hc = readVarint(buf, c)
+  let headers = EMPTY_HEADERS
+  if (hc !== 0) {
+    if (!(hc > 0) || hc > length) return `record ${i} has an invalid header count ${hc}`
+    const list: RecordHeader[] = []
+    for (let h = 0; h < hc; h++) {
+      const hkLen = readVarint(buf, c)
+      if (!(hkLen >= 0) || c.pos + hkLen > recordEnd) return `record ${i} header ${h} has an invalid key length`
+      const hkey = buf.toString('utf8', c.pos, c.pos + hkLen)
+      c.pos += hkLen
+      const hvLen = readVarint(buf, c)
+      let hval: Buffer | null = null
+      if (hvLen >= 0) {
+        if (c.pos + hvLen > recordEnd) return `record ${i} header ${h} has an invalid value length`
+        hval = buf.subarray(c.pos, c.pos + hvLen)
+        c.pos += hvLen
+      } else if (hvLen !== -1) return `record ${i} header ${h} has an invalid value length`
+      list.push({ key: hkey, value: hval })
+    }
+    headers = list
+  }
+  if (c.pos !== recordEnd) return `record ${i} length ${length} does not match its fields`
+  const timestamp = ctx.logAppendTime ? ctx.maxTimestamp : ctx.baseTimestamp + tsDelta
+  return { offset, timestamp, key, value, headers }
+}
+
 /**
  * Decodes the records of the (already validated) batch at [pos, pos + size), calling `emit` for each record
  * with offset >= `minOffset`. Control batches emit nothing. Returns null, or a sentence describing a structural
@@ -371,72 +448,59 @@ export function decodeRecords(
 ): string | null {
   const attributes = batchAttributes(batch, pos)
   if (attributes & CONTROL_FLAG_MASK) return null
-  const baseOffset = readInt64(batch, pos)
+  const ctx = batchContext(batch, pos)
   const count = readInt32(batch, pos + RECORDS_COUNT_OFFSET)
-  const logAppendTime = (attributes & TIMESTAMP_TYPE_MASK) !== 0
-  const maxTimestamp = readInt64(batch, pos + MAX_TIMESTAMP_OFFSET)
-  // With the delete-horizon bit set, baseTimestamp holds the horizon; record deltas stay relative to it (Kafka).
-  const baseTimestamp = readInt64(batch, pos + BASE_TIMESTAMP_OFFSET)
   let buf = batch
   const c: Cursor = { pos: pos + RECORDS_OFFSET, end: pos + size }
   const codec = attributes & COMPRESSION_CODEC_MASK
   if (codec !== 0) {
     if (!decompress) {
-      throw new SeglogError('COMPRESSION_UNSUPPORTED', `batch at offset ${baseOffset} uses codec ${codec}`)
+      throw new SeglogError('COMPRESSION_UNSUPPORTED', `batch at offset ${ctx.baseOffset} uses codec ${codec}`)
     }
     buf = decompress(codec, batch.subarray(c.pos, c.end))
     c.pos = 0
     c.end = buf.length
   }
   for (let i = 0; i < count; i++) {
-    const length = readVarint(buf, c)
-    if (!(length >= 6) || c.pos + length > c.end) return `record ${i} has an invalid length ${length}`
-    const recordEnd = c.pos + length
-    c.pos++ // attributes
-    const tsDelta = readVarint(buf, c)
-    const offsetDelta = readVarint(buf, c)
-    const offset = baseOffset + offsetDelta
-    if (Number.isNaN(tsDelta) || Number.isNaN(offsetDelta)) return `record ${i} has a malformed varint`
-    if (offset < minOffset) {
-      c.pos = recordEnd
-      continue
-    }
-    const keyLen = readVarint(buf, c)
-    let key: Buffer | null = null
-    if (keyLen >= 0) {
-      key = buf.subarray(c.pos, c.pos + keyLen)
-      c.pos += keyLen
-    } else if (keyLen !== -1) return `record ${i} has an invalid key length ${keyLen}`
-    const valueLen = readVarint(buf, c)
-    let value: Buffer | null = null
-    if (valueLen >= 0) {
-      value = buf.subarray(c.pos, c.pos + valueLen)
-      c.pos += valueLen
-    } else if (valueLen !== -1) return `record ${i} has an invalid value length ${valueLen}`
-    const hc = readVarint(buf, c)
-    let headers = EMPTY_HEADERS
-    if (hc !== 0) {
-      if (!(hc > 0) || hc > length) return `record ${i} has an invalid header count ${hc}`
-      const list: RecordHeader[] = []
-      for (let h = 0; h < hc; h++) {
-        const hkLen = readVarint(buf, c)
-        if (!(hkLen >= 0) || c.pos + hkLen > recordEnd) return `record ${i} header ${h} has an invalid key length`
-        const hkey = buf.toString('utf8', c.pos, c.pos + hkLen)
-        c.pos += hkLen
-        const hvLen = readVarint(buf, c)
-        let hval: Buffer | null = null
-        if (hvLen >= 0) {
-          hval = buf.subarray(c.pos, c.pos + hvLen)
-          c.pos += hvLen
-        } else if (hvLen !== -1) return `record ${i} header ${h} has an invalid value length`
-        list.push({ key: hkey, value: hval })
-      }
-      headers = list
-    }
-    if (c.pos !== recordEnd) return `record ${i} length ${length} does not match its fields`
-    const timestamp = logAppendTime ? maxTimestamp : baseTimestamp + tsDelta
-    if (emit({ offset, timestamp, key, value, headers }) === false) return null
+    const r = decodeRecordAt(buf, c, ctx, minOffset, i)
+    if (r === null) continue
+    if (typeof r === 'string') return r
+    if (emit(r) === false) return null
   }
   if (c.pos !== c.end) return `records section has ${c.end - c.pos} trailing bytes after ${count} records`
   return null
+}
+
+/** Where each record of an uncompressed batch starts, for reading a few records without the whole batch. */
+export interface RecordTable {
+  /** count + 1 positions relative to the batch start; the last is the batch end. */
+  starts: Int32Array
+  /** Offset delta of each record, or null when they are 0..count-1 (no compaction gaps). */
+  deltas: Int32Array | null
+}
+
+/** Walks the record lengths of a validated, uncompressed batch. Null when the walk finds a structural error. */
+export function indexRecords(batch: Buffer, pos: number, size: number): RecordTable | null {
+  const count = readInt32(batch, pos + RECORDS_COUNT_OFFSET)
+  const starts = new Int32Array(count + 1)
+  let deltas: Int32Array | null = null
+  const c: Cursor = { pos: pos + RECORDS_OFFSET, end: pos + size }
+  for (let i = 0; i < count; i++) {
+    starts[i] = c.pos - pos
+    const length = readVarint(batch, c)
+    if (!(length >= 6) || c.pos + length > c.end) return null
+    const recordEnd = c.pos + length
+    c.pos++
+    readVarint(batch, c)
+    const delta = readVarint(batch, c)
+    if (delta !== i && deltas === null) {
+      deltas = new Int32Array(count)
+      for (let k = 0; k < i; k++) deltas[k] = k
+    }
+    if (deltas !== null) deltas[i] = delta
+    c.pos = recordEnd
+  }
+  if (c.pos !== c.end) return null
+  starts[count] = size
+  return { starts, deltas }
 }

@@ -586,23 +586,25 @@ export class LogSegment {
     this.readHintOffset = -1
   }
 
-  /** fsync of the log and both indexes, off the event loop. */
+  /**
+   * fsync of the log, off the event loop. The indexes are not fsynced here (Kafka does the same): they are
+   * fsynced at roll and close, and an active segment's indexes are rebuilt by recovery after an unclean
+   * shutdown anyway. Measured: fsyncing all three files made a durable 100-record append 1.8× a raw
+   * append+fsync instead of ~1.3×.
+   */
   async sync(): Promise<void> {
     if (!this.dirty) return
     this.dirty = false
     try {
-      const jobs: Promise<void>[] = [this.handle().sync()]
-      if (this.offsetIndexRef) jobs.push(this.offsetIndexRef.sync())
-      if (this.timeIndexRef) jobs.push(this.timeIndexRef.sync())
-      await Promise.all(jobs)
+      await this.handle().sync()
     } catch (err) {
       this.dirty = true
       throw ioError(err, 'fsync', this.logPath)
     }
   }
 
+  /** fsync of the log and both indexes, on the calling thread (roll, close, recovery). */
   syncNow(): void {
-    if (!this.dirty) return
     try {
       this.handle().syncNow()
       this.offsetIndexRef?.syncNow()

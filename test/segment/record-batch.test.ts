@@ -189,3 +189,23 @@ describe('zigzag varints', () => {
     expect(readVarint(buf, { pos: 0, end: 2 })).toBeNaN()
   })
 })
+
+describe('CRC-32C implementations', () => {
+  it('agree on random buffers of every size class, including slices at odd offsets', async () => {
+    const { crc32c: fast, crc32cJs } = await import('../../src/segment/crc32c.js')
+    let seed = 7
+    console.log('crc property seed', seed)
+    const rnd = () => {
+      seed = (seed + 0x6d2b79f5) | 0
+      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+    }
+    for (const size of [0, 1, 61, 511, 512, 513, 4096, 65_537, 200_000]) {
+      const buf = Buffer.alloc(size + 3)
+      for (let i = 0; i < buf.length; i++) buf[i] = Math.floor(rnd() * 256)
+      expect(fast(buf, 3, buf.length)).toBe(crc32cJs(buf.subarray(3)))
+      expect(fast(buf)).toBe(crc32cJs(buf))
+    }
+  })
+})

@@ -89,6 +89,8 @@ export interface WriteRecord {
 interface FileNode {
   kind: 'file'
   durable: Buffer
+  /** Sequence number of the sync whose snapshot `durable` is; a slower, older fsync never rolls it back. */
+  durableSeq?: number
 }
 
 interface DirNode {
@@ -415,13 +417,21 @@ export class FaultyFileSystem implements FileSystem {
 
   // ---- internals ----
 
+  private syncSeq = 0
+
   private wrap(path: string, entry: OpenEntry): FileHandle {
     const { inner, node } = entry
     const prepareSync = (): (() => void) => {
-      this.guard('sync', 'fsync')
+      this.guard('sync', 'fsync', undefined, path)
       const snapshot = node ? readAll(inner) : undefined
+      const seq = ++this.syncSeq
       return () => {
-        if (node && snapshot) node.durable = snapshot
+        // fsyncs can complete out of order (an async one issued earlier may finish after a later syncNow):
+        // what a completed fsync made durable stays durable.
+        if (node && snapshot && seq > (node.durableSeq ?? 0)) {
+          node.durable = snapshot
+          node.durableSeq = seq
+        }
         this.syncs.push(path)
       }
     }

@@ -1,0 +1,48 @@
+/**
+ * CRC-32C (Castagnoli), the checksum of RecordBatch v2.
+ *
+ * Two implementations, one answer: `crc-32/crc32c` (pure JS, always there) and `@node-rs/crc32` (a prebuilt
+ * N-API binary using the CPU's CRC32 instruction; an optional dependency, so a platform without a prebuild
+ * still works). Why both, measured on the target machine (Node 20, x86-64): pure JS runs at ~0.8–1.0 GB/s at
+ * every size; the native one at ~3.7 GB/s on 120 KB batches and ~2.6 GB/s on 1.2 KB, but only ~0.25 GB/s on
+ * 70 bytes, where the N-API call overhead dominates. So batches of `NATIVE_MIN_BYTES` or more go native. CRC was
+ * ~32% of append time and ~21% of sequential-read time with the JS version alone.
+ */
+import { createRequire } from 'node:module'
+import CRC32C from 'crc-32/crc32c'
+
+type NativeCrc = (data: Buffer, initial?: number) => number
+
+function loadNative(): NativeCrc | null {
+  if (process.env.SEGLOG_PURE_JS_CRC === '1') return null
+  try {
+    const mod = createRequire(import.meta.url)('@node-rs/crc32') as { crc32c?: NativeCrc }
+    const fn = mod.crc32c
+    // Guard against a broken binary: it must agree on the standard check value.
+    if (typeof fn === 'function' && fn(Buffer.from('123456789')) >>> 0 === 0xe3069283) return fn
+  } catch {
+    // No prebuild for this platform: the pure-JS path is correct, just slower.
+  }
+  return null
+}
+
+const native = loadNative()
+const NATIVE_MIN_BYTES = 512
+
+/** Which implementation large buffers use ('native' or 'js'), for benchmarks and diagnostics. */
+export const crc32cImplementation: 'native' | 'js' = native ? 'native' : 'js'
+
+/** CRC-32C of `data[start, end)` as an unsigned 32-bit number. */
+export function crc32c(data: Uint8Array, start = 0, end = data.length): number {
+  const view = start === 0 && end === data.length ? data : data.subarray(start, end)
+  if (native !== null && end - start >= NATIVE_MIN_BYTES) {
+    const buf = Buffer.isBuffer(view) ? view : Buffer.from(view.buffer, view.byteOffset, view.byteLength)
+    return native(buf) >>> 0
+  }
+  return CRC32C.buf(view) >>> 0
+}
+
+/** The pure-JS implementation alone (tests compare the two). */
+export function crc32cJs(data: Uint8Array): number {
+  return CRC32C.buf(data) >>> 0
+}
