@@ -169,7 +169,7 @@ describe('Seglog append and read', () => {
     await e.createTopic('t', { partitions: 6 })
     const keys = ['21', 'foobar', 'abc', '', 'a-little-bit-long-string']
     const meta = await e.append('t', [...keys.map((key) => ({ key, value: key })), { partition: 4, value: 'explicit' }])
-    keys.forEach((key, i) => expect(meta[i].partition).toBe(partitionForKey(Buffer.from(key), 6)))
+    for (const [i, key] of keys.entries()) expect(meta[i].partition).toBe(partitionForKey(Buffer.from(key), 6))
     expect(meta.map((m) => m.partition).slice(0, 2)).toEqual([0, 0])
     expect(meta[5].partition).toBe(4)
     const sticky = await e.append(
