@@ -41,7 +41,7 @@ import {
   setBatchBaseOffset,
   TimestampType,
 } from '../segment/record-batch.js'
-import { LogSegment } from '../segment/segment.js'
+import { BatchCache, LogSegment } from '../segment/segment.js'
 import { DELETED_SUFFIX } from './file-names.js'
 import { type PartitionState, readPartitionState, writePartitionState } from './partition-state.js'
 import { sweepPartitionDir } from './recovery.js'
@@ -97,6 +97,8 @@ export interface PartitionLogOptions {
   onEvent?: (event: LogEvent) => void
   /** Codec registry hook for reading compressed batches. */
   decompress?: Decompressor
+  /** Cache of verified batches for point reads, shared across partitions (default: one of 16 MiB per log). */
+  batchCache?: BatchCache
 }
 
 export interface AppendInfo {
@@ -141,6 +143,7 @@ export class PartitionLog {
   private readonly clock: () => number
   private readonly onEvent: (e: LogEvent) => void
   private readonly decompress: Decompressor | undefined
+  private readonly batchCache: BatchCache
   private config: LogConfig
   private segments: LogSegment[] = []
   private status_: LogStatus = 'opening'
@@ -164,6 +167,7 @@ export class PartitionLog {
     this.clock = options.clock ?? Date.now
     this.onEvent = options.onEvent ?? (() => {})
     this.decompress = options.decompress
+    this.batchCache = options.batchCache ?? new BatchCache()
     this.config = { ...DEFAULT_LOG_CONFIG, ...options.config }
   }
 
@@ -623,24 +627,29 @@ export class PartitionLog {
     let budget = options.maxBytes ?? DEFAULT_READ_MAX_BYTES
     const out: DecodedRecord[] = []
     if (fromOffset === this.logEndOffset || maxRecords <= 0) return out
+    const emit = (r: DecodedRecord): void => {
+      out.push(r)
+    }
     let from = fromOffset
     let i = this.segmentIndexFor(from)
-    const emit = (r: DecodedRecord): boolean => {
-      out.push(r)
-      return out.length < maxRecords
-    }
-    while (i < this.segments.length && out.length < maxRecords) {
-      const seg = this.segments[i]
-      const range = seg.readBatches(from, out.length === 0 ? budget : Math.max(budget, 1))
-      if (range === null) {
+    while (i < this.segments.length && out.length < maxRecords && budget > 0) {
+      // After the first record, only whole batches that fit the byte budget are read.
+      const res = this.segments[i].readRecords(
+        from,
+        maxRecords - out.length,
+        budget,
+        out.length === 0,
+        emit,
+        this.decompress,
+        this.batchCache,
+      )
+      if (res === null) {
         i++
         continue
       }
-      if (out.length > 0 && range.buffer.length > budget) break
-      const { nextOffset, stopped } = seg.decodeRange(range, from, emit, this.decompress)
-      budget -= range.buffer.length
-      from = nextOffset
-      if (stopped || budget <= 0) break
+      if (res.bytes === 0) break
+      budget -= res.bytes
+      from = res.nextOffset
     }
     return out
   }

@@ -22,9 +22,18 @@ import { OffsetIndex } from '../index/offset-index.js'
 import { TimeIndex } from '../index/time-index.js'
 import type { FileHandle, FileSystem } from '../io/file-system.js'
 import { INDEX_SUFFIX, LOG_SUFFIX, segmentFileName, TIME_INDEX_SUFFIX } from '../log/file-names.js'
+import type { Cursor } from './varint.js'
 import {
   BATCH_OVERHEAD,
+  batchAttributes,
   batchBaseOffset,
+  batchContext,
+  batchRecordsCount,
+  COMPRESSION_CODEC_MASK,
+  decodeRecordAt,
+  indexRecords,
+  type RecordContext,
+  type RecordTable,
   batchLastOffset,
   batchMaxTimestamp,
   batchSizeAt,
@@ -65,6 +74,96 @@ export interface BatchRange {
   position: number
 }
 
+/** Bytes read at once when walking batch headers from an index entry (two syscalls cost more than 8 KB of copy). */
+const HEADER_CHUNK_BYTES = 8 * 1024
+/** Batches with fewer records are cheap to read whole; no record table is kept for them. */
+const TABLE_MIN_RECORDS = 16
+
+/** A verified batch whose record positions are known (see BatchCache). */
+export interface BatchInfo {
+  segment: LogSegment
+  position: number
+  size: number
+  lastOffset: number
+  count: number
+  ctx: RecordContext
+  table: RecordTable | null
+}
+
+interface Located {
+  position: number
+  size: number
+  lastOffset: number
+  /** Records in the batch. */
+  count: number
+  info: BatchInfo | undefined
+  /** A buffer already read that holds the whole batch, or null. */
+  chunk: Buffer | null
+  chunkPos: number
+}
+
+/**
+ * A bounded LRU of verified batches and their record tables, shared by the partitions of an engine.
+ *
+ * Why: a point read (`maxRecords: 1`) into a 1,000-record batch would otherwise read and CRC-check ~120 KB to
+ * return ~120 bytes (measured: ~370 µs vs ~2 µs for the raw read). A batch is CRC-checked the first time it is
+ * read; its table (8 bytes per record) then lets later point reads fetch single records. Memory is bounded by
+ * `maxBytes` whatever the log length. Entries die with their segment (truncation, deletion, close).
+ */
+export class BatchCache {
+  private readonly lru = new Map<BatchInfo, number>()
+  private bytes = 0
+
+  constructor(readonly maxBytes: number = 16 * 1024 * 1024) {}
+
+  get(segment: LogSegment, position: number): BatchInfo | undefined {
+    const info = segment.cachedBatches?.get(position)
+    if (info !== undefined) {
+      const cost = this.lru.get(info)!
+      this.lru.delete(info)
+      this.lru.set(info, cost)
+    }
+    return info
+  }
+
+  put(info: BatchInfo): void {
+    const cost = 96 + (info.table ? info.table.starts.byteLength + (info.table.deltas?.byteLength ?? 0) : 0)
+    if (cost > this.maxBytes) return
+    const seg = info.segment
+    seg.cachedBatches ??= new Map()
+    const old = seg.cachedBatches.get(info.position)
+    if (old !== undefined) this.remove(old)
+    seg.cachedBatches.set(info.position, info)
+    this.lru.set(info, cost)
+    this.bytes += cost
+    while (this.bytes > this.maxBytes) {
+      const oldest = this.lru.keys().next().value as BatchInfo
+      this.remove(oldest)
+    }
+  }
+
+  private remove(info: BatchInfo): void {
+    const cost = this.lru.get(info)
+    if (cost === undefined) return
+    this.lru.delete(info)
+    this.bytes -= cost
+    const map = info.segment.cachedBatches
+    if (map?.get(info.position) === info) map.delete(info.position)
+  }
+
+  /** Forgets every batch of a segment (it was truncated, deleted or closed). */
+  dropSegment(segment: LogSegment): void {
+    const map = segment.cachedBatches
+    if (!map) return
+    for (const info of [...map.values()]) this.remove(info)
+    segment.cachedBatches = null
+  }
+
+  get size(): number {
+    return this.bytes
+  }
+}
+
 /** Bytes read at once when scanning headers forward from an index entry: enough to cover one index interval. */
 const SCAN_CHUNK_BYTES = 16 * 1024
 /** Bytes read at once by recovery's sequential scan. */
@@ -91,6 +190,8 @@ export class LogSegment {
   readonly createdMs: number
   /** Data or index bytes written since the last fsync. */
   dirty = false
+  /** Batches of this segment held by a BatchCache (owned by the cache). */
+  cachedBatches: Map<number, BatchInfo> | null = null
   /** Sequential-read hint: where the batch after the last read starts. */
   private readHintOffset = -1
   private readHintPosition = 0
@@ -348,6 +449,200 @@ export class LogSegment {
   }
 
   /**
+   * Finds the batch holding `target` (the first whose last offset >= target): its position, size and last
+   * offset, using the sequential-read hint, then the offset index, then a forward walk over batch headers
+   * (cached batch headers need no I/O). Null when no batch of this segment reaches `target`.
+   */
+  private locate(target: number, cache: BatchCache | null): Located | null {
+    const end = this.size
+    let pos = target === this.readHintOffset ? this.readHintPosition : this.offsetIndex.lookup(target).position
+    let chunk: Buffer | null = null
+    let chunkPos = 0
+    for (;;) {
+      if (pos >= end) return null
+      const info = cache?.get(this, pos)
+      let size: number
+      let last: number
+      let count: number
+      if (info !== undefined) {
+        size = info.size
+        last = info.lastOffset
+        count = info.count
+      } else {
+        if (end - pos < BATCH_OVERHEAD) return null
+        if (chunk === null || pos + BATCH_OVERHEAD > chunkPos + chunk.length) {
+          // One read covers many small batches' headers; for big batches it is still one syscall (~2 µs).
+          chunk = this.readExact(pos, Math.min(end - pos, HEADER_CHUNK_BYTES))
+          chunkPos = pos
+        }
+        const at = pos - chunkPos
+        size = batchSizeAt(chunk, at, chunk.length)
+        if (size < BATCH_OVERHEAD) {
+          throw corruptLog(`batch at position ${pos} has invalid size ${size}`, this.logPath, target)
+        }
+        if (pos + size > end) return null
+        last = batchLastOffset(chunk, at)
+        count = batchRecordsCount(chunk, at)
+      }
+      if (last >= target) {
+        const inChunk = chunk !== null && pos + size <= chunkPos + chunk.length
+        return { position: pos, size, lastOffset: last, count, info, chunk: inChunk ? chunk : null, chunkPos }
+      }
+      pos += size
+    }
+  }
+
+  /**
+   * Decodes records with offset >= `target` into `emit`, at most `maxRecords`, reading about `maxBytes` of
+   * batches (the batch holding `target` is read even when larger, if `atLeastOne`; later batches only while they
+   * fit). Every batch is CRC-checked the first time it is read; with a `cache`, a batch that a
+   * point read verified keeps its record table there, so later point reads fetch single records.
+   * Returns null when this segment holds nothing at or after `target`.
+   */
+  readRecords(
+    target: number,
+    maxRecords: number,
+    maxBytes: number,
+    atLeastOne: boolean,
+    emit: (r: DecodedRecord) => void,
+    decompress: Decompressor | undefined,
+    cache: BatchCache | null,
+  ): { nextOffset: number; bytes: number; count: number } | null {
+    const found = this.locate(target, cache)
+    if (found === null) return null
+    const { position, size, info } = found
+    if (!atLeastOne && size > maxBytes) return { nextOffset: target, bytes: 0, count: 0 }
+    if (info !== undefined && info.table !== null && maxRecords < info.count) {
+      return this.readFromTable(info, target, maxRecords, emit, found)
+    }
+    const end = this.size
+    // When the first batch can satisfy maxRecords, read just it (a point read must not pull in maxBytes).
+    const want = found.count >= maxRecords ? size : Math.min(end - position, Math.max(size, maxBytes))
+    const buf =
+      found.chunk !== null && position + want <= found.chunkPos + found.chunk.length
+        ? found.chunk.subarray(position - found.chunkPos, position - found.chunkPos + want)
+        : this.readExact(position, want)
+    let at = 0
+    let emitted = 0
+    let next = target
+    let nextPos = position
+    while (at < buf.length && emitted < maxRecords) {
+      const bsize = batchSizeAt(buf, at, buf.length)
+      if (bsize < BATCH_OVERHEAD || at + bsize > buf.length) break
+      const base = batchBaseOffset(buf, at)
+      const p = position + at
+      const cached = at === 0 ? info : cache?.get(this, p)
+      if (cached === undefined) {
+        const problem = checkBatch(buf, at, bsize)
+        if (problem !== null) throw corruptLog(`batch at position ${p} (offset ${base}): ${problem}`, this.logPath, base)
+      }
+      const count = batchRecordsCount(buf, at)
+      const remaining = maxRecords - emitted
+      if (cache !== null && cached === undefined && remaining < count && count >= TABLE_MIN_RECORDS) {
+        // A partial read of a big batch: remember where its records start so the next point read into it
+        // fetches single records instead of the whole (already verified) batch.
+        this.cacheBatch(cache, buf, at, bsize, p)
+      }
+      let stoppedInside = false
+      const problem = decodeRecords(
+        buf,
+        at,
+        bsize,
+        target,
+        (r) => {
+          emit(r)
+          emitted++
+          next = r.offset + 1
+          if (emitted >= maxRecords) {
+            stoppedInside = true
+            return false
+          }
+          return true
+        },
+        decompress,
+      )
+      if (problem !== null) throw corruptLog(`batch at position ${p} (offset ${base}): ${problem}`, this.logPath, base)
+      const last = batchLastOffset(buf, at)
+      if (stoppedInside && next <= last) {
+        nextPos = p
+        break
+      }
+      next = Math.max(next, last + 1)
+      at += bsize
+      nextPos = position + at
+    }
+    this.readHintOffset = next
+    this.readHintPosition = nextPos
+    return { nextOffset: next, bytes: at === 0 ? size : at, count: emitted }
+  }
+
+  private cacheBatch(cache: BatchCache, buf: Buffer, at: number, size: number, position: number): void {
+    if ((batchAttributes(buf, at) & COMPRESSION_CODEC_MASK) !== 0) return
+    const table = indexRecords(buf, at, size)
+    if (table === null) return
+    cache.put({
+      segment: this,
+      position,
+      size,
+      lastOffset: batchLastOffset(buf, at),
+      count: batchRecordsCount(buf, at),
+      ctx: batchContext(buf, at),
+      table,
+    })
+  }
+
+  /** Point-read fast path: reads only the wanted records of a verified batch, by its cached record table. */
+  private readFromTable(
+    info: BatchInfo,
+    target: number,
+    maxRecords: number,
+    emit: (r: DecodedRecord) => void,
+    found: Located,
+  ): { nextOffset: number; bytes: number; count: number } {
+    const { starts, deltas } = info.table!
+    const rel = target - info.ctx.baseOffset
+    let i0: number
+    if (deltas === null) i0 = Math.max(0, rel)
+    else {
+      let lo = 0
+      let hi = info.count
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1
+        if (deltas[mid] < rel) lo = mid + 1
+        else hi = mid
+      }
+      i0 = lo
+    }
+    const i1 = Math.min(info.count, i0 + maxRecords)
+    const from = found.position + starts[i0]
+    const length = starts[i1] - starts[i0]
+    const buf =
+      found.chunk !== null && from + length <= found.chunkPos + found.chunk.length
+        ? found.chunk.subarray(from - found.chunkPos, from - found.chunkPos + length)
+        : this.readExact(from, length)
+    const c: Cursor = { pos: 0, end: buf.length }
+    let next = target
+    for (let i = i0; i < i1; i++) {
+      const r = decodeRecordAt(buf, c, info.ctx, target, i)
+      if (typeof r === 'string') {
+        throw corruptLog(`batch at position ${info.position} (offset ${info.ctx.baseOffset}): ${r}`, this.logPath)
+      }
+      if (r === null) continue
+      emit(r)
+      next = r.offset + 1
+    }
+    if (i1 === info.count) {
+      next = info.lastOffset + 1
+      this.readHintOffset = next
+      this.readHintPosition = info.position + info.size
+    } else {
+      this.readHintOffset = next
+      this.readHintPosition = info.position
+    }
+    return { nextOffset: next, bytes: length, count: i1 - i0 }
+  }
+
+  /**
    * Decodes records with offset >= `fromOffset` from a batch range, checking every batch's CRC and structure.
    * Corruption is reported as CORRUPT_LOG naming this file and the batch's offset, never skipped.
    */
@@ -438,6 +733,7 @@ export class LogSegment {
     this.offsetIndexRef = offsetIndex
     this.timeIndexRef = timeIndex
     const fileSize = this.handle().size()
+    this.cachedBatches = null
     const scan = this.scan(fileSize, maxBatchBytes, true)
     const truncated = fileSize - scan.validBytes
     if (truncated > 0) {
@@ -562,6 +858,7 @@ export class LogSegment {
     }
     this.size = position
     this.readHintOffset = -1
+    this.cachedBatches = null
     this.dirty = true
     if (position === 0) {
       this.offsetIndex.reset()
@@ -617,6 +914,7 @@ export class LogSegment {
 
   /** Closes file handles (the segment can be reopened lazily by the next read). */
   close(): void {
+    this.cachedBatches = null
     try {
       this.logHandle?.close()
     } finally {

@@ -329,3 +329,52 @@ describe('PartitionLog open', () => {
     await log.close()
   })
 })
+
+describe('PartitionLog point reads', () => {
+  it('return the right records from large batches, through the batch cache, across truncation and reopen', async () => {
+    const { BatchCache } = await import('../../src/segment/segment.js')
+    const cache = new BatchCache(1 << 20)
+    const log = await open({ segmentBytes: 64 * 1024, indexIntervalBytes: 1024 }, { batchCache: cache })
+    fill(log, 3000, 100)
+    let seed = 99
+    console.log('point-read seed', seed)
+    const rnd = () => {
+      seed = (seed * 1103515245 + 12345) % 2147483648
+      return seed / 2147483648
+    }
+    for (let k = 0; k < 600; k++) {
+      const o = Math.floor(rnd() * 3000)
+      const n = 1 + Math.floor(rnd() * 3)
+      const got = log.read(o, { maxRecords: n })
+      expect(got.length).toBeGreaterThanOrEqual(1)
+      for (const [j, r] of got.entries()) expectRecord(r, o + j)
+    }
+    expect(cache.size).toBeGreaterThan(0)
+    // Inside a batch of 100: the whole batch [1400, 1500) goes, and the cached tables of that segment with it.
+    expect(log.truncateTo(1450)).toBe(1400)
+    for (let i = 1400; i < 1600; i += 50) {
+      const records: BatchRecordInput[] = []
+      for (let j = i; j < i + 50; j++) records.push(rec(j))
+      log.append(records)
+    }
+    for (let o = 1400; o < 1600; o += 7) for (const [j, r] of log.read(o, { maxRecords: 2 }).entries()) expectRecord(r, o + j)
+    await log.close()
+    const again = await open({ segmentBytes: 64 * 1024, indexIntervalBytes: 1024 }, { batchCache: cache })
+    for (let o = 0; o < 1600; o += 13) expectRecord(again.read(o, { maxRecords: 1 })[0], o)
+    await again.close()
+  })
+
+  it('report corruption in a batch even when reading a single record from it', async () => {
+    const log = await open()
+    fill(log, 200, 100)
+    await log.close()
+    const file = path.join(dir, '00000000000000000000.log')
+    const bytes = fs.readFileSync(file)
+    bytes[bytes.length - 10] ^= 0x55
+    fs.writeFileSync(file, bytes)
+    const again = await open()
+    expect(codeOf(() => again.read(150, { maxRecords: 1 }))).toBe('CORRUPT_LOG')
+    expectRecord(again.read(5, { maxRecords: 1 })[0], 5)
+    await again.close()
+  })
+})
