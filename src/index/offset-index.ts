@@ -92,6 +92,24 @@ export class OffsetIndex extends FixedIndex {
     return { offset: this.baseOffset + rel[lo], position: this.positions[lo] }
   }
 
+  /**
+   * The entry with the smallest offset >= `targetOffset` (the first indexed batch whose last offset reaches the
+   * target), or null when every entry is below it. Point reads use it to jump straight to a cached batch.
+   */
+  ceiling(targetOffset: number): OffsetPosition | null {
+    const target = targetOffset - this.baseOffset
+    const rel = this.relOffsets
+    if (this.count === 0 || rel[this.count - 1] < target) return null
+    let lo = 0
+    let hi = this.count - 1
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (rel[mid] >= target) hi = mid
+      else lo = mid + 1
+    }
+    return { offset: this.baseOffset + rel[lo], position: this.positions[lo] }
+  }
+
   entryAt(i: number): OffsetPosition {
     if (!Number.isInteger(i) || i < 0 || i >= this.count) {
       throw new RangeError(`entry ${i} out of range [0, ${this.count}) in ${this.path}`)

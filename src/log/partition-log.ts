@@ -627,9 +627,6 @@ export class PartitionLog {
     let budget = options.maxBytes ?? DEFAULT_READ_MAX_BYTES
     const out: DecodedRecord[] = []
     if (fromOffset === this.logEndOffset || maxRecords <= 0) return out
-    const emit = (r: DecodedRecord): void => {
-      out.push(r)
-    }
     let from = fromOffset
     let i = this.segmentIndexFor(from)
     while (i < this.segments.length && out.length < maxRecords && budget > 0) {
@@ -639,7 +636,7 @@ export class PartitionLog {
         maxRecords - out.length,
         budget,
         out.length === 0,
-        emit,
+        out,
         this.decompress,
         this.batchCache,
       )

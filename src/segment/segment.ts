@@ -111,18 +111,16 @@ interface Located {
  * `maxBytes` whatever the log length. Entries die with their segment (truncation, deletion, close).
  */
 export class BatchCache {
+  /** Insertion order; `get` only sets a flag (second-chance eviction), so a hit costs no Map mutation. */
   private readonly lru = new Map<BatchInfo, number>()
+  private readonly used = new WeakSet<BatchInfo>()
   private bytes = 0
 
   constructor(readonly maxBytes: number = 16 * 1024 * 1024) {}
 
   get(segment: LogSegment, position: number): BatchInfo | undefined {
     const info = segment.cachedBatches?.get(position)
-    if (info !== undefined) {
-      const cost = this.lru.get(info)!
-      this.lru.delete(info)
-      this.lru.set(info, cost)
-    }
+    if (info !== undefined) this.used.add(info)
     return info
   }
 
@@ -138,6 +136,14 @@ export class BatchCache {
     this.bytes += cost
     while (this.bytes > this.maxBytes) {
       const oldest = this.lru.keys().next().value as BatchInfo
+      if (this.used.has(oldest)) {
+        // Second chance: recently read entries go to the back once.
+        this.used.delete(oldest)
+        const c = this.lru.get(oldest)!
+        this.lru.delete(oldest)
+        this.lru.set(oldest, c)
+        continue
+      }
       this.remove(oldest)
     }
   }
@@ -146,6 +152,7 @@ export class BatchCache {
     const cost = this.lru.get(info)
     if (cost === undefined) return
     this.lru.delete(info)
+    this.used.delete(info)
     this.bytes -= cost
     const map = info.segment.cachedBatches
     if (map?.get(info.position) === info) map.delete(info.position)
@@ -455,7 +462,20 @@ export class LogSegment {
    */
   private locate(target: number, cache: BatchCache | null): Located | null {
     const end = this.size
-    let pos = target === this.readHintOffset ? this.readHintPosition : this.offsetIndex.lookup(target).position
+    let pos: number
+    if (target === this.readHintOffset) pos = this.readHintPosition
+    else {
+      if (cache !== null) {
+        // The first indexed batch reaching `target` is the one holding it when its base is <= target: with its
+        // header cached, no I/O is needed to find it.
+        const ceil = this.offsetIndex.ceiling(target)
+        const info = ceil === null ? undefined : cache.get(this, ceil.position)
+        if (info !== undefined && info.ctx.baseOffset <= target) {
+          return { position: info.position, size: info.size, lastOffset: info.lastOffset, count: info.count, info, chunk: null, chunkPos: 0 }
+        }
+      }
+      pos = this.offsetIndex.lookup(target).position
+    }
     let chunk: Buffer | null = null
     let chunkPos = 0
     for (;;) {
@@ -504,7 +524,7 @@ export class LogSegment {
     maxRecords: number,
     maxBytes: number,
     atLeastOne: boolean,
-    emit: (r: DecodedRecord) => void,
+    out: DecodedRecord[],
     decompress: Decompressor | undefined,
     cache: BatchCache | null,
   ): { nextOffset: number; bytes: number; count: number } | null {
@@ -513,7 +533,7 @@ export class LogSegment {
     const { position, size, info } = found
     if (!atLeastOne && size > maxBytes) return { nextOffset: target, bytes: 0, count: 0 }
     if (info !== undefined && info.table !== null && maxRecords < info.count) {
-      return this.readFromTable(info, target, maxRecords, emit, found)
+      return this.readFromTable(info, target, maxRecords, out, found)
     }
     const end = this.size
     // When the first batch can satisfy maxRecords, read just it (a point read must not pull in maxBytes).
@@ -550,7 +570,7 @@ export class LogSegment {
         bsize,
         target,
         (r) => {
-          emit(r)
+          out.push(r)
           emitted++
           next = r.offset + 1
           if (emitted >= maxRecords) {
@@ -596,7 +616,7 @@ export class LogSegment {
     info: BatchInfo,
     target: number,
     maxRecords: number,
-    emit: (r: DecodedRecord) => void,
+    out: DecodedRecord[],
     found: Located,
   ): { nextOffset: number; bytes: number; count: number } {
     const { starts, deltas } = info.table!
@@ -628,7 +648,7 @@ export class LogSegment {
         throw corruptLog(`batch at position ${info.position} (offset ${info.ctx.baseOffset}): ${r}`, this.logPath)
       }
       if (r === null) continue
-      emit(r)
+      out.push(r)
       next = r.offset + 1
     }
     if (i1 === info.count) {

@@ -355,3 +355,24 @@ describe('OffsetIndex', () => {
     index.close()
   })
 })
+
+describe('OffsetIndex.ceiling', () => {
+  it('returns the entry with the smallest offset at or above the target, or null', () => {
+    const d = fs.mkdtempSync(path.join(os.tmpdir(), 'seglog-'))
+    try {
+      const idx = new OffsetIndex(nodeFileSystem, path.join(d, 'x.index'), 100, 1024)
+      expect(idx.ceiling(100)).toBeNull()
+      idx.append(110, 1000)
+      idx.append(120, 2000)
+      idx.append(135, 3000)
+      expect(idx.ceiling(50)).toEqual({ offset: 110, position: 1000 })
+      expect(idx.ceiling(110)).toEqual({ offset: 110, position: 1000 })
+      expect(idx.ceiling(111)).toEqual({ offset: 120, position: 2000 })
+      expect(idx.ceiling(135)).toEqual({ offset: 135, position: 3000 })
+      expect(idx.ceiling(136)).toBeNull()
+      idx.close()
+    } finally {
+      fs.rmSync(d, { recursive: true, force: true })
+    }
+  })
+})
