@@ -9,14 +9,17 @@
  * ~32% of append time and ~21% of sequential-read time with the JS version alone.
  */
 import { createRequire } from 'node:module'
-import CRC32C from 'crc-32/crc32c'
+
+const require = createRequire(import.meta.url)
+// crc-32 is CommonJS without an exports map: require it by its file name so plain Node ESM resolves it too.
+const CRC32C = require('crc-32/crc32c.js') as { buf(data: Uint8Array, seed?: number): number }
 
 type NativeCrc = (data: Buffer, initial?: number) => number
 
 function loadNative(): NativeCrc | null {
   if (process.env.SEGLOG_PURE_JS_CRC === '1') return null
   try {
-    const mod = createRequire(import.meta.url)('@node-rs/crc32') as { crc32c?: NativeCrc }
+    const mod = require('@node-rs/crc32') as { crc32c?: NativeCrc }
     const fn = mod.crc32c
     // Guard against a broken binary: it must agree on the standard check value.
     if (typeof fn === 'function' && fn(Buffer.from('123456789')) >>> 0 === 0xe3069283) return fn

@@ -22,27 +22,27 @@ import { OffsetIndex } from '../index/offset-index.js'
 import { TimeIndex } from '../index/time-index.js'
 import type { FileHandle, FileSystem } from '../io/file-system.js'
 import { INDEX_SUFFIX, LOG_SUFFIX, segmentFileName, TIME_INDEX_SUFFIX } from '../log/file-names.js'
-import type { Cursor } from './varint.js'
 import {
   BATCH_OVERHEAD,
   batchAttributes,
   batchBaseOffset,
   batchContext,
-  batchRecordsCount,
-  COMPRESSION_CODEC_MASK,
-  decodeRecordAt,
-  indexRecords,
-  type RecordContext,
-  type RecordTable,
   batchLastOffset,
   batchMaxTimestamp,
+  batchRecordsCount,
   batchSizeAt,
+  COMPRESSION_CODEC_MASK,
   checkBatch,
   type DecodedRecord,
   type Decompressor,
+  decodeRecordAt,
   decodeRecords,
   HEADER_SIZE_UP_TO_MAGIC,
+  indexRecords,
+  type RecordContext,
+  type RecordTable,
 } from './record-batch.js'
+import type { Cursor } from './varint.js'
 
 export interface SegmentConfig {
   indexIntervalBytes: number
@@ -471,7 +471,15 @@ export class LogSegment {
         const ceil = this.offsetIndex.ceiling(target)
         const info = ceil === null ? undefined : cache.get(this, ceil.position)
         if (info !== undefined && info.ctx.baseOffset <= target) {
-          return { position: info.position, size: info.size, lastOffset: info.lastOffset, count: info.count, info, chunk: null, chunkPos: 0 }
+          return {
+            position: info.position,
+            size: info.size,
+            lastOffset: info.lastOffset,
+            count: info.count,
+            info,
+            chunk: null,
+            chunkPos: 0,
+          }
         }
       }
       pos = this.offsetIndex.lookup(target).position
@@ -554,7 +562,8 @@ export class LogSegment {
       const cached = at === 0 ? info : cache?.get(this, p)
       if (cached === undefined) {
         const problem = checkBatch(buf, at, bsize)
-        if (problem !== null) throw corruptLog(`batch at position ${p} (offset ${base}): ${problem}`, this.logPath, base)
+        if (problem !== null)
+          throw corruptLog(`batch at position ${p} (offset ${base}): ${problem}`, this.logPath, base)
       }
       const count = batchRecordsCount(buf, at)
       const remaining = maxRecords - emitted
