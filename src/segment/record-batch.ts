@@ -118,6 +118,21 @@ export interface EncodeBatchOptions {
 
 const EMPTY_HEADERS: readonly RecordHeader[] = Object.freeze([])
 
+/**
+ * A Buffer view constructor for record keys and values. It is what Node's own (internal) FastBuffer is: a
+ * Uint8Array subclass whose prototype chain reaches Buffer.prototype, so instances are real Buffers
+ * (`Buffer.isBuffer`, every Buffer method). Why: `buf.subarray()` goes through argument normalisation; measured
+ * ~105 ns vs ~47 ns per view here, and two views per record were ~30% of sequential-read time.
+ */
+class RecordView extends Uint8Array {}
+Object.setPrototypeOf(RecordView.prototype, Buffer.prototype)
+// As for Node's FastBuffer: `constructor` is Buffer, so equality checks and `instanceof`-style code see a Buffer.
+Object.defineProperty(RecordView.prototype, 'constructor', { value: Buffer, writable: true, configurable: true })
+
+function view(buf: Buffer, start: number, length: number): Buffer {
+  return new RecordView(buf.buffer, buf.byteOffset + start, length) as unknown as Buffer
+}
+
 /** Reads an int64 as a JS number (exact for safe integers) from two 32-bit halves; BigInt is ~10× slower. */
 export function readInt64(buf: Uint8Array, pos: number): number {
   const hi = (buf[pos] << 24) | (buf[pos + 1] << 16) | (buf[pos + 2] << 8) | buf[pos + 3]
@@ -406,14 +421,14 @@ export function decodeRecordAt(
   let key: Buffer | null = null
   if (keyLen >= 0) {
     if (c.pos + keyLen > recordEnd) return `record ${i} has an invalid key length ${keyLen}`
-    key = buf.subarray(c.pos, c.pos + keyLen)
+    key = view(buf, c.pos, keyLen)
     c.pos += keyLen
   } else if (keyLen !== -1) return `record ${i} has an invalid key length ${keyLen}`
   const valueLen = readVarint(buf, c)
   let value: Buffer | null = null
   if (valueLen >= 0) {
     if (c.pos + valueLen > recordEnd) return `record ${i} has an invalid value length ${valueLen}`
-    value = buf.subarray(c.pos, c.pos + valueLen)
+    value = view(buf, c.pos, valueLen)
     c.pos += valueLen
   } else if (valueLen !== -1) return `record ${i} has an invalid value length ${valueLen}`
   const hc = readVarint(buf, c)

@@ -107,6 +107,15 @@ export function readUvarint(buf: Uint8Array, c: Cursor): number {
 
 /** Reads a zigzag varint; returns NaN on a malformed one. */
 export function readVarint(buf: Uint8Array, c: Cursor): number {
+  // Fast path: one-byte values (most deltas, lengths up to 63, counts) decode inline.
+  const pos = c.pos
+  if (pos < c.end) {
+    const b = buf[pos]
+    if (b < 0x80) {
+      c.pos = pos + 1
+      return (b >>> 1) ^ -(b & 1)
+    }
+  }
   const u = readUvarint(buf, c)
   return u < 0 ? Number.NaN : unzigzag(u)
 }

@@ -209,3 +209,27 @@ describe('CRC-32C implementations', () => {
     }
   })
 })
+
+describe('decoded record views', () => {
+  it('are real Buffers sharing the batch memory, with every Buffer method', () => {
+    const batch = encodeBatch([{ timestamp: 1, key: Buffer.from('key'), value: Buffer.from('hello world') }])
+    const [r] = decodeAll(batch)
+    expect(Buffer.isBuffer(r.value)).toBe(true)
+    expect(r.value?.toString('utf8')).toBe('hello world')
+    expect(r.value?.subarray(0, 5).toString()).toBe('hello')
+    expect(r.value?.equals(Buffer.from('hello world'))).toBe(true)
+    expect(r.key?.toString('hex')).toBe('6b6579')
+    expect(r.value?.buffer).toBe(batch.buffer)
+    expect(JSON.stringify(r.key)).toBe(JSON.stringify(Buffer.from('key')))
+  })
+})
+
+describe('decoded record views (equality)', () => {
+  it('compare equal to ordinary Buffers with deep equality', () => {
+    const batch = encodeBatch([{ timestamp: 1, key: Buffer.from([1, 2]), value: Buffer.from('v') }])
+    const [r] = decodeAll(batch)
+    expect(r.key).toEqual(Buffer.from([1, 2]))
+    expect(r.key?.constructor).toBe(Buffer)
+    expect(r.key?.slice(0, 1)).toEqual(Buffer.from([1]))
+  })
+})
