@@ -2,7 +2,7 @@
  * Profiles one workload of `partition-log.ts` with the V8 CPU profiler (the one `node --cpu-prof` uses), started
  * and stopped in-process around that workload only, so set-up (e.g. building the 1 M-record log) stays out of it.
  *
- *   node --expose-gc --import tsx bench/profile.ts w3 [out.cpuprofile]
+ *   npm run build:scripts && node --expose-gc build/bench/profile.js w3 [out.cpuprofile]
  *   node --import tsx bench/cpuprofile-top.ts out.cpuprofile
  *
  * Workloads: w1 (append 1 M in batches of 1,000 + flush, x3), w2 (append 1 + flush, x2,000),

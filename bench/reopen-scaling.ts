@@ -3,7 +3,7 @@
  * 1 M records and on the same log grown to 10 M. A clean reopen should not read segment bodies, so the two
  * figures should be about equal.
  *
- *   npm run bench:reopen     (node --expose-gc --import tsx bench/reopen-scaling.ts)
+ *   npm run bench:reopen     (compiles into build/, then node --expose-gc build/bench/reopen-scaling.js)
  *
  * Records as in `partition-log.ts` (16-byte key, 100-byte value), batches of 1,000, default config except
  * segmentBytes = 128 MiB (so 10 M records make ~10 segments). Needs ~1.3 GB of disk under os.tmpdir(): skipped

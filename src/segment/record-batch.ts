@@ -130,7 +130,7 @@ Object.setPrototypeOf(RecordView.prototype, Buffer.prototype)
 Object.defineProperty(RecordView.prototype, 'constructor', { value: Buffer, writable: true, configurable: true })
 
 function view(buf: Buffer, start: number, length: number): Buffer {
-  return new RecordView(buf.buffer, buf.byteOffset + start, length) as unknown as Buffer
+  return new RecordView(buf.buffer as ArrayBuffer, buf.byteOffset + start, length) as unknown as Buffer
 }
 
 /** Reads an int64 as a JS number (exact for safe integers) from two 32-bit halves; BigInt is ~10× slower. */

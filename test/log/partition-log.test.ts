@@ -357,7 +357,8 @@ describe('PartitionLog point reads', () => {
       for (let j = i; j < i + 50; j++) records.push(rec(j))
       log.append(records)
     }
-    for (let o = 1400; o < 1600; o += 7) for (const [j, r] of log.read(o, { maxRecords: 2 }).entries()) expectRecord(r, o + j)
+    for (let o = 1400; o < 1600; o += 7)
+      for (const [j, r] of log.read(o, { maxRecords: 2 }).entries()) expectRecord(r, o + j)
     await log.close()
     const again = await open({ segmentBytes: 64 * 1024, indexIntervalBytes: 1024 }, { batchCache: cache })
     for (let o = 0; o < 1600; o += 13) expectRecord(again.read(o, { maxRecords: 1 })[0], o)
