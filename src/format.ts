@@ -18,10 +18,11 @@
  *   - `Buffer` / `Uint8Array` / `ArrayBuffer` → bin → `Buffer` (a view into the record's bytes). Other typed
  *     arrays and `DataView` are rejected (without msgpackr's private extension they would be written wrongly):
  *     pass `Buffer.from(x.buffer, x.byteOffset, x.byteLength)` instead.
- *   - `Map` → a msgpack map → a **plain object**: standard msgpack has one map type, so a reader cannot tell a
- *     Map from an object, and seglog reads maps as objects. Map keys must be strings or numbers (number keys come
- *     back as strings, as JS property keys). A map written by another tool with keys that cannot be property
- *     keys (arrays, maps, binary) decodes as a `Map` instead, so any msgpack value is readable.
+ *   - `Map` → extension type 77 (`MAP_EXTENSION_TYPE`) whose payload is a msgpack array of `[key, value]` pairs
+ *     → `Map` (keys and values of any encodable type, nested Maps included). Standard msgpack has one map type,
+ *     which seglog reads as a plain object, so a Map needs its own tag to come back as a Map; any msgpack library
+ *     reads it as an ext holding an ordinary array. A plain msgpack map written by another tool with keys that
+ *     cannot be property keys (arrays, maps, binary) decodes as a `Map`, so any msgpack value is readable.
  *   - `Set` → array; `Error` → `[name, message, cause]`; `RegExp` → `[source, flags]`; other class instances →
  *     their own enumerable properties, or `toJSON()` when they have one; functions → nil. What comes back is
  *     that plain shape.
@@ -46,7 +47,7 @@
  * `undefined` writes a header with a null value (as KafkaJS does). Reading gives `Record<string, Buffer>`
  * (DESIGN §9): for a repeated key the **last** value wins; a null header value reads as an empty Buffer.
  */
-import { type Options as MsgpackrOptions, Packr, Unpackr } from 'msgpackr'
+import { addExtension, type Options as MsgpackrOptions, Packr, Unpackr } from 'msgpackr'
 import { SeglogError } from './errors.js'
 import type { RecordHeader } from './segment/record-batch.js'
 
@@ -82,6 +83,46 @@ const MAX_DEPTH = 1000
 
 /** Set by `findUnencodable` when some object property is `undefined` (so `skippingPackr` must write it). */
 let sawUndefinedProperty = false
+/** Set by `findUnencodable` when the value holds a Map (so `boxMaps` must run before packing). */
+let sawMap = false
+
+/**
+ * msgpack extension type for a JS `Map`: its payload is a msgpack array of `[key, value]` pairs. Standard msgpack
+ * has one map type, which seglog reads as a plain object; without this a Map could not round-trip as a Map.
+ * Any msgpack library can read it (an ext of type 77 holding an ordinary msgpack array).
+ */
+export const MAP_EXTENSION_TYPE = 0x4d
+
+class BoxedMap {
+  /** The ext payload: the msgpack array of `[key, value]` pairs, packed before the outer value (no re-entry). */
+  constructor(readonly payload: Buffer) {}
+}
+
+addExtension({
+  Class: BoxedMap,
+  type: MAP_EXTENSION_TYPE,
+  pack: (box: BoxedMap) => box.payload,
+  // msgpackr's unpack is re-entrant (it saves and restores its state), so the payload decodes in place.
+  unpack: (payload: Buffer) => new Map(unpackr.unpack(payload) as [unknown, unknown][]),
+})
+
+/** A copy of `value` with every Map replaced by a BoxedMap (msgpackr writes Maps natively before extensions). */
+function boxMaps(value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return value
+  if (value instanceof Map) {
+    const pairs = [...value].map(([k, v]) => [boxMaps(k), boxMaps(v)])
+    return new BoxedMap((sawUndefinedProperty ? skippingPackr : packr).pack(pairs))
+  }
+  if (Array.isArray(value)) return value.map(boxMaps)
+  const ctor = (value as object).constructor
+  if (ctor === Object || ctor === undefined) {
+    const out: Record<string, unknown> = {}
+    for (const k of Object.keys(value)) out[k] = boxMaps((value as Record<string, unknown>)[k])
+    return out
+  }
+  if (value instanceof Set) return [...value].map(boxMaps)
+  return value
+}
 
 /** What `findUnencodable` found: where (a path suffix such as `.items[2]`, built while unwinding) and why. */
 interface Unencodable {
@@ -120,12 +161,12 @@ function findUnencodable(value: unknown, depth: number): Unencodable | null {
     return { at: '', why: `is a ${ctor?.name ?? 'typed array'}; only Buffer/Uint8Array is written as msgpack bin` }
   }
   if (ctor === Map) {
+    sawMap = true
     for (const [k, v] of value as Map<unknown, unknown>) {
-      if (typeof k !== 'string' && typeof k !== 'number') {
-        return { at: '', why: `is a Map with a ${describeType(k)} key; Map keys must be strings or numbers` }
-      }
+      const badKey = findUnencodable(k, depth + 1)
+      if (badKey) return prefix(badKey, ' (a Map key)')
       const bad = findUnencodable(v, depth + 1)
-      if (bad) return prefix(bad, `.get(${JSON.stringify(k)})`)
+      if (bad) return prefix(bad, `.get(${typeof k === 'string' || typeof k === 'number' ? JSON.stringify(k) : '…'})`)
     }
     return null
   }
@@ -164,6 +205,7 @@ function prefix(bad: Unencodable, segment: string): Unencodable {
 
 function findUnencodableTop(value: unknown): string | null {
   sawUndefinedProperty = false
+  sawMap = false
   try {
     const bad = findUnencodable(value, 0)
     return bad && `value${bad.at} ${bad.why}`
@@ -211,7 +253,7 @@ export function encodeValue(format: ValueFormat, value: unknown, index: number):
       const bad = findUnencodableTop(value)
       if (bad) throw invalidValue(index, format, bad)
       try {
-        return (sawUndefinedProperty ? skippingPackr : packr).pack(value)
+        return (sawUndefinedProperty ? skippingPackr : packr).pack(sawMap ? boxMaps(value) : value)
       } catch (err) {
         throw invalidValue(index, format, errorMessage(err), err)
       }

@@ -110,13 +110,36 @@ describe('msgpack values', () => {
     expect(encodeValue('msgpack', Buffer.from([9]), 0)!.toString('hex')).toBe('c40109')
   })
 
-  it('writes a Map as a standard msgpack map and reads it back as a plain object with string keys', () => {
-    const m = new Map<string | number, unknown>([
+  it('round-trips a Map as a Map through extension type 77 holding a standard array of pairs', () => {
+    const m = new Map<unknown, unknown>([
       ['a', 1],
       [2, 'two'],
     ])
-    expect(encodeValue('msgpack', m, 0)!.toString('hex')).toBe('82a1610102a374776f')
-    expect(roundTrip('msgpack', { m })).toEqual({ m: { a: 1, '2': 'two' } })
+    // c7 0b 4d: ext8, 11 bytes, type 0x4d; payload [["a", 1], [2, "two"]] in plain msgpack.
+    expect(encodeValue('msgpack', m, 0)!.toString('hex')).toBe('c70b4d9292a161019202a374776f')
+    const back = roundTrip('msgpack', { m }) as { m: Map<unknown, unknown> }
+    expect(back.m).toBeInstanceOf(Map)
+    expect([...back.m]).toEqual([
+      ['a', 1],
+      [2, 'two'],
+    ])
+  })
+
+  it('round-trips nested Maps, object keys and Dates inside Maps', () => {
+    const when = new Date(1_700_000_000_123)
+    const inner = new Map([['deep', [1, { x: when }]]])
+    const value = {
+      outer: new Map<unknown, unknown>([
+        [{ id: 1 }, inner],
+        ['list', [new Map([[1, 2]])]],
+      ]),
+    }
+    const back = roundTrip('msgpack', value) as { outer: Map<unknown, unknown> }
+    const entries = [...back.outer]
+    expect(entries[0][0]).toEqual({ id: 1 })
+    expect(entries[0][1]).toBeInstanceOf(Map)
+    expect((entries[0][1] as Map<string, unknown>).get('deep')).toEqual([1, { x: when }])
+    expect((entries[1][1] as Map<number, number>[])[0].get(1)).toBe(2)
   })
 
   it('reads a map whose keys are not property keys (written by another tool) as a Map', () => {
@@ -170,7 +193,7 @@ describe('msgpack values', () => {
   it.each([
     ['a Float32Array', { v: [new Float32Array([1])] }, 'value.v[0] is a Float32Array'],
     ['a DataView', { d: new DataView(new ArrayBuffer(2)) }, 'value.d is a DataView'],
-    ['a Map with an object key', new Map([[{}, 1]]), 'Map with a Object key'],
+    ['a Map holding a Float32Array', new Map([['k', new Float32Array([1])]]), 'is a Float32Array'],
     ['an invalid Date', { at: new Date(Number.NaN) }, 'invalid Date'],
     ['a bigint beyond 64 bits', { n: 2n ** 70n }, 'too large'],
     ['a symbol', { s: Symbol('x') }, 'symbol'],
