@@ -11,7 +11,19 @@ export {
   type TopicConfig,
   type ValueFormatName,
 } from './config.js'
+export {
+  type Batch,
+  CONSUMER_EVENTS,
+  Consumer,
+  type ConsumerEventMap,
+  type ConsumerOptions,
+  type EachBatchPayload,
+  type EachMessagePayload,
+  type PartitionLag,
+  type RunOptions,
+} from './consumer.js'
 export { ERROR_CODES, isSeglogError, SeglogError, type SeglogErrorCode } from './errors.js'
+export { assignRange, assignRoundRobin, type PartitionAssigner, type TopicPartition } from './group.js'
 export { type FileHandle, type FileSystem, nodeFileSystem, type OpenMode } from './io/file-system.js'
 export {
   type AppendInfo,
@@ -24,7 +36,15 @@ export {
   type ReadOptions as LogReadOptions,
   type SegmentInfo,
 } from './log/partition-log.js'
+export type { CommittedOffset, OffsetCommit } from './offset-store.js'
 export { murmur2, partitionForKey } from './partitioner.js'
+export {
+  type Partitioner,
+  type PartitionMetadata,
+  Producer,
+  type ProducerOptions,
+  type ProducerRecordMetadata,
+} from './producer.js'
 export {
   type Acks,
   type AppendOptions,

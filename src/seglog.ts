@@ -29,13 +29,17 @@ import {
   validateTopicConfig,
   validateTopicName,
 } from './config.js'
+import { Consumer, type ConsumerOptions, type PartitionLag } from './consumer.js'
 import { ioError, SeglogError } from './errors.js'
 import { decodeHeaders, decodeValue, encodeHeaders, encodeKey, encodeValue } from './format.js'
+import { GroupCoordinator, type GroupState, type PartitionAssigner } from './group.js'
 import { BoundedFileSystem } from './io/bounded-fs.js'
 import { type FileSystem, nodeFileSystem, writeFileAtomic } from './io/file-system.js'
 import { type LogConfig, type LogEvent, PartitionLog, type PreparedBatch } from './log/partition-log.js'
 import { MetadataStore, type TopicRecord } from './metadata.js'
+import { type CommittedOffset, OffsetStore } from './offset-store.js'
 import { partitionForKey, StickyPartitioner } from './partitioner.js'
+import { Producer, type ProducerOptions } from './producer.js'
 import { type BatchRecordInput, type DecodedRecord, TimestampType } from './segment/record-batch.js'
 
 export type Acks = -1 | 0 | 1
@@ -180,6 +184,9 @@ export class Seglog {
   private readonly topics = new Map<string, TopicState>()
   private readonly inflight = new Set<Promise<unknown>>()
   private metaQueue: Promise<unknown> = Promise.resolve()
+  private offsetStore_!: OffsetStore
+  private readonly coordinators = new Map<string, GroupCoordinator>()
+  private readonly clients = new Set<{ stop(): Promise<void> }>()
 
   private constructor(dir: string, realDir: string, options: SeglogOptions, engineDefaults: Partial<TopicConfig>) {
     this.dir = dir
@@ -241,6 +248,7 @@ export class Seglog {
       throw ioError(err, 'mkdir', metaDir)
     }
     this.meta = await MetadataStore.open(path.join(metaDir, 'meta'), () => this.lockedMessage(metaDir))
+    this.offsetStore_ = new OffsetStore(this.meta.db, this.clock)
     const owner = { pid: process.pid, hostname: os.hostname(), since: new Date(this.clock()).toISOString() }
     try {
       writeFileAtomic(this.fs, metaDir, OWNER_FILE, Buffer.from(JSON.stringify(owner)))
@@ -329,7 +337,8 @@ export class Seglog {
     return this.status_
   }
 
-  private assertOpen(): void {
+  /** Throws ENGINE_CLOSED unless the engine is open (also used by producers and consumers). */
+  assertOpen(): void {
     if (this.status_ !== 'open') throw new SeglogError('ENGINE_CLOSED', `seglog at ${this.dir} is ${this.status_}`)
   }
 
@@ -353,6 +362,8 @@ export class Seglog {
    */
   async close(): Promise<void> {
     if (this.status_ === 'closing' || this.status_ === 'closed') return
+    // Consumers commit what they processed and producers deliver what they queued while the engine is still open.
+    await Promise.allSettled([...this.clients].map((c) => c.stop()))
     this.status_ = 'closing'
     try {
       while (this.inflight.size > 0) await Promise.allSettled([...this.inflight])
@@ -417,6 +428,7 @@ export class Seglog {
       }
       this.topics.set(name, topic)
       this.crashPoint('createTopic:after-commit')
+      this.topicsChanged()
     })
   }
 
@@ -526,6 +538,7 @@ export class Seglog {
         throw err
       }
       t.partitions.push(...added)
+      this.topicsChanged()
     })
   }
 
@@ -554,7 +567,188 @@ export class Seglog {
         this.crashPoint('deleteTopic:after-partition')
       }
       this.fs.syncDirNow(this.realDir)
+      await this.offsetStore_.deleteTopic(name)
+      this.topicsChanged()
     })
+  }
+
+  // ---- clients: producers, consumers, groups ----
+
+  /** KafkaJS-shaped producer (see producer.ts). */
+  producer(options: ProducerOptions = {}): Producer {
+    this.assertOpen()
+    return new Producer(this, options)
+  }
+
+  /** KafkaJS-shaped group consumer (see consumer.ts). */
+  consumer(options: ConsumerOptions): Consumer {
+    this.assertOpen()
+    return new Consumer(this, options)
+  }
+
+  /** @internal the committed-offset store (consumers). */
+  get offsetStore(): OffsetStore {
+    return this.offsetStore_
+  }
+
+  /** @internal number of partitions of a topic, or undefined when it does not exist. */
+  partitionCount(topic: string): number | undefined {
+    return this.topics.get(topic)?.partitions.length
+  }
+
+  /** @internal resolves at the next append to the partition, on abort, topic deletion or engine close. */
+  waitForAppend(topic: string, partition: number, signal: AbortSignal): Promise<void> {
+    const p = this.topics.get(topic)?.partitions[partition]
+    if (p === undefined || this.status_ !== 'open' || signal.aborted) return Promise.resolve()
+    return new Promise<void>((resolve) => {
+      const wake = () => {
+        p.waiters.delete(wake)
+        signal.removeEventListener('abort', wake)
+        resolve()
+      }
+      p.waiters.add(wake)
+      signal.addEventListener('abort', wake, { once: true })
+    })
+  }
+
+  /** @internal the in-process coordinator of a group. */
+  coordinator(groupId: string, assigner: PartitionAssigner): GroupCoordinator {
+    let c = this.coordinators.get(groupId)
+    if (c === undefined) {
+      c = new GroupCoordinator(groupId, (t) => this.partitionCount(t), assigner)
+      this.coordinators.set(groupId, c)
+    }
+    return c
+  }
+
+  /** @internal producers and consumers stopped by close(). */
+  registerClient(client: { stop(): Promise<void> }): void {
+    this.clients.add(client)
+  }
+
+  /** @internal */
+  unregisterClient(client: { stop(): Promise<void> }): void {
+    this.clients.delete(client)
+  }
+
+  /** Topics or partition counts changed: groups re-evaluate subscriptions and rebalance. */
+  private topicsChanged(): void {
+    for (const c of this.coordinators.values()) {
+      if (c.members.size > 0) void c.rebalance().catch(() => {})
+    }
+  }
+
+  /** Groups known to this directory: active in this process or with committed offsets. */
+  async listGroups(): Promise<{ groupId: string; state: GroupState; members: number }[]> {
+    this.assertOpen()
+    const ids = new Set([...(await this.offsetStore_.groups()), ...this.coordinators.keys()])
+    return [...ids].sort().map((groupId) => {
+      const c = this.coordinators.get(groupId)
+      return { groupId, state: c?.state ?? 'Empty', members: c?.members.size ?? 0 }
+    })
+  }
+
+  /** Members and their assignment, and per committed partition: committed offset, log end and lag. */
+  async describeGroup(groupId: string): Promise<{
+    groupId: string
+    state: GroupState
+    members: { memberId: string; assignment: { topic: string; partition: number }[] }[]
+    offsets: PartitionLag[]
+  }> {
+    this.assertOpen()
+    if (typeof groupId !== 'string') throw new TypeError('groupId must be a string')
+    const c = this.coordinators.get(groupId)
+    const committed = await this.offsetStore_.fetch(groupId)
+    const offsets: PartitionLag[] = committed
+      .filter((o) => this.partitionCount(o.topic) !== undefined && o.partition < this.partitionCount(o.topic)!)
+      .map((o) => {
+        const { logEndOffset } = this.offsets(o.topic, o.partition)
+        return {
+          topic: o.topic,
+          partition: o.partition,
+          committed: o.offset,
+          logEndOffset,
+          lag: logEndOffset - o.offset,
+        }
+      })
+    return {
+      groupId,
+      state: c?.state ?? 'Empty',
+      members: c ? [...c.members.keys()].map((memberId) => ({ memberId, assignment: c.assignmentOf(memberId) })) : [],
+      offsets,
+    }
+  }
+
+  /** Committed offsets of a group (optionally one topic). */
+  async fetchOffsets(groupId: string, topic?: string): Promise<CommittedOffset[]> {
+    this.assertOpen()
+    if (typeof groupId !== 'string') throw new TypeError('groupId must be a string')
+    return this.offsetStore_.fetch(groupId, topic)
+  }
+
+  /**
+   * Sets a group's committed offsets for every partition of `topic` to the log start ('earliest'), the log end
+   * ('latest'), the first offset at or after a timestamp, or explicit offsets. The group must have no active
+   * member in this process (as Kafka requires): stop its consumers first.
+   */
+  async resetOffsets(options: {
+    groupId: string
+    topic: string
+    to: 'earliest' | 'latest' | { timestamp: number } | { offsets: { partition: number; offset: number }[] }
+  }): Promise<void> {
+    this.assertOpen()
+    const { groupId, topic, to } = options ?? ({} as never)
+    if (typeof groupId !== 'string' || typeof topic !== 'string')
+      throw new TypeError('resetOffsets needs groupId and topic')
+    const t = this.topic(topic)
+    if ((this.coordinators.get(groupId)?.members.size ?? 0) > 0) {
+      throw new SeglogError(
+        'INVALID_CONFIG',
+        `group '${groupId}' has active members; stop them before resetting offsets`,
+      )
+    }
+    const commits: { topic: string; partition: number; offset: number }[] = []
+    if (typeof to === 'object' && to !== null && 'offsets' in to) {
+      for (const { partition, offset } of to.offsets) {
+        const p = this.partition(t, partition)
+        if (!Number.isSafeInteger(offset) || offset < p.log.logStartOffset || offset > p.log.logEndOffset) {
+          throw new SeglogError(
+            'OFFSET_OUT_OF_RANGE',
+            `offset ${offset} is outside partition ${partition} of '${topic}'`,
+            {
+              offset,
+            },
+          )
+        }
+        commits.push({ topic, partition, offset })
+      }
+    } else {
+      for (const p of t.partitions) {
+        let offset: number
+        if (to === 'earliest') offset = p.log.logStartOffset
+        else if (to === 'latest') offset = p.log.logEndOffset
+        else if (
+          typeof to === 'object' &&
+          to !== null &&
+          typeof (to as { timestamp?: unknown }).timestamp === 'number'
+        ) {
+          offset = p.log.offsetForTimestamp((to as { timestamp: number }).timestamp) ?? p.log.logEndOffset
+        } else throw new TypeError("to must be 'earliest', 'latest', { timestamp } or { offsets }")
+        commits.push({ topic, partition: p.index, offset })
+      }
+    }
+    await this.offsetStore_.commit(groupId, commits)
+  }
+
+  /** Deletes a group's committed offsets. The group must have no active member in this process. */
+  async deleteGroup(groupId: string): Promise<void> {
+    this.assertOpen()
+    if (typeof groupId !== 'string') throw new TypeError('groupId must be a string')
+    if ((this.coordinators.get(groupId)?.members.size ?? 0) > 0) {
+      throw new SeglogError('INVALID_CONFIG', `group '${groupId}' has active members; stop them before deleting it`)
+    }
+    this.coordinators.delete(groupId)
+    await this.offsetStore_.deleteGroup(groupId)
   }
 
   // ---- append ----

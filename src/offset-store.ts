@@ -1,0 +1,132 @@
+/**
+ * Committed consumer-group offsets, in the engine's LevelDB (`level`), next to the topic records.
+ *
+ * | key                                             | value (JSON)                                  |
+ * |-------------------------------------------------|-----------------------------------------------|
+ * | `offset:<groupId>\0<topic>\0<partition, 10 digits>` | `{ offset, metadata, commitTimestamp }`    |
+ * | `group:<groupId>`                               | `{ groupId, createdAt }` (known groups)       |
+ *
+ * The committed offset is the **next** offset to read (Kafka's rule). A commit of many partitions is one
+ * LevelDB batch written with `sync: true`: after a crash either all of it is there or none of it.
+ * Group ids and topic names cannot contain `\0` (topic names are `[a-zA-Z0-9._-]`; group ids are checked).
+ */
+import type { Level } from 'level'
+import { ioError } from './errors.js'
+
+export interface CommittedOffset {
+  topic: string
+  partition: number
+  offset: number
+  metadata: string | null
+  commitTimestamp: number
+}
+
+export interface OffsetCommit {
+  topic: string
+  partition: number
+  offset: number
+  metadata?: string | null
+}
+
+const OFFSET_PREFIX = 'offset:'
+const GROUP_PREFIX = 'group:'
+
+function offsetKey(groupId: string, topic: string, partition: number): string {
+  return `${OFFSET_PREFIX}${groupId}\0${topic}\0${String(partition).padStart(10, '0')}`
+}
+
+export class OffsetStore {
+  constructor(
+    private readonly db: Level<string, string>,
+    private readonly clock: () => number,
+  ) {}
+
+  /** Commits all `offsets` of `groupId` atomically and durably. */
+  async commit(groupId: string, offsets: readonly OffsetCommit[]): Promise<void> {
+    const now = this.clock()
+    const ops: { type: 'put'; key: string; value: string }[] = [
+      { type: 'put', key: GROUP_PREFIX + groupId, value: JSON.stringify({ groupId, createdAt: now }) },
+    ]
+    for (const o of offsets) {
+      ops.push({
+        type: 'put',
+        key: offsetKey(groupId, o.topic, o.partition),
+        value: JSON.stringify({ offset: o.offset, metadata: o.metadata ?? null, commitTimestamp: now }),
+      })
+    }
+    try {
+      await this.db.batch(ops, { sync: true })
+    } catch (err) {
+      throw ioError(err, 'commit offsets', this.db.location)
+    }
+  }
+
+  /** Every committed offset of a group (optionally of one topic). */
+  async fetch(groupId: string, topic?: string): Promise<CommittedOffset[]> {
+    const base = topic === undefined ? `${OFFSET_PREFIX}${groupId}\0` : `${OFFSET_PREFIX}${groupId}\0${topic}\0`
+    const out: CommittedOffset[] = []
+    try {
+      for await (const [key, value] of this.db.iterator({ gte: base, lt: `${base}\xff` })) {
+        const [, t, p] = key.slice(OFFSET_PREFIX.length).split('\0')
+        const v = JSON.parse(value) as { offset: number; metadata: string | null; commitTimestamp: number }
+        out.push({
+          topic: t,
+          partition: Number(p),
+          offset: v.offset,
+          metadata: v.metadata,
+          commitTimestamp: v.commitTimestamp,
+        })
+      }
+    } catch (err) {
+      throw ioError(err, 'read offsets', this.db.location)
+    }
+    return out
+  }
+
+  /** Group ids that ever committed (or were registered). */
+  async groups(): Promise<string[]> {
+    const out: string[] = []
+    try {
+      for await (const key of this.db.keys({ gte: GROUP_PREFIX, lt: `${GROUP_PREFIX}\xff` })) {
+        out.push(key.slice(GROUP_PREFIX.length))
+      }
+    } catch (err) {
+      throw ioError(err, 'read groups', this.db.location)
+    }
+    return out
+  }
+
+  async register(groupId: string): Promise<void> {
+    try {
+      if ((await this.db.get(GROUP_PREFIX + groupId)) !== undefined) return
+      await this.db.put(GROUP_PREFIX + groupId, JSON.stringify({ groupId, createdAt: this.clock() }), { sync: true })
+    } catch (err) {
+      throw ioError(err, 'register group', this.db.location)
+    }
+  }
+
+  /** Deletes a group and all its committed offsets, atomically. */
+  async deleteGroup(groupId: string): Promise<void> {
+    const ops: { type: 'del'; key: string }[] = [{ type: 'del', key: GROUP_PREFIX + groupId }]
+    const base = `${OFFSET_PREFIX}${groupId}\0`
+    try {
+      for await (const key of this.db.keys({ gte: base, lt: `${base}\xff` })) ops.push({ type: 'del', key })
+      await this.db.batch(ops, { sync: true })
+    } catch (err) {
+      throw ioError(err, 'delete group', this.db.location)
+    }
+  }
+
+  /** Removes every group's offsets for a deleted topic. */
+  async deleteTopic(topic: string): Promise<void> {
+    const ops: { type: 'del'; key: string }[] = []
+    try {
+      for await (const key of this.db.keys({ gte: OFFSET_PREFIX, lt: `${OFFSET_PREFIX}\xff` })) {
+        if (key.split('\0')[1] === topic) ops.push({ type: 'del', key })
+      }
+      if (ops.length > 0) await this.db.batch(ops, { sync: true })
+    } catch (err) {
+      throw ioError(err, 'delete topic offsets', this.db.location)
+    }
+  }
+}
