@@ -405,6 +405,16 @@ export class PartitionLog {
     return this.segments.map((s) => ({ baseOffset: s.baseOffset, size: s.size }))
   }
 
+  /** Oldest first; endOffset = next segment's base (log end for the last), largestTimestamp -1 = none (retention). */
+  segmentSummaries(): { baseOffset: number; endOffset: number; size: number; largestTimestamp: number }[] {
+    return this.segments.map((s, i) => ({
+      baseOffset: s.baseOffset,
+      endOffset: i + 1 < this.segments.length ? this.segments[i + 1].baseOffset : this.logEndOffset,
+      size: s.size,
+      largestTimestamp: s.largestTimestamp(),
+    }))
+  }
+
   get sizeInBytes(): number {
     let total = 0
     for (const s of this.segments) total += s.size
