@@ -40,6 +40,7 @@ import { MetadataStore, type TopicRecord } from './metadata.js'
 import { type CommittedOffset, OffsetStore } from './offset-store.js'
 import { partitionForKey, StickyPartitioner } from './partitioner.js'
 import { Producer, type ProducerOptions } from './producer.js'
+import { applyRetention, type RetentionResult } from './retention/retention.js'
 import { type BatchRecordInput, type DecodedRecord, TimestampType } from './segment/record-batch.js'
 
 export type Acks = -1 | 0 | 1
@@ -61,12 +62,16 @@ export interface SeglogOptions {
   fs?: FileSystem
   /** Test hook: called at named points of metadata operations (crash tests kill the process there). */
   crashPoint?: (point: string) => void
+  /** How often background retention runs (Kafka's log.retention.check.interval.ms). Default 300,000; 0 = never. */
+  retentionCheckIntervalMs?: number
 }
 
 export type EngineEvent =
   | (LogEvent & { topic: string; partition: number })
   | { type: 'flush-failed'; topic: string; partition: number; error: SeglogError }
   | { type: 'orphans-removed'; dirs: string[] }
+  | ({ type: 'retention'; topic: string; partition: number; durationMs: number } & RetentionResult)
+  | { type: 'retention-failed'; topic: string; partition: number; error: SeglogError }
 
 export interface Message {
   key?: string | Buffer | Uint8Array | null
@@ -187,6 +192,8 @@ export class Seglog {
   private offsetStore_!: OffsetStore
   private readonly coordinators = new Map<string, GroupCoordinator>()
   private readonly clients = new Set<{ stop(): Promise<void> }>()
+  private readonly retentionIntervalMs: number
+  private retentionTimer: NodeJS.Timeout | null = null
 
   private constructor(dir: string, realDir: string, options: SeglogOptions, engineDefaults: Partial<TopicConfig>) {
     this.dir = dir
@@ -198,6 +205,7 @@ export class Seglog {
     this.crashPoint = options.crashPoint ?? (() => {})
     this.defaultAcks = options.acks === undefined ? -1 : checkAcks(options.acks)
     this.engineDefaults = engineDefaults
+    this.retentionIntervalMs = options.retentionCheckIntervalMs ?? 300_000
     for (const [name, codec] of Object.entries(options.codecs ?? {})) {
       if (codec) this.codecs.register(name as 'gzip' | 'snappy' | 'lz4' | 'zstd', codec)
     }
@@ -212,6 +220,10 @@ export class Seglog {
     if (options === null || typeof options !== 'object') throw new TypeError('options must be an object')
     if (options.maxOpenFiles !== undefined && (!Number.isInteger(options.maxOpenFiles) || options.maxOpenFiles < 16)) {
       throw new TypeError('maxOpenFiles must be an integer >= 16')
+    }
+    const interval = options.retentionCheckIntervalMs
+    if (interval !== undefined && (!Number.isInteger(interval) || interval < 0)) {
+      throw new TypeError('retentionCheckIntervalMs must be a non-negative integer')
     }
     const defaults = validateTopicConfig(options.defaults, 'defaults')
     let realDir: string
@@ -237,6 +249,7 @@ export class Seglog {
       throw err
     }
     engine.status_ = 'open'
+    engine.startTimers()
     return engine
   }
 
@@ -365,6 +378,8 @@ export class Seglog {
     // Consumers commit what they processed and producers deliver what they queued while the engine is still open.
     await Promise.allSettled([...this.clients].map((c) => c.stop()))
     this.status_ = 'closing'
+    if (this.retentionTimer) clearInterval(this.retentionTimer)
+    this.retentionTimer = null
     try {
       while (this.inflight.size > 0) await Promise.allSettled([...this.inflight])
       let firstError: unknown = null
@@ -570,6 +585,68 @@ export class Seglog {
       await this.offsetStore_.deleteTopic(name)
       this.topicsChanged()
     })
+  }
+
+  // ---- background work: retention ----
+
+  private startTimers(): void {
+    if (this.retentionIntervalMs > 0) {
+      // unref'd: background work never keeps a process alive.
+      this.retentionTimer = setInterval(() => {
+        if (this.status_ === 'open') this.retentionPass()
+      }, this.retentionIntervalMs)
+      this.retentionTimer.unref()
+    }
+  }
+
+  /**
+   * Applies time and size retention and the log start offset to every partition now (Kafka's rules, see
+   * retention/planner.ts) and resolves once the pass is applied on disk. Returns what it did per partition
+   * that changed. A partition whose pass fails is reported with a `retention-failed` event and retried next pass.
+   */
+  async runRetention(): Promise<({ topic: string; partition: number } & RetentionResult)[]> {
+    this.assertOpen()
+    return this.retentionPass()
+  }
+
+  private retentionPass(): ({ topic: string; partition: number } & RetentionResult)[] {
+    const out: ({ topic: string; partition: number } & RetentionResult)[] = []
+    const now = this.clock()
+    for (const t of this.topics.values()) {
+      const policy = {
+        retentionMs: t.config.retentionMs,
+        retentionBytes: t.config.retentionBytes,
+        deleteEnabled: t.config.cleanupPolicy !== 'compact',
+      }
+      for (const p of t.partitions) {
+        const started = performance.now()
+        try {
+          const result = applyRetention(p.log, policy, now)
+          if (result.segmentsDeleted === 0) continue
+          const report = { topic: t.record.name, partition: p.index, ...result }
+          out.push(report)
+          this.onEvent({ type: 'retention', ...report, durationMs: performance.now() - started })
+        } catch (err) {
+          const error = err instanceof SeglogError ? err : ioError(err, 'retention', p.log.dir)
+          this.onEvent({ type: 'retention-failed', topic: t.record.name, partition: p.index, error })
+        }
+      }
+    }
+    return out
+  }
+
+  /**
+   * Makes every record below `beforeOffset` unreadable (Kafka's deleteRecords): raises the log start offset and
+   * deletes the segments wholly below it. OFFSET_OUT_OF_RANGE above the log end offset. Returns the new log
+   * start offset.
+   */
+  async deleteRecords(topic: string, partition: number, beforeOffset: number): Promise<number> {
+    this.assertOpen()
+    const p = this.partition(this.topic(topic), partition)
+    if (typeof beforeOffset !== 'number' || !Number.isSafeInteger(beforeOffset) || beforeOffset < 0) {
+      throw new TypeError('beforeOffset must be a non-negative integer')
+    }
+    return p.log.advanceLogStartOffset(beforeOffset)
   }
 
   // ---- clients: producers, consumers, groups ----
