@@ -364,27 +364,37 @@ export class LogSegment {
   append(batch: Buffer, lastOffset: number, maxTimestamp: number): void {
     const position = this.size
     const handle = this.handle()
+    // The batch and its index entries land together or not at all: on any failure the indexes go back to their
+    // previous entry counts and the file is cut back to `position`. If even that fails the error is marked
+    // unrecoverable and the caller poisons the log (recovery repairs it at the next open).
+    const newMax = maxTimestamp > this.maxTimestamp
+    const maxTs = newMax ? maxTimestamp : this.maxTimestamp
+    const offsetOfMaxTs = newMax ? lastOffset : this.offsetOfMaxTimestamp
+    const indexNow = this.bytesSinceLastIndexEntry > this.config.indexIntervalBytes
+    const offsetEntries = indexNow ? this.offsetIndex.entries : 0
+    const timeEntries = indexNow ? this.timeIndex.entries : 0
     try {
       handle.write(batch, 0, batch.length, position)
+      if (indexNow) {
+        this.offsetIndex.append(lastOffset, position)
+        this.timeIndex.maybeAppend(maxTs, offsetOfMaxTs)
+      }
     } catch (err) {
       try {
+        if (indexNow) {
+          this.offsetIndex.truncateToEntries(offsetEntries)
+          this.timeIndex.truncateToEntries(timeEntries)
+        }
         handle.truncate(position)
-      } catch (truncErr) {
-        throw Object.assign(ioError(err, 'append', this.logPath), { unrecoverable: truncErr })
+      } catch (undoErr) {
+        throw Object.assign(ioError(err, 'append', this.logPath), { unrecoverable: undoErr })
       }
       throw ioError(err, 'append', this.logPath)
     }
     if (this.size === 0) this.firstBatchTimestamp = maxTimestamp
-    if (maxTimestamp > this.maxTimestamp) {
-      this.maxTimestamp = maxTimestamp
-      this.offsetOfMaxTimestamp = lastOffset
-    }
-    if (this.bytesSinceLastIndexEntry > this.config.indexIntervalBytes) {
-      this.offsetIndex.append(lastOffset, position)
-      this.timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp)
-      this.bytesSinceLastIndexEntry = 0
-    }
-    this.bytesSinceLastIndexEntry += batch.length
+    this.maxTimestamp = maxTs
+    this.offsetOfMaxTimestamp = offsetOfMaxTs
+    this.bytesSinceLastIndexEntry = indexNow ? batch.length : this.bytesSinceLastIndexEntry + batch.length
     this.size = position + batch.length
     this.nextOffset = lastOffset + 1
     this.dirty = true
