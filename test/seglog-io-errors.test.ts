@@ -127,10 +127,8 @@ describe('Seglog under a full disk', () => {
 })
 
 describe('Seglog when an index write fails during append', () => {
-  // BUG (src/segment/segment.ts, LogSegment.append): only the .log write is cut back on failure. The offset and
-  // time index appends that follow it can throw too, after the batch is already in the file, and then skip the
-  // `size`/`nextOffset` update: the batch stays in the .log past the segment's logical end, so recovery at the next
-  // open finds a valid batch there and resurrects the rejected records.
+  // Regression: LogSegment.append used to cut back only the .log write. An index append that failed after the
+  // batch was in the file left it past the segment's logical end, and recovery at the next open resurrected it.
   it('never shows the records of an append rejected for an offset-index ENOSPC, not even after reopen', async () => {
     const faulty = new FaultyFileSystem(dir)
     const e = await open({ fs: faulty })

@@ -42,7 +42,7 @@ import {
   TimestampType,
 } from '../segment/record-batch.js'
 import { BatchCache, LogSegment } from '../segment/segment.js'
-import { DELETED_SUFFIX } from './file-names.js'
+import { CLEANED_SUFFIX, DELETED_SUFFIX, SWAP_SUFFIX } from './file-names.js'
 import { type PartitionState, readPartitionState, writePartitionState } from './partition-state.js'
 import { sweepPartitionDir } from './recovery.js'
 
@@ -790,6 +790,147 @@ export class PartitionLog {
       }
     }
   }
+
+  // ---- compaction swap ----
+  // Added for src/compaction (compactor.ts calls it). Self-contained: it only uses existing members
+  // (assertWritable, beforeMutation, deleteSegmentFiles, poisonWith, segmentConfig, batchCache, unsynced).
+
+  /**
+   * Swaps the cleaned segments written by the compaction worker (`<base>.log|.index|.timeindex` + `.cleaned`) in
+   * for the log's first segments (Kafka's `LocalLog.replaceSegments`), with the crash-safe
+   * `.cleaned → .swap → final` protocol (kafka-log.md §6, FORMAT.md "Crash protocol", recovery.ts steps 3–4):
+   *
+   * 0. Validate: `replacedBaseOffsets` must still be exactly the log's first segments, never the active one (and
+   *    have the sizes in `options.expectedSizes` when given); `cleaned` must be ascending, start at the first
+   *    replaced base and use only replaced bases; its `.cleaned` files must exist. Otherwise (retention or a
+   *    truncation ran meanwhile) the `.cleaned` files are deleted and ABORTED is thrown; nothing else changes.
+   * 1. Rename every new file `.cleaned → .swap`, segments in DESCENDING base order, then fsync the directory. A
+   *    crash before the last rename leaves a `.cleaned` at or below every `.swap`: open abandons the operation.
+   *    From the last rename on, open finishes the swap instead.
+   * 2. Rename the replaced segments' files `.deleted` (handles closed; unlinked after fileDeleteDelayMs).
+   * 3. Rename `.swap → final`, segments in ASCENDING base order (`.log` first), then fsync the directory. The
+   *    `.swap` files a crash leaves here are always the highest segments, so open's [smallest swap base, largest
+   *    swap end) range never covers a segment already renamed.
+   * 4. Load the new segments in place of the replaced ones (log start and end offsets do not move).
+   *
+   * `options.crashPoint` (tests) is called after steps 1, 2 and 3 with 'swap:after-cleaned-to-swap',
+   * 'swap:after-old-deleted' and 'swap:after-swap-to-final'. A rename failure in step 1 deletes the new files (the
+   * log is unchanged); a failure after step 1 poisons the log (the next open completes the swap).
+   */
+  replaceSegments(
+    cleaned: { baseOffset: number }[],
+    replacedBaseOffsets: number[],
+    options: { expectedSizes?: number[]; crashPoint?: (point: string) => void } = {},
+  ): void {
+    const fsys = this.fs
+    const newBases = cleaned.map((c) => c.baseOffset)
+    const n = replacedBaseOffsets.length
+    // Final paths of the new segments = paths of the replaced segments with the same base offsets.
+    const pathsOf = (seg: LogSegment): string[] => [seg.logPath, seg.offsetIndexPath, seg.timeIndexPath]
+    const replaced = this.segments.slice(0, Math.min(n, this.segments.length - 1))
+    const byBase = new Map(replaced.map((s) => [s.baseOffset, s]))
+    const removeNew = (): void => {
+      for (const base of newBases) {
+        const seg = byBase.get(base)
+        if (seg === undefined) continue
+        for (const path of pathsOf(seg)) {
+          for (const temp of [CLEANED_SUFFIX, SWAP_SUFFIX]) {
+            try {
+              if (fsys.exists(path + temp)) fsys.unlink(path + temp)
+            } catch {
+              // Left for the sweep at next open (it deletes every `.cleaned` file).
+            }
+          }
+        }
+      }
+    }
+    const abandon = (why: string): SeglogError => {
+      removeNew()
+      return new SeglogError('ABORTED', `compaction swap of ${this.dir} abandoned: ${why}`)
+    }
+    try {
+      this.assertWritable()
+    } catch (err) {
+      removeNew()
+      throw err
+    }
+    if (n === 0 || newBases.length === 0) throw abandon('nothing to replace')
+    if (n >= this.segments.length) throw abandon('the active segment is never replaced')
+    for (let i = 0; i < n; i++) {
+      const seg = this.segments[i]
+      if (seg.baseOffset !== replacedBaseOffsets[i]) {
+        throw abandon(`segment ${replacedBaseOffsets[i]} is no longer segment #${i} of the log (retention ran?)`)
+      }
+      const expected = options.expectedSizes?.[i]
+      if (expected !== undefined && seg.size !== expected) {
+        throw abandon(`segment ${seg.baseOffset} is ${seg.size} bytes, the cleaner read ${expected}`)
+      }
+    }
+    if (newBases[0] !== replacedBaseOffsets[0]) throw abandon('the first cleaned segment must take the first base')
+    for (let i = 0; i < newBases.length; i++) {
+      const seg = byBase.get(newBases[i])
+      if (seg === undefined || (i > 0 && newBases[i] <= newBases[i - 1])) {
+        throw abandon(`cleaned segment ${newBases[i]} is not a replaced base offset in ascending order`)
+      }
+      for (const path of pathsOf(seg)) {
+        if (!fsys.exists(path + CLEANED_SUFFIX)) throw abandon(`${path}${CLEANED_SUFFIX} is missing`)
+      }
+    }
+    const newSegs = newBases.map((base) => byBase.get(base)!)
+
+    this.beforeMutation()
+    // The directory fsyncs below make every name durable: the data of inactive segments must be durable first
+    // (the same rule as writeState).
+    const active = this.active
+    for (const seg of this.unsynced) {
+      if (seg === active) continue
+      try {
+        seg.syncNow()
+      } catch (err) {
+        removeNew()
+        throw this.poisonWith(err instanceof SeglogError ? err : ioError(err, 'fsync', seg.logPath))
+      }
+      this.unsynced.delete(seg)
+    }
+
+    // 1. .cleaned → .swap, descending.
+    try {
+      for (let i = newSegs.length - 1; i >= 0; i--) {
+        for (const path of pathsOf(newSegs[i])) fsys.rename(path + CLEANED_SUFFIX, path + SWAP_SUFFIX)
+      }
+      fsys.syncDirNow(this.dir)
+    } catch (err) {
+      removeNew()
+      throw ioError(err, 'rename to .swap', this.dir)
+    }
+    options.crashPoint?.('swap:after-cleaned-to-swap')
+
+    // 2. Replaced segments → .deleted (readers of the old handles keep working until the delayed unlink).
+    const doomed = this.segments.slice(0, n)
+    for (const seg of doomed) this.batchCache.dropSegment(seg)
+    this.deleteSegmentFiles(doomed, 'compaction')
+    options.crashPoint?.('swap:after-old-deleted')
+
+    // 3. .swap → final, ascending, .log first.
+    try {
+      for (const seg of newSegs) for (const path of pathsOf(seg)) fsys.rename(path + SWAP_SUFFIX, path)
+      fsys.syncDirNow(this.dir)
+    } catch (err) {
+      throw this.poisonWith(ioError(err, 'rename from .swap', this.dir))
+    }
+    this.dirUnsynced = false
+    options.crashPoint?.('swap:after-swap-to-final')
+
+    // 4. In memory.
+    const now = this.clock()
+    try {
+      const loaded = newBases.map((base) => LogSegment.load(fsys, this.dir, base, this.segmentConfig(), now))
+      this.segments.splice(0, n, ...loaded)
+    } catch (err) {
+      throw this.poisonWith(err instanceof SeglogError ? err : ioError(err, 'load', this.dir))
+    }
+  }
+  // ---- end of compaction swap ----
 
   // ---- close ----
 
