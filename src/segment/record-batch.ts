@@ -92,7 +92,8 @@ export interface RecordHeader {
 /** A record to encode. */
 export interface BatchRecordInput {
   timestamp: number
-  key: Uint8Array | null
+  /** A string key is written as UTF-8 straight into the batch (no intermediate Buffer). */
+  key: Uint8Array | string | null
   value: Uint8Array | null
   headers?: readonly RecordHeader[] | null
 }
@@ -234,7 +235,11 @@ export function encodeBatch(records: readonly BatchRecordInput[], options: Encod
     const value = r.value
     const headers = r.headers
     let body = 1 + (logAppend ? 1 : varintSize(r.timestamp - baseTimestamp)) + varintSize(i)
-    body += key === null ? 1 : varintSize(key.length) + key.length
+    if (key === null) body += 1
+    else {
+      const klen = typeof key === 'string' ? Buffer.byteLength(key, 'utf8') : key.length
+      body += varintSize(klen) + klen
+    }
     body += value === null ? 1 : varintSize(value.length) + value.length
     body += headers == null || headers.length === 0 ? 1 : headersSize(headers)
     sizes[i] = body
@@ -255,7 +260,11 @@ export function encodeBatch(records: readonly BatchRecordInput[], options: Encod
     else pos = writeVarint(plain, pos, r.timestamp - baseTimestamp)
     pos = writeVarint(plain, pos, i)
     if (key === null) plain[pos++] = 1
-    else {
+    else if (typeof key === 'string') {
+      const klen = Buffer.byteLength(key, 'utf8')
+      pos = writeVarint(plain, pos, klen)
+      pos += plain.write(key, pos, klen, 'utf8')
+    } else {
       pos = writeVarint(plain, pos, key.length)
       plain.set(key, pos)
       pos += key.length

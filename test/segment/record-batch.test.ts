@@ -233,3 +233,11 @@ describe('decoded record views (equality)', () => {
     expect(r.key?.slice(0, 1)).toEqual(Buffer.from([1]))
   })
 })
+
+describe('string keys', () => {
+  it('are written as UTF-8 exactly like the equivalent Buffer key', () => {
+    const asString = encodeBatch([{ timestamp: 9, key: 'clé-ü', value: Buffer.from('v') }])
+    const asBuffer = encodeBatch([{ timestamp: 9, key: Buffer.from('clé-ü'), value: Buffer.from('v') }])
+    expect(asString.equals(asBuffer)).toBe(true)
+  })
+})
