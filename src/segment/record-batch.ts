@@ -43,7 +43,7 @@
  */
 import { SeglogError } from '../errors.js'
 import { crc32c } from './crc32c.js'
-import { type Cursor, readVarint, uvarintSize, varintSize, writeVarint, zigzag } from './varint.js'
+import { type Cursor, readVarint, varintSize, writeVarint } from './varint.js'
 
 // Chained field positions (previous offset + previous length).
 export const BASE_OFFSET_OFFSET = 0

@@ -82,7 +82,8 @@ const sameBytes = (a: Uint8Array | null, b: Uint8Array | null): boolean =>
 export function recordProblem(r: DecodedRecord): string | null {
   const want = recordFor(r.offset)
   if (r.timestamp !== want.timestamp) return `offset ${r.offset}: timestamp ${r.timestamp}, expected ${want.timestamp}`
-  if (!sameBytes(r.key, typeof want.key === "string" ? Buffer.from(want.key) : want.key)) return `offset ${r.offset}: key ${r.key?.toString('latin1')} differs`
+  if (!sameBytes(r.key, typeof want.key === 'string' ? Buffer.from(want.key) : want.key))
+    return `offset ${r.offset}: key ${r.key?.toString('latin1')} differs`
   if (!sameBytes(r.value, want.value)) return `offset ${r.offset}: value ${r.value?.toString('latin1', 0, 16)}… differs`
   const wantHeaders = want.headers ?? []
   if (r.headers.length !== wantHeaders.length)
