@@ -21,6 +21,8 @@
 import * as nodeFs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
+import { Cleaner } from './compaction/cleaner.js'
+import { type CompactionResult, compactPartition } from './compaction/compactor.js'
 import { CodecRegistry } from './compression.js'
 import {
   DEFAULT_TOPIC_CONFIG,
@@ -64,6 +66,10 @@ export interface SeglogOptions {
   crashPoint?: (point: string) => void
   /** How often background retention runs (Kafka's log.retention.check.interval.ms). Default 300,000; 0 = never. */
   retentionCheckIntervalMs?: number
+  /** How often the cleaner looks for compactable partitions (Kafka's log.cleaner.backoff.ms). Default 15,000; 0 = never. */
+  cleanerBackoffMs?: number
+  /** Memory budget of the compaction offset map (Kafka's log.cleaner.dedupe.buffer.size). Default 16 MiB. */
+  cleanerMapBytes?: number
 }
 
 export type EngineEvent =
@@ -72,6 +78,8 @@ export type EngineEvent =
   | { type: 'orphans-removed'; dirs: string[] }
   | ({ type: 'retention'; topic: string; partition: number; durationMs: number } & RetentionResult)
   | { type: 'retention-failed'; topic: string; partition: number; error: SeglogError }
+  | ({ type: 'compaction'; topic: string; partition: number } & Omit<CompactionResult, 'plan'>)
+  | { type: 'compaction-failed'; topic: string; partition: number; error: SeglogError }
 
 export interface Message {
   key?: string | Buffer | Uint8Array | null
@@ -174,7 +182,9 @@ function keyBytes(key: string): Buffer {
 function logConfigOf(config: TopicConfig): Partial<LogConfig> {
   return {
     segmentBytes: config.segmentBytes,
-    segmentMs: config.segmentMs,
+    // Kafka: compacted topics roll at min(segment.ms, max.compaction.lag.ms), so the max lag can force cleaning.
+    segmentMs:
+      config.cleanupPolicy === 'delete' ? config.segmentMs : Math.min(config.segmentMs, config.maxCompactionLagMs),
     indexIntervalBytes: config.indexIntervalBytes,
     segmentIndexBytes: config.segmentIndexBytes,
     maxMessageBytes: config.maxMessageBytes,
@@ -204,6 +214,12 @@ export class Seglog {
   private readonly clients = new Set<{ stop(): Promise<void> }>()
   private readonly retentionIntervalMs: number
   private retentionTimer: NodeJS.Timeout | null = null
+  private readonly cleanerBackoffMs: number
+  private readonly cleanerMapBytes: number
+  private cleanerTimer: NodeJS.Timeout | null = null
+  private cleaner: Cleaner | null = null
+  private readonly cleanerAbort = new AbortController()
+  private cleanerPass: Promise<unknown> | null = null
 
   private constructor(dir: string, realDir: string, options: SeglogOptions, engineDefaults: Partial<TopicConfig>) {
     this.dir = dir
@@ -216,6 +232,8 @@ export class Seglog {
     this.defaultAcks = options.acks === undefined ? -1 : checkAcks(options.acks)
     this.engineDefaults = engineDefaults
     this.retentionIntervalMs = options.retentionCheckIntervalMs ?? 300_000
+    this.cleanerBackoffMs = options.cleanerBackoffMs ?? 15_000
+    this.cleanerMapBytes = options.cleanerMapBytes ?? 16 * 1024 * 1024
     for (const [name, codec] of Object.entries(options.codecs ?? {})) {
       if (codec) this.codecs.register(name as 'gzip' | 'snappy' | 'lz4' | 'zstd', codec)
     }
@@ -231,9 +249,10 @@ export class Seglog {
     if (options.maxOpenFiles !== undefined && (!Number.isInteger(options.maxOpenFiles) || options.maxOpenFiles < 16)) {
       throw new TypeError('maxOpenFiles must be an integer >= 16')
     }
-    const interval = options.retentionCheckIntervalMs
-    if (interval !== undefined && (!Number.isInteger(interval) || interval < 0)) {
-      throw new TypeError('retentionCheckIntervalMs must be a non-negative integer')
+    for (const name of ['retentionCheckIntervalMs', 'cleanerBackoffMs', 'cleanerMapBytes'] as const) {
+      const v = options[name]
+      if (v !== undefined && (!Number.isInteger(v) || v < 0))
+        throw new TypeError(`${name} must be a non-negative integer`)
     }
     const defaults = validateTopicConfig(options.defaults, 'defaults')
     let realDir: string
@@ -390,6 +409,12 @@ export class Seglog {
     this.status_ = 'closing'
     if (this.retentionTimer) clearInterval(this.retentionTimer)
     this.retentionTimer = null
+    if (this.cleanerTimer) clearInterval(this.cleanerTimer)
+    this.cleanerTimer = null
+    // A compaction in progress is stopped safely: the worker is terminated and its `.cleaned` files removed.
+    this.cleanerAbort.abort()
+    if (this.cleanerPass) await this.cleanerPass.catch(() => {})
+    await this.cleaner?.close().catch(() => {})
     try {
       while (this.inflight.size > 0) await Promise.allSettled([...this.inflight])
       let firstError: unknown = null
@@ -600,6 +625,12 @@ export class Seglog {
   // ---- background work: retention ----
 
   private startTimers(): void {
+    if (this.cleanerBackoffMs > 0) {
+      this.cleanerTimer = setInterval(() => {
+        if (this.status_ === 'open' && this.cleanerPass === null) void this.compactionPass(null, false).catch(() => {})
+      }, this.cleanerBackoffMs)
+      this.cleanerTimer.unref()
+    }
     if (this.retentionIntervalMs > 0) {
       // unref'd: background work never keeps a process alive.
       this.retentionTimer = setInterval(() => {
@@ -619,10 +650,10 @@ export class Seglog {
     return this.retentionPass()
   }
 
-  private retentionPass(): ({ topic: string; partition: number } & RetentionResult)[] {
+  private retentionPass(only: TopicState | null = null): ({ topic: string; partition: number } & RetentionResult)[] {
     const out: ({ topic: string; partition: number } & RetentionResult)[] = []
     const now = this.clock()
-    for (const t of this.topics.values()) {
+    for (const t of only ? [only] : this.topics.values()) {
       const policy = {
         retentionMs: t.config.retentionMs,
         retentionBytes: t.config.retentionBytes,
@@ -643,6 +674,67 @@ export class Seglog {
       }
     }
     return out
+  }
+
+  /**
+   * Compacts every partition of a `compact` / `compact,delete` topic now (a pass runs even below the dirty-ratio
+   * threshold; the active segment is never touched) and resolves once the result is swapped in on disk.
+   * For `compact,delete` topics retention runs after the pass. Returns what each partition's pass did.
+   */
+  async compact(topic: string): Promise<({ topic: string; partition: number } & CompactionResult)[]> {
+    this.assertOpen()
+    const t = this.topic(topic)
+    if (t.config.cleanupPolicy === 'delete') {
+      throw new SeglogError('INVALID_CONFIG', `topic '${topic}' has cleanupPolicy 'delete'; compaction needs 'compact'`)
+    }
+    const results = await this.compactionPass(t, true)
+    return results
+  }
+
+  private compactionPass(
+    only: TopicState | null,
+    force: boolean,
+  ): Promise<({ topic: string; partition: number } & CompactionResult)[]> {
+    const run = (async () => {
+      const previous = this.cleanerPass
+      if (previous) await previous.catch(() => {})
+      const out: ({ topic: string; partition: number } & CompactionResult)[] = []
+      const topics = only ? [only] : [...this.topics.values()]
+      for (const t of topics) {
+        if (t.config.cleanupPolicy === 'delete') continue
+        for (const p of t.partitions) {
+          if (this.status_ !== 'open' || this.cleanerAbort.signal.aborted) return out
+          this.cleaner ??= new Cleaner()
+          try {
+            const result = await compactPartition(p.log, t.config, {
+              now: this.clock(),
+              mapBytes: this.cleanerMapBytes,
+              signal: this.cleanerAbort.signal,
+              force,
+              cleaner: this.cleaner,
+            })
+            out.push({ topic: t.record.name, partition: p.index, ...result })
+            if (result.cleaned) {
+              const { plan: _plan, ...rest } = result
+              this.onEvent({ type: 'compaction', topic: t.record.name, partition: p.index, ...rest })
+            }
+          } catch (err) {
+            const error = err instanceof SeglogError ? err : ioError(err, 'compaction', p.log.dir)
+            if (error.code === 'ABORTED' && this.status_ !== 'open') return out
+            this.onEvent({ type: 'compaction-failed', topic: t.record.name, partition: p.index, error })
+            if (force) throw error
+          }
+        }
+        if (t.config.cleanupPolicy === 'compact,delete') this.retentionPass(t)
+      }
+      return out
+    })()
+    this.cleanerPass = run
+    const clear = () => {
+      if (this.cleanerPass === run) this.cleanerPass = null
+    }
+    run.then(clear, clear)
+    return this.track(run)
   }
 
   /**

@@ -14,6 +14,7 @@
  * | `X.deleted`   | segment file scheduled for deletion (readers may still hold it)             | deleted                                    |
  * | `*.tmp`       | a small file being replaced atomically (tmp → fsync → rename → fsync dir)   | deleted                                    |
  * | `partition.state` | partition checkpoint: log start offset, recovery point, clean-shutdown data | read; missing or unreadable → full recovery |
+ * | `cleaner.checkpoint` | compaction checkpoint: first dirty offset (src/compaction/checkpoint.ts) | read by the compactor; missing → start at the log start |
  *
  * Temporary suffixes are appended after the normal one (`00000000000000000000.log.cleaned`), as Kafka does, so
  * the base offset always parses from everything before the first `.`.
@@ -27,6 +28,8 @@ export const SWAP_SUFFIX = '.swap'
 export const DELETED_SUFFIX = '.deleted'
 export const TMP_SUFFIX = '.tmp'
 export const STATE_FILE = 'partition.state'
+/** Written by src/compaction/checkpoint.ts (CLEANER_CHECKPOINT_FILE). */
+export const CLEANER_CHECKPOINT = 'cleaner.checkpoint'
 
 export const SEGMENT_SUFFIXES = [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX] as const
 export const TEMP_SUFFIXES = [CLEANED_SUFFIX, SWAP_SUFFIX, DELETED_SUFFIX] as const

@@ -42,7 +42,15 @@ import {
   TimestampType,
 } from '../segment/record-batch.js'
 import { BatchCache, LogSegment } from '../segment/segment.js'
-import { CLEANED_SUFFIX, DELETED_SUFFIX, SWAP_SUFFIX } from './file-names.js'
+import {
+  CLEANED_SUFFIX,
+  DELETED_SUFFIX,
+  INDEX_SUFFIX,
+  LOG_SUFFIX,
+  SWAP_SUFFIX,
+  segmentFileName,
+  TIME_INDEX_SUFFIX,
+} from './file-names.js'
 import { type PartitionState, readPartitionState, writePartitionState } from './partition-state.js'
 import { sweepPartitionDir } from './recovery.js'
 
@@ -825,15 +833,12 @@ export class PartitionLog {
     const fsys = this.fs
     const newBases = cleaned.map((c) => c.baseOffset)
     const n = replacedBaseOffsets.length
-    // Final paths of the new segments = paths of the replaced segments with the same base offsets.
-    const pathsOf = (seg: LogSegment): string[] => [seg.logPath, seg.offsetIndexPath, seg.timeIndexPath]
-    const replaced = this.segments.slice(0, Math.min(n, this.segments.length - 1))
-    const byBase = new Map(replaced.map((s) => [s.baseOffset, s]))
+    /** Final paths of a segment's three files, `.log` first. */
+    const pathsOf = (base: number): string[] =>
+      ([LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX] as const).map((s) => `${this.dir}/${segmentFileName(base, s)}`)
     const removeNew = (): void => {
       for (const base of newBases) {
-        const seg = byBase.get(base)
-        if (seg === undefined) continue
-        for (const path of pathsOf(seg)) {
+        for (const path of pathsOf(base)) {
           for (const temp of [CLEANED_SUFFIX, SWAP_SUFFIX]) {
             try {
               if (fsys.exists(path + temp)) fsys.unlink(path + temp)
@@ -867,16 +872,15 @@ export class PartitionLog {
       }
     }
     if (newBases[0] !== replacedBaseOffsets[0]) throw abandon('the first cleaned segment must take the first base')
+    const replacedSet = new Set(replacedBaseOffsets)
     for (let i = 0; i < newBases.length; i++) {
-      const seg = byBase.get(newBases[i])
-      if (seg === undefined || (i > 0 && newBases[i] <= newBases[i - 1])) {
+      if (!replacedSet.has(newBases[i]) || (i > 0 && newBases[i] <= newBases[i - 1])) {
         throw abandon(`cleaned segment ${newBases[i]} is not a replaced base offset in ascending order`)
       }
-      for (const path of pathsOf(seg)) {
+      for (const path of pathsOf(newBases[i])) {
         if (!fsys.exists(path + CLEANED_SUFFIX)) throw abandon(`${path}${CLEANED_SUFFIX} is missing`)
       }
     }
-    const newSegs = newBases.map((base) => byBase.get(base)!)
 
     this.beforeMutation()
     // The directory fsyncs below make every name durable: the data of inactive segments must be durable first
@@ -895,8 +899,8 @@ export class PartitionLog {
 
     // 1. .cleaned → .swap, descending.
     try {
-      for (let i = newSegs.length - 1; i >= 0; i--) {
-        for (const path of pathsOf(newSegs[i])) fsys.rename(path + CLEANED_SUFFIX, path + SWAP_SUFFIX)
+      for (let i = newBases.length - 1; i >= 0; i--) {
+        for (const path of pathsOf(newBases[i])) fsys.rename(path + CLEANED_SUFFIX, path + SWAP_SUFFIX)
       }
       fsys.syncDirNow(this.dir)
     } catch (err) {
@@ -913,7 +917,7 @@ export class PartitionLog {
 
     // 3. .swap → final, ascending, .log first.
     try {
-      for (const seg of newSegs) for (const path of pathsOf(seg)) fsys.rename(path + SWAP_SUFFIX, path)
+      for (const base of newBases) for (const path of pathsOf(base)) fsys.rename(path + SWAP_SUFFIX, path)
       fsys.syncDirNow(this.dir)
     } catch (err) {
       throw this.poisonWith(ioError(err, 'rename from .swap', this.dir))

@@ -115,20 +115,22 @@ export function sweepPartitionDir(fsys: FileSystem, dir: string): SweepReport {
       if (p !== null && p.temp === null && p.baseOffset >= minSwap && p.baseOffset < maxSwapEnd) remove(name)
     }
     names = names.filter((n) => !report.deleted.includes(n))
-    for (const name of names) {
-      const p = parseSegmentFileName(name)
-      if (p === null || p.temp !== SWAP_SUFFIX) continue
-      const finalName = name.slice(0, -SWAP_SUFFIX.length)
-      try {
-        fsys.rename(`${dir}/${name}`, `${dir}/${finalName}`)
-      } catch (err) {
-        throw ioError(err, 'rename', `${dir}/${name}`)
-      }
-      report.swapsCompleted.push(name)
-      changed = true
-    }
-    names = names.map((n) => (n.endsWith(SWAP_SUFFIX) ? n.slice(0, -SWAP_SUFFIX.length) : n))
   }
+  // Every remaining `.swap` is renamed to its final name — also when no `.log.swap` is left (a crash between
+  // renaming a segment's `.log.swap` and its index `.swap` files): the old files at that base are already gone.
+  for (const name of names) {
+    const p = parseSegmentFileName(name)
+    if (p === null || p.temp !== SWAP_SUFFIX) continue
+    const finalName = name.slice(0, -SWAP_SUFFIX.length)
+    try {
+      fsys.rename(`${dir}/${name}`, `${dir}/${finalName}`)
+    } catch (err) {
+      throw ioError(err, 'rename', `${dir}/${name}`)
+    }
+    report.swapsCompleted.push(name)
+    changed = true
+  }
+  names = names.map((n) => (n.endsWith(SWAP_SUFFIX) ? n.slice(0, -SWAP_SUFFIX.length) : n))
 
   // 5: orphan indexes.
   const logs = new Set<number>()

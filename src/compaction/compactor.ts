@@ -1,0 +1,359 @@
+/**
+ * compactPartition: one compaction pass of one partition, end to end (Kafka's `LogCleaner.cleanFilthiestLog` for a
+ * single log):
+ *
+ * 1. Summaries of the log's segments (`summarizeSegments`: sizes from the log, timestamps from the files).
+ * 2. Plan (`planCompaction`) from the checkpointed first dirty offset (`cleaner.checkpoint`); an out-of-range
+ *    checkpoint is reset to the log start and rewritten. Not cleanable → resolves `{ cleaned: false, reason }`
+ *    without touching anything (unless `force`, which ignores the dirty ratio and lag triggers but still never
+ *    touches the active segment or segments held back by minCompactionLagMs).
+ * 3. The rewrite on the worker thread (`Cleaner`, `rewrite.ts`) writes `.cleaned` segments.
+ * 4. `log.replaceSegments` swaps them in (`.cleaned → .swap → final`), on the main thread.
+ * 5. The checkpoint moves to the pass's end offset.
+ *
+ * Appends and reads go on during step 3 (the worker only reads immutable inactive segments); the swap in step 4 is
+ * synchronous and short (renames + two directory fsyncs). If retention removed or truncation changed a replaced
+ * segment meanwhile, the swap is abandoned (ABORTED) and the partition is left as it was.
+ *
+ * Failures: anything that fails before the swap (worker error, abort through `signal`, a closed log) leaves the
+ * partition exactly as it was and readable: the `.cleaned` leftovers are deleted, and the promise rejects with a
+ * SeglogError (ABORTED for an abort or a lost race; CORRUPT_LOG, IO_ERROR, COMPRESSION_UNSUPPORTED from the worker),
+ * so the caller can retry later. Passes over one log are serialized.
+ */
+import * as fs from 'node:fs'
+import type { CleanupPolicy, TopicConfig } from '../config.js'
+import { SeglogError } from '../errors.js'
+import { INDEX_SUFFIX, LOG_SUFFIX, segmentFileName, TIME_INDEX_SUFFIX } from '../log/file-names.js'
+import type { PartitionLog } from '../log/partition-log.js'
+import { BATCH_OVERHEAD, batchMaxTimestamp, batchSizeAt, readInt64 } from '../segment/record-batch.js'
+import { readCleanerCheckpoint, writeCleanerCheckpoint } from './checkpoint.js'
+import { type Cleaner, sharedCleaner } from './cleaner.js'
+import { DEFAULT_OFFSET_MAP_BYTES, MIN_OFFSET_MAP_BYTES } from './offset-map.js'
+import { type CompactionPlan, planCompaction, type SegmentSummary } from './planner.js'
+import { type CleanJob, type CleanProgress, removeCleanedFiles } from './rewrite.js'
+
+/** Compaction settings (a topic's config); segment sizes default to the log's own effective config. */
+export interface CompactionConfig {
+  minCleanableDirtyRatio: number
+  minCompactionLagMs: number
+  maxCompactionLagMs: number
+  deleteRetentionMs: number
+  /** 'delete' → the pass is skipped. Default 'compact'. */
+  cleanupPolicy?: CleanupPolicy
+  segmentBytes?: number
+  segmentIndexBytes?: number
+  indexIntervalBytes?: number
+}
+
+export type CompactionConfigInput = Partial<CompactionConfig> | Partial<TopicConfig>
+
+export interface CompactOptions {
+  /** Wall clock of the pass (tombstone horizons, lag rules). Default `Date.now()`. */
+  now?: number
+  /** Offset map memory budget in bytes. Default 16 MiB. */
+  mapBytes?: number
+  /** Aborts the pass (terminates the worker, removes `.cleaned` files, rejects ABORTED). */
+  signal?: AbortSignal
+  /** Run even when the dirty ratio / max lag do not call for it (still only over cleanable segments). */
+  force?: boolean
+  /** The worker to use. Default: the process-wide `sharedCleaner()`. */
+  cleaner?: Cleaner
+  onProgress?: (progress: CleanProgress) => void
+  /** Test hook passed to `PartitionLog.replaceSegments` (crash injection between swap steps). */
+  crashPoint?: (point: string) => void
+}
+
+export interface CompactionResult {
+  /** True when segments were replaced. */
+  cleaned: boolean
+  /** Segments of the log before / after the pass. */
+  segmentsBefore: number
+  segmentsAfter: number
+  /** Bytes of the replaced segments / of the segments that replaced them (equal when nothing was cleaned). */
+  bytesBefore: number
+  bytesAfter: number
+  recordsRemoved: number
+  tombstonesRemoved: number
+  durationMs: number
+  /** The checkpoint after the pass: where the next pass starts. */
+  firstDirtyOffset: number
+  /** Why the pass ran or was skipped. */
+  reason: string
+  plan: CompactionPlan | null
+  /** True when the offset map filled: only a prefix of the dirty range was cleaned. */
+  mapFull: boolean
+}
+
+const DEFAULTS = {
+  minCleanableDirtyRatio: 0.5,
+  minCompactionLagMs: 0,
+  maxCompactionLagMs: Number.MAX_SAFE_INTEGER,
+  deleteRetentionMs: 24 * 60 * 60 * 1000,
+}
+
+// ---- segment summaries ----
+
+interface CachedTimestamps {
+  largestTimestamp: number
+  firstBatchTimestamp: number
+}
+
+/** Per directory, per `${base}:${size}:${inode}`: inactive segments are immutable, so what was read stays true. */
+const timestampCache = new Map<string, Map<string, CachedTimestamps>>()
+const MAX_CACHED_DIRS = 4096
+const HEADER_SCAN_CHUNK_BYTES = 64 * 1024
+
+function readAt(fd: number, length: number, position: number): Buffer {
+  const buf = Buffer.alloc(length)
+  let done = 0
+  while (done < length) {
+    const n = fs.readSync(fd, buf, done, length - done, position + done)
+    if (n === 0) return buf.subarray(0, done)
+    done += n
+  }
+  return buf
+}
+
+function lastEntry(path: string, entrySize: number): Buffer | null {
+  let fd: number
+  try {
+    fd = fs.openSync(path, 'r')
+  } catch {
+    return null
+  }
+  try {
+    const size = fs.fstatSync(fd).size
+    const entries = Math.floor(size / entrySize)
+    if (entries === 0) return null
+    return readAt(fd, entrySize, (entries - 1) * entrySize)
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
+/**
+ * Largest record timestamp and first batch's max timestamp of an inactive segment, read from its files without a
+ * full scan: the time index's last entry covers everything up to the offset index's last entry; the batch headers
+ * after that entry's position (about indexIntervalBytes) are read. No timestamp at all → the file's mtime (Kafka).
+ */
+function readSegmentTimestamps(dir: string, baseOffset: number, size: number): CachedTimestamps {
+  const logPath = `${dir}/${segmentFileName(baseOffset, LOG_SUFFIX)}`
+  const timeEntry = lastEntry(`${dir}/${segmentFileName(baseOffset, TIME_INDEX_SUFFIX)}`, 12)
+  const offsetEntry = lastEntry(`${dir}/${segmentFileName(baseOffset, INDEX_SUFFIX)}`, 8)
+  let largest = timeEntry === null ? -1 : readInt64(timeEntry, 0)
+  let firstBatch = -1
+  let fd: number
+  try {
+    fd = fs.openSync(logPath, 'r')
+  } catch {
+    return { largestTimestamp: largest, firstBatchTimestamp: -1 }
+  }
+  try {
+    if (size >= BATCH_OVERHEAD) firstBatch = batchMaxTimestamp(readAt(fd, BATCH_OVERHEAD, 0), 0)
+    let pos = offsetEntry === null ? 0 : Math.max(0, Math.min(offsetEntry.readInt32BE(4), size))
+    let chunk: Buffer = Buffer.alloc(0)
+    let chunkPos = pos
+    while (pos + BATCH_OVERHEAD <= size) {
+      if (pos + BATCH_OVERHEAD > chunkPos + chunk.length) {
+        chunk = readAt(fd, Math.min(HEADER_SCAN_CHUNK_BYTES, size - pos), pos)
+        chunkPos = pos
+        if (chunk.length < BATCH_OVERHEAD) break
+      }
+      const at = pos - chunkPos
+      const s = batchSizeAt(chunk, at, chunk.length)
+      if (s < BATCH_OVERHEAD) break
+      const ts = batchMaxTimestamp(chunk, at)
+      if (ts > largest) largest = ts
+      pos += s
+    }
+    if (largest < 0) largest = fs.fstatSync(fd).mtimeMs
+  } finally {
+    fs.closeSync(fd)
+  }
+  return { largestTimestamp: Math.floor(largest), firstBatchTimestamp: firstBatch }
+}
+
+/**
+ * What the planner needs about each segment of `log`, the active one last. Sizes and bounds come from the log
+ * (endOffset = the next segment's base, or the log end for the active one); the timestamps of inactive segments
+ * from their files (cached while the segment is unchanged). The active segment's timestamps are not read (-1):
+ * the planner never uses them.
+ */
+export function summarizeSegments(log: PartitionLog): SegmentSummary[] {
+  const infos = log.segmentInfos()
+  const logEnd = log.logEndOffset
+  let cache = timestampCache.get(log.dir)
+  if (cache === undefined) {
+    if (timestampCache.size >= MAX_CACHED_DIRS) timestampCache.clear()
+    cache = new Map()
+    timestampCache.set(log.dir, cache)
+  }
+  const next = new Map<string, CachedTimestamps>()
+  const out: SegmentSummary[] = []
+  for (let i = 0; i < infos.length; i++) {
+    const { baseOffset, size } = infos[i]
+    const last = i === infos.length - 1
+    const endOffset = last ? logEnd : infos[i + 1].baseOffset
+    if (last) {
+      out.push({ baseOffset, endOffset, size, largestTimestamp: -1, firstBatchTimestamp: -1 })
+      continue
+    }
+    // The inode tells a compacted segment from the one it replaced (same base, possibly the same size).
+    let ino = 0
+    try {
+      ino = fs.statSync(`${log.dir}/${segmentFileName(baseOffset, LOG_SUFFIX)}`).ino
+    } catch {
+      // read below as best it can; not cached under a stable key
+    }
+    const key = `${baseOffset}:${size}:${ino}`
+    const ts = cache.get(key) ?? readSegmentTimestamps(log.dir, baseOffset, size)
+    next.set(key, ts)
+    out.push({ baseOffset, endOffset, size, ...ts })
+  }
+  timestampCache.set(log.dir, next)
+  return out
+}
+
+// ---- the pass ----
+
+const running = new WeakMap<PartitionLog, Promise<unknown>>()
+
+function resolveConfig(log: PartitionLog, input: CompactionConfigInput): Required<CompactionConfig> {
+  const c = input as Partial<CompactionConfig>
+  const eff = log.effectiveConfig
+  return {
+    minCleanableDirtyRatio: c.minCleanableDirtyRatio ?? DEFAULTS.minCleanableDirtyRatio,
+    minCompactionLagMs: c.minCompactionLagMs ?? DEFAULTS.minCompactionLagMs,
+    maxCompactionLagMs: c.maxCompactionLagMs ?? DEFAULTS.maxCompactionLagMs,
+    deleteRetentionMs: c.deleteRetentionMs ?? DEFAULTS.deleteRetentionMs,
+    cleanupPolicy: c.cleanupPolicy ?? 'compact',
+    segmentBytes: c.segmentBytes ?? eff.segmentBytes,
+    segmentIndexBytes: c.segmentIndexBytes ?? eff.segmentIndexBytes,
+    indexIntervalBytes: c.indexIntervalBytes ?? eff.indexIntervalBytes,
+  }
+}
+
+/**
+ * Runs one compaction pass over `log` (see the module header). Resolves with what it did, `cleaned: false` when
+ * the plan said there was nothing to do; rejects with a SeglogError when the pass failed or was aborted (the
+ * partition is then unchanged and readable).
+ */
+export function compactPartition(
+  log: PartitionLog,
+  config: CompactionConfigInput,
+  options: CompactOptions = {},
+): Promise<CompactionResult> {
+  const previous = running.get(log) ?? Promise.resolve()
+  const pass = previous.catch(() => {}).then(() => compactOnce(log, config, options))
+  const tail = pass.catch(() => {})
+  running.set(log, tail)
+  tail.then(() => {
+    if (running.get(log) === tail) running.delete(log)
+  })
+  return pass
+}
+
+async function compactOnce(
+  log: PartitionLog,
+  input: CompactionConfigInput,
+  options: CompactOptions,
+): Promise<CompactionResult> {
+  const started = performance.now()
+  const { signal } = options
+  if (signal?.aborted) throw new SeglogError('ABORTED', `compaction of ${log.dir} was aborted before it started`)
+  if (log.status !== 'open') throw new SeglogError('ENGINE_CLOSED', `partition log ${log.dir} is ${log.status}`)
+  const config = resolveConfig(log, input)
+  const now = options.now ?? Date.now()
+  const mapBytes = options.mapBytes ?? DEFAULT_OFFSET_MAP_BYTES
+  if (!Number.isSafeInteger(mapBytes) || mapBytes < MIN_OFFSET_MAP_BYTES) {
+    throw new RangeError(`mapBytes must be an integer >= ${MIN_OFFSET_MAP_BYTES}, got ${mapBytes}`)
+  }
+
+  const summaries = summarizeSegments(log)
+  const segmentsBefore = summaries.length
+  const checkpoint = readCleanerCheckpoint(log.dir)
+  const skipped = (reason: string, plan: CompactionPlan | null, firstDirty: number): CompactionResult => ({
+    cleaned: false,
+    segmentsBefore,
+    segmentsAfter: log.segmentInfos().length,
+    bytesBefore: 0,
+    bytesAfter: 0,
+    recordsRemoved: 0,
+    tombstonesRemoved: 0,
+    durationMs: performance.now() - started,
+    firstDirtyOffset: firstDirty,
+    reason,
+    plan,
+    mapFull: false,
+  })
+  if (config.cleanupPolicy === 'delete') {
+    return skipped("cleanup policy is 'delete'", null, checkpoint ?? log.logStartOffset)
+  }
+  const plan = planCompaction({
+    segments: summaries,
+    checkpointFirstDirtyOffset: checkpoint,
+    logStartOffset: log.logStartOffset,
+    logEndOffset: log.logEndOffset,
+    config,
+    now,
+  })
+  if (plan.checkpointReset) writeCleanerCheckpoint(log.dir, plan.firstDirtyOffset)
+  const run = plan.cleanable || (options.force === true && plan.cleanableBytes > 0)
+  if (!run) return skipped(plan.reason, plan, plan.firstDirtyOffset)
+
+  const job: CleanJob = {
+    dir: log.dir,
+    segments: summaries
+      .filter((s) => s.baseOffset < plan.firstUncleanableOffset)
+      .map((s) => ({ baseOffset: s.baseOffset, endOffset: s.endOffset, size: s.size })),
+    mapRange: [plan.firstDirtyOffset, plan.firstUncleanableOffset],
+    now,
+    deleteRetentionMs: config.deleteRetentionMs,
+    segmentBytes: config.segmentBytes,
+    segmentIndexBytes: config.segmentIndexBytes,
+    indexIntervalBytes: config.indexIntervalBytes,
+    mapBytes,
+  }
+  // Leftovers of an earlier failed pass in this process would otherwise be taken for this pass's output.
+  removeCleanedFiles(log.dir)
+  const cleaner = options.cleaner ?? sharedCleaner()
+  const reason = options.force && !plan.cleanable ? `forced (${plan.reason})` : plan.reason
+  let result: Awaited<ReturnType<Cleaner['run']>>
+  try {
+    result = await cleaner.run(job, { signal, onProgress: options.onProgress })
+    if (signal?.aborted) throw new SeglogError('ABORTED', `compaction of ${log.dir} was aborted`)
+  } catch (err) {
+    removeCleanedFiles(log.dir)
+    throw err instanceof SeglogError
+      ? err
+      : new SeglogError('IO_ERROR', `compaction of ${log.dir} failed: ${String(err)}`, { cause: err })
+  }
+  if (result.newSegments.length === 0) {
+    if (result.endOffset > plan.firstDirtyOffset) writeCleanerCheckpoint(log.dir, result.endOffset)
+    return { ...skipped('the pass made no progress', plan, Math.max(result.endOffset, plan.firstDirtyOffset)) }
+  }
+  try {
+    log.replaceSegments(result.newSegments, result.replacedBaseOffsets, {
+      expectedSizes: result.replacedSizes,
+      crashPoint: options.crashPoint,
+    })
+  } catch (err) {
+    removeCleanedFiles(log.dir)
+    throw err
+  }
+  writeCleanerCheckpoint(log.dir, result.endOffset)
+  return {
+    cleaned: true,
+    segmentsBefore,
+    segmentsAfter: log.segmentInfos().length,
+    bytesBefore: result.bytesBefore,
+    bytesAfter: result.bytesAfter,
+    recordsRemoved: result.recordsRemoved,
+    tombstonesRemoved: result.tombstonesRemoved,
+    durationMs: performance.now() - started,
+    firstDirtyOffset: result.endOffset,
+    reason,
+    plan,
+    mapFull: result.mapFull,
+  }
+}
