@@ -104,8 +104,25 @@ export class GroupCoordinator {
   constructor(
     readonly groupId: string,
     private readonly partitionCount: (topic: string) => number | undefined,
-    readonly assigner: PartitionAssigner,
+    private assigner_: PartitionAssigner,
   ) {}
+
+  get assigner(): PartitionAssigner {
+    return this.assigner_
+  }
+
+  /**
+   * The assignor of a group is chosen by the members that form it: when the group is empty the joining member's
+   * assignor is taken; a member with a different one cannot join a live group (Kafka's
+   * INCONSISTENT_GROUP_PROTOCOL). Returns false on a mismatch.
+   */
+  acceptsAssigner(assigner: PartitionAssigner): boolean {
+    if (this.members.size === 0) {
+      this.assigner_ = assigner
+      return true
+    }
+    return this.assigner_ === assigner
+  }
 
   get generation(): number {
     return this.generation_
@@ -165,7 +182,7 @@ export class GroupCoordinator {
         if (n !== undefined) counts.set(t, n)
       }
     }
-    const plan = this.assigner === 'roundrobin' ? assignRoundRobin(subs, counts) : assignRange(subs, counts)
+    const plan = this.assigner_ === 'roundrobin' ? assignRoundRobin(subs, counts) : assignRange(subs, counts)
     this.assignment = plan
     await Promise.all(members.map((m) => m.assign(plan.get(m.memberId) ?? [], generation)))
     this.state_ = 'Stable'
