@@ -20,10 +20,18 @@ const M = 0x5bd1e995
 
 /** Kafka's murmur2 (`Utils.murmur2`): 32-bit arithmetic with wrap-around; returns a signed int32. */
 export function murmur2(data: Uint8Array): number {
-  const length = data.length
-  let h = SEED ^ length
-  const blocksEnd = length & ~3
-  for (let i = 0; i < blocksEnd; i += 4) {
+  return murmur2Seeded(data, SEED) | 0
+}
+
+/**
+ * Kafka's murmur2 with a caller-chosen seed over `data[start, end)`, as an unsigned 32-bit value (the compaction
+ * offset map uses it with other seeds).
+ */
+export function murmur2Seeded(data: Uint8Array, seed: number, start = 0, end = data.length): number {
+  const length = end - start
+  let h = (seed ^ length) | 0
+  const blocksEnd = start + (length & ~3)
+  for (let i = start; i < blocksEnd; i += 4) {
     let k = data[i] | (data[i + 1] << 8) | (data[i + 2] << 16) | (data[i + 3] << 24)
     k = Math.imul(k, M)
     k ^= k >>> 24
@@ -40,7 +48,7 @@ export function murmur2(data: Uint8Array): number {
   h ^= h >>> 13
   h = Math.imul(h, M)
   h ^= h >>> 15
-  return h | 0
+  return h >>> 0
 }
 
 /** Kafka's `Utils.toPositive`: clears the sign bit (not the absolute value). */

@@ -15,6 +15,7 @@
  * hash are taken for one key, which would make the cleaner drop the older one's record. With n keys in the map the
  * chance of any such collision is about n² / 2^65 (1e-8 for a million keys).
  */
+import { murmur2Seeded } from '../partitioner.js'
 
 /** Default memory budget of one map (16 MiB ≈ 1M slots, ≈ 940k keys per pass). */
 export const DEFAULT_OFFSET_MAP_BYTES = 16 * 1024 * 1024
@@ -25,34 +26,10 @@ export const OFFSET_MAP_LOAD_FACTOR = 0.9
 /** Smallest budget accepted (a handful of slots). */
 export const MIN_OFFSET_MAP_BYTES = 64
 
-const M = 0x5bd1e995
 const SEED_1 = 0x9747b28c
 const SEED_2 = 0x2f1b3c5d
 
-/** Kafka's murmur2 with a caller-chosen seed, over `data[start, end)`; returns an unsigned 32-bit value. */
-export function murmur2Seeded(data: Uint8Array, seed: number, start = 0, end = data.length): number {
-  const length = end - start
-  let h = (seed ^ length) | 0
-  const blocksEnd = start + (length & ~3)
-  for (let i = start; i < blocksEnd; i += 4) {
-    let k = data[i] | (data[i + 1] << 8) | (data[i + 2] << 16) | (data[i + 3] << 24)
-    k = Math.imul(k, M)
-    k ^= k >>> 24
-    k = Math.imul(k, M)
-    h = Math.imul(h, M) ^ k
-  }
-  const rest = length & 3
-  if (rest === 3) h ^= data[blocksEnd + 2] << 16
-  if (rest >= 2) h ^= data[blocksEnd + 1] << 8
-  if (rest >= 1) {
-    h ^= data[blocksEnd]
-    h = Math.imul(h, M)
-  }
-  h ^= h >>> 13
-  h = Math.imul(h, M)
-  h ^= h >>> 15
-  return h >>> 0
-}
+export { murmur2Seeded }
 
 const C1 = 0xcc9e2d51
 const C2 = 0x1b873593
