@@ -11,8 +11,8 @@
  * A missing or unreadable file means "no checkpoint": the next pass starts at the log start offset. That costs a
  * bigger pass, never data. A leftover `cleaner.checkpoint.tmp` is removed by the open-time sweep (`*.tmp`).
  */
-import { ioError } from '../errors.js'
-import { type FileSystem, nodeFileSystem, writeFileAtomic } from '../io/file-system.js'
+import { type FileSystem, nodeFileSystem } from '../io/file-system.js'
+import { readJsonFile, writeJsonFile } from '../io/json-file.js'
 
 /** File name of the cleaner checkpoint inside a partition directory (belongs in `src/log/file-names.ts`). */
 export const CLEANER_CHECKPOINT_FILE = 'cleaner.checkpoint'
@@ -24,22 +24,10 @@ export interface CleanerCheckpoint {
 
 /** The checkpointed first dirty offset of the partition in `dir`, or null when there is none (or it is unreadable). */
 export function readCleanerCheckpoint(dir: string, fsys: FileSystem = nodeFileSystem): number | null {
-  const path = `${dir}/${CLEANER_CHECKPOINT_FILE}`
-  let raw: Buffer | null
-  try {
-    raw = fsys.readFile(path)
-  } catch (err) {
-    throw ioError(err, 'read', path)
-  }
-  if (raw === null) return null
-  try {
-    const v = JSON.parse(raw.toString('utf8')) as Partial<CleanerCheckpoint>
-    if (v.version !== 1 || typeof v.firstDirtyOffset !== 'number') return null
-    if (!Number.isSafeInteger(v.firstDirtyOffset) || v.firstDirtyOffset < 0) return null
-    return v.firstDirtyOffset
-  } catch {
-    return null
-  }
+  const v = readJsonFile(fsys, dir, CLEANER_CHECKPOINT_FILE) as Partial<CleanerCheckpoint> | null
+  if (v === null || typeof v !== 'object' || v.version !== 1 || typeof v.firstDirtyOffset !== 'number') return null
+  if (!Number.isSafeInteger(v.firstDirtyOffset) || v.firstDirtyOffset < 0) return null
+  return v.firstDirtyOffset
 }
 
 /** Persists `firstDirtyOffset` for the partition in `dir`, atomically and durably. */
@@ -48,9 +36,5 @@ export function writeCleanerCheckpoint(dir: string, firstDirtyOffset: number, fs
     throw new TypeError(`firstDirtyOffset must be a non-negative safe integer, got ${firstDirtyOffset}`)
   }
   const data: CleanerCheckpoint = { version: 1, firstDirtyOffset }
-  try {
-    writeFileAtomic(fsys, dir, CLEANER_CHECKPOINT_FILE, Buffer.from(JSON.stringify(data)))
-  } catch (err) {
-    throw ioError(err, 'write', `${dir}/${CLEANER_CHECKPOINT_FILE}`)
-  }
+  writeJsonFile(fsys, dir, CLEANER_CHECKPOINT_FILE, data)
 }

@@ -15,8 +15,8 @@
  * `cat` shows is worth more than the bytes saved. A file that does not parse or validate is treated as absent:
  * that costs a full recovery scan, never data.
  */
-import { ioError } from '../errors.js'
-import { type FileSystem, writeFileAtomic } from '../io/file-system.js'
+import type { FileSystem } from '../io/file-system.js'
+import { readJsonFile, writeJsonFile } from '../io/json-file.js'
 import { STATE_FILE } from './file-names.js'
 
 export interface CleanShutdownState {
@@ -39,40 +39,25 @@ const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isSaf
 
 /** Reads `partition.state`; null when missing or unreadable (the caller then recovers everything). */
 export function readPartitionState(fsys: FileSystem, dir: string): PartitionState | null {
-  const path = `${dir}/${STATE_FILE}`
-  let raw: Buffer | null
-  try {
-    raw = fsys.readFile(path)
-  } catch (err) {
-    throw ioError(err, 'read', path)
+  const v = readJsonFile(fsys, dir, STATE_FILE) as Partial<PartitionState> | null
+  if (v === null || typeof v !== 'object') return null
+  if (v.version !== 1 || !isInt(v.logStartOffset) || !isInt(v.recoveryPoint)) return null
+  const c = v.clean
+  if (c !== null && c !== undefined) {
+    const fields = [
+      c.activeBaseOffset,
+      c.activeSize,
+      c.logEndOffset,
+      c.maxTimestamp,
+      c.offsetOfMaxTimestamp,
+      c.firstBatchTimestamp,
+    ]
+    if (!fields.every(isInt))
+      return { version: 1, logStartOffset: v.logStartOffset, recoveryPoint: v.recoveryPoint, clean: null }
   }
-  if (raw === null) return null
-  try {
-    const v = JSON.parse(raw.toString('utf8')) as Partial<PartitionState>
-    if (v.version !== 1 || !isInt(v.logStartOffset) || !isInt(v.recoveryPoint)) return null
-    const c = v.clean
-    if (c !== null && c !== undefined) {
-      const fields = [
-        c.activeBaseOffset,
-        c.activeSize,
-        c.logEndOffset,
-        c.maxTimestamp,
-        c.offsetOfMaxTimestamp,
-        c.firstBatchTimestamp,
-      ]
-      if (!fields.every(isInt))
-        return { version: 1, logStartOffset: v.logStartOffset, recoveryPoint: v.recoveryPoint, clean: null }
-    }
-    return { version: 1, logStartOffset: v.logStartOffset, recoveryPoint: v.recoveryPoint, clean: c ?? null }
-  } catch {
-    return null
-  }
+  return { version: 1, logStartOffset: v.logStartOffset, recoveryPoint: v.recoveryPoint, clean: c ?? null }
 }
 
 export function writePartitionState(fsys: FileSystem, dir: string, state: PartitionState): void {
-  try {
-    writeFileAtomic(fsys, dir, STATE_FILE, Buffer.from(JSON.stringify(state)))
-  } catch (err) {
-    throw ioError(err, 'write', `${dir}/${STATE_FILE}`)
-  }
+  writeJsonFile(fsys, dir, STATE_FILE, state)
 }
