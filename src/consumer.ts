@@ -19,6 +19,7 @@
  * once; messages of one partition are handled strictly in order.
  */
 import { EventEmitter } from 'node:events'
+import { consumerChannel } from './diagnostics.js'
 import { isSeglogError, SeglogError } from './errors.js'
 import type { GroupCoordinator, GroupMember, PartitionAssigner, TopicPartition } from './group.js'
 import type { OffsetCommit, OffsetStore } from './offset-store.js'
@@ -256,6 +257,7 @@ export class Consumer implements GroupMember {
   }
 
   private emit<E extends keyof ConsumerEventMap>(event: E, payload: ConsumerEventMap[E]): void {
+    if (consumerChannel.hasSubscribers) consumerChannel.publish({ event, payload })
     this.emitter.emit(event, payload)
   }
 

@@ -22,6 +22,7 @@ export {
   type PartitionLag,
   type RunOptions,
 } from './consumer.js'
+export { appendChannel, consumerChannel, engineChannel } from './diagnostics.js'
 export { ERROR_CODES, isSeglogError, SeglogError, type SeglogErrorCode } from './errors.js'
 export { assignRange, assignRoundRobin, type PartitionAssigner, type TopicPartition } from './group.js'
 export { type FileHandle, type FileSystem, nodeFileSystem, type OpenMode } from './io/file-system.js'

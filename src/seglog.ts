@@ -32,6 +32,7 @@ import {
   validateTopicName,
 } from './config.js'
 import { Consumer, type ConsumerOptions, type PartitionLag } from './consumer.js'
+import { appendChannel, engineChannel } from './diagnostics.js'
 import { ioError, SeglogError } from './errors.js'
 import { decodeHeaders, decodeValue, encodeHeaders, encodeValue, normalizeKey } from './format.js'
 import { GroupCoordinator, type GroupState, type PartitionAssigner } from './group.js'
@@ -227,7 +228,11 @@ export class Seglog {
     const maxOpenFiles = options.maxOpenFiles ?? 512
     this.fs = new BoundedFileSystem(options.fs ?? nodeFileSystem, { maxOpenFiles })
     this.clock = options.clock ?? Date.now
-    this.onEvent = options.onEvent ?? (() => {})
+    const listener = options.onEvent ?? (() => {})
+    this.onEvent = (event) => {
+      if (engineChannel.hasSubscribers) engineChannel.publish({ dir: this.realDir, ...event })
+      listener(event)
+    }
     this.crashPoint = options.crashPoint ?? (() => {})
     this.defaultAcks = options.acks === undefined ? -1 : checkAcks(options.acks)
     this.engineDefaults = engineDefaults
@@ -945,6 +950,9 @@ export class Seglog {
       const acks = options.acks === undefined ? this.defaultAcks : checkAcks(options.acks)
       const t = this.topic(topic)
       const { meta, touched } = this.writeMessages(t, messages)
+      if (appendChannel.hasSubscribers) {
+        appendChannel.publish({ topic, partitions: touched.map((p) => p.index), records: messages.length, acks })
+      }
       if (acks !== -1 || touched.length === 0) {
         for (const p of touched) this.scheduleFlush(p)
         return Promise.resolve(meta)

@@ -334,3 +334,32 @@ describe('Seglog stream', () => {
     expect(await done).toBe(0)
   })
 })
+
+describe('Seglog diagnostics channels', () => {
+  it('publishes appends and engine events on node:diagnostics_channel', async () => {
+    const diagnostics = await import('node:diagnostics_channel')
+    const appends: unknown[] = []
+    const events: { type?: string }[] = []
+    const onAppend = (m: unknown) => appends.push(m)
+    const onEngine = (m: unknown) => events.push(m as { type?: string })
+    diagnostics.subscribe('seglog:append', onAppend)
+    diagnostics.subscribe('seglog:engine', onEngine)
+    try {
+      const e = await engine()
+      await e.createTopic('t', { partitions: 2, config: { segmentBytes: 512 } })
+      await e.append('t', [
+        { partition: 1, value: 'x'.repeat(200) },
+        { partition: 1, value: 'y'.repeat(200) },
+      ])
+      await e.append('t', [{ partition: 1, value: 'z'.repeat(200) }])
+      expect(appends).toEqual([
+        { topic: 't', partitions: [1], records: 2, acks: -1 },
+        { topic: 't', partitions: [1], records: 1, acks: -1 },
+      ])
+      expect(events.some((ev) => ev.type === 'rolled')).toBe(true)
+    } finally {
+      diagnostics.unsubscribe('seglog:append', onAppend)
+      diagnostics.unsubscribe('seglog:engine', onEngine)
+    }
+  })
+})
