@@ -136,6 +136,9 @@ export interface ConsumerEventMap {
 
 let memberCounter = 0
 
+/** In-process groups have no session to keep alive: heartbeat resolves at once (KafkaJS compatibility). */
+const heartbeat = async (): Promise<void> => {}
+
 const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
   new Promise((resolve) => {
     if (signal.aborted) return resolve()
@@ -539,6 +542,8 @@ export class Consumer implements GroupMember {
 
   private async handleMessages(run: PartitionRun, records: SeglogRecord[]): Promise<void> {
     const handler = this.runOptions.eachMessage!
+    // Made once per batch, not per message: the payload's functions do not depend on the message.
+    const pause = this.pauseFn(run)
     for (const message of records) {
       // Revoked (aborted): no new message starts; the one in flight above finished and was resolved.
       if (run.abort.signal.aborted || run.stale || this.pausedKeys.has(run.key)) return
@@ -547,8 +552,8 @@ export class Consumer implements GroupMember {
           topic: run.tp.topic,
           partition: run.tp.partition,
           message,
-          heartbeat: async () => {},
-          pause: this.pauseFn(run),
+          heartbeat,
+          pause,
         }),
       )
       if (!ok || run.stale || run.discarded) return
@@ -585,7 +590,7 @@ export class Consumer implements GroupMember {
       handler({
         batch,
         resolveOffset,
-        heartbeat: async () => {},
+        heartbeat,
         commitOffsetsIfNecessary: () => this.maybeCommit(),
         uncommittedOffsets: () => this.uncommitted(),
         isRunning: () => this.running && !run.abort.signal.aborted,
