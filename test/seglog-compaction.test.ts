@@ -70,3 +70,24 @@ describe('Seglog compaction', () => {
     await log.close()
   })
 })
+
+describe('Seglog compaction file lifecycle', () => {
+  it('keeps each replaced generation of a segment under its own .deleted name until its delay ends', async () => {
+    const log = await Seglog.open(dir, { cleanerBackoffMs: 0 })
+    await log.createTopic('kv', {
+      config: { cleanupPolicy: 'compact', segmentBytes: 2048, format: 'string', fileDeleteDelayMs: 60_000 },
+    })
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < 60; i++) await log.append('kv', [{ key: `k${i % 7}`, value: `v${round}-${i}` }])
+      await log.compact('kv')
+    }
+    const deleted = fs.readdirSync(path.join(dir, 'kv-0')).filter((n) => n.endsWith('.deleted'))
+    const first = deleted.filter((n) => /^0{20}\.log/.test(n)).sort()
+    // The segment at base 0 was replaced more than once: every generation is still there, under distinct names.
+    expect(first.length).toBeGreaterThanOrEqual(2)
+    expect(first).toContain('00000000000000000000.log.deleted')
+    expect(first).toContain('00000000000000000000.log.1.deleted')
+    await log.close()
+    expect(fs.readdirSync(path.join(dir, 'kv-0')).filter((n) => n.endsWith('.deleted'))).toEqual([])
+  })
+})

@@ -235,6 +235,13 @@ export class BoundedFileSystem implements FileSystem {
     this.killPath(nodePath.resolve(path), 'unlinked')
   }
 
+  async unlinkAsync(path: string): Promise<void> {
+    // Handles die first: nothing may reopen (and recreate) the file while the unlink runs on the pool.
+    this.killPath(nodePath.resolve(path), 'unlinked')
+    if (this.inner.unlinkAsync) await this.inner.unlinkAsync(path)
+    else this.inner.unlink(path)
+  }
+
   rmdir(dir: string): void {
     this.inner.rmdir(dir)
     for (const key of this.keysAtOrUnder(nodePath.resolve(dir))) this.killPath(key, 'removed with its directory')

@@ -45,6 +45,11 @@ export interface FileSystem {
   mkdir(dir: string): void
   rename(from: string, to: string): void
   unlink(path: string): void
+  /**
+   * unlink on the thread pool, for big files: freeing a deleted GB-sized segment's blocks took 0.5–0.8 s on the
+   * calling thread here (ext4 with discard). Optional; callers fall back to `unlink`.
+   */
+  unlinkAsync?(path: string): Promise<void>
   /** Removes a directory and everything in it. */
   rmdir(dir: string): void
   /** Size of a file without opening it. */
@@ -118,6 +123,7 @@ export const nodeFileSystem: FileSystem = {
   },
   rename: (from, to) => fs.renameSync(from, to),
   unlink: (path) => fs.unlinkSync(path),
+  unlinkAsync: (path) => fs.promises.unlink(path),
   rmdir: (dir) => fs.rmSync(dir, { recursive: true, force: true }),
   fileSize: (path) => fs.statSync(path).size,
   readFile(path) {

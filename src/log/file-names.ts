@@ -11,7 +11,7 @@
  * | `.timeindex`  | sparse time index                                                           | trusted only after a clean shutdown        |
  * | `X.cleaned`   | compaction output being written (X = one of the three above)                | deleted (the operation is abandoned)       |
  * | `X.swap`      | compaction output complete, replacing older segments                        | swap finished (old files removed, renamed) |
- * | `X.deleted`   | segment file scheduled for deletion (readers may still hold it)             | deleted                                    |
+ * | `X.deleted`   | segment file scheduled for deletion (readers may still hold it); `X.N.deleted` for a later generation of the same name | deleted |
  * | `*.tmp`       | a small file being replaced atomically (tmp → fsync → rename → fsync dir)   | deleted                                    |
  * | `partition.state` | partition checkpoint: log start offset, recovery point, clean-shutdown data | read; missing or unreadable → full recovery |
  * | `cleaner.checkpoint` | compaction checkpoint: first dirty offset (src/compaction/checkpoint.ts) | read by the compactor; missing → start at the log start |
