@@ -725,7 +725,11 @@ export class Seglog {
             }
           } catch (err) {
             const error = err instanceof SeglogError ? err : ioError(err, 'compaction', p.log.dir)
-            if (error.code === 'ABORTED' && this.status_ !== 'open') return out
+            if (error.code === 'ABORTED' && this.status_ !== 'open') {
+              // close() stopped the pass: a manual compact() says so; the background pass just ends.
+              if (force) throw error
+              return out
+            }
             this.onEvent({ type: 'compaction-failed', topic: t.record.name, partition: p.index, error })
             if (force) throw error
           }
