@@ -141,9 +141,14 @@ function findUnencodable(value: unknown, depth: number): Unencodable | null {
   if (depth > MAX_DEPTH) return { at: '', why: `is nested more than ${MAX_DEPTH} levels deep (a reference cycle?)` }
   const ctor = (value as object).constructor
   if (ctor === Object || ctor === undefined) {
-    for (const k of Object.keys(value)) {
+    // for-in (as msgpackr's own object writer) allocates no key array, and primitives are skipped inline: this
+    // walk was ~13% of a msgpack append.
+    for (const k in value as Record<string, unknown>) {
       const v = (value as Record<string, unknown>)[k]
-      if (v === undefined) sawUndefinedProperty = true
+      if (v === null || typeof v !== 'object') {
+        if (v === undefined) sawUndefinedProperty = true
+        continue
+      }
       const bad = findUnencodable(v, depth + 1)
       if (bad) return prefix(bad, `.${k}`)
     }
@@ -151,7 +156,9 @@ function findUnencodable(value: unknown, depth: number): Unencodable | null {
   }
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
-      const bad = findUnencodable(value[i], depth + 1)
+      const v = value[i]
+      if (v === null || typeof v !== 'object') continue
+      const bad = findUnencodable(v, depth + 1)
       if (bad) return prefix(bad, `[${i}]`)
     }
     return null
