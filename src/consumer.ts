@@ -33,7 +33,7 @@ export interface ConsumerHost {
   offsets(topic: string, partition: number): { logStartOffset: number; logEndOffset: number }
   listTopics(): string[]
   partitionCount(topic: string): number | undefined
-  waitForAppend(topic: string, partition: number, signal: AbortSignal): Promise<void>
+  waitForAppend(topic: string, partition: number, offset: number, signal: AbortSignal): Promise<void>
   coordinator(groupId: string, assigner: PartitionAssigner): GroupCoordinator
   registerClient(client: { stop(): Promise<void> }): void
   unregisterClient(client: { stop(): Promise<void> }): void
@@ -486,7 +486,7 @@ export class Consumer implements GroupMember {
         const onAbort = () => wait.abort()
         signal.addEventListener('abort', onAbort, { once: true })
         run.nudge = onAbort
-        await this.host.waitForAppend(topic, partition, wait.signal).catch(() => {})
+        await this.host.waitForAppend(topic, partition, run.position, wait.signal).catch(() => {})
         run.nudge = null
         signal.removeEventListener('abort', onAbort)
         continue

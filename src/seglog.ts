@@ -784,10 +784,15 @@ export class Seglog {
     return this.topics.get(topic)?.partitions.length
   }
 
-  /** @internal resolves at the next append to the partition, on abort, topic deletion or engine close. */
-  waitForAppend(topic: string, partition: number, signal: AbortSignal): Promise<void> {
+  /**
+   * @internal resolves once the partition's log end offset is above `offset` (at once if it already is: a caller
+   * that read on an earlier tick must not miss an append that happened in between), or on abort, topic deletion
+   * or engine close.
+   */
+  waitForAppend(topic: string, partition: number, offset: number, signal: AbortSignal): Promise<void> {
     const p = this.topics.get(topic)?.partitions[partition]
     if (p === undefined || this.status_ !== 'open' || signal.aborted) return Promise.resolve()
+    if (p.log.logEndOffset > offset) return Promise.resolve()
     return new Promise<void>((resolve) => {
       const wake = () => {
         p.waiters.delete(wake)

@@ -327,3 +327,43 @@ describe('Producer', () => {
     expect(calls).toEqual([4, 4])
   })
 })
+
+describe('Consumer wake-ups', () => {
+  it('never misses an append that lands between an empty read and the wait (lost wake-up)', async () => {
+    await log.createTopic('t')
+    const ac = new AbortController()
+    // The consumer read at offset 0 and found nothing; an append happens before it registers its wait.
+    await log.append('t', [{ value: 'raced' }])
+    const woke = await Promise.race([
+      log.waitForAppend('t', 0, 0, ac.signal).then(() => 'woke'),
+      new Promise((r) => setTimeout(() => r('stuck'), 200)),
+    ])
+    expect(woke).toBe('woke')
+    // At the log end it waits, and the next append wakes it.
+    const waiting = log.waitForAppend('t', 0, 1, ac.signal).then(() => 'woke')
+    await log.append('t', [{ value: 'next' }])
+    expect(await waiting).toBe('woke')
+  })
+
+  it('delivers every record to consumers racing a producer to the end, many times over', async () => {
+    await log.createTopic('t', { partitions: 3, config: { format: 'binary' } })
+    const c = log.consumer({ groupId: 'g' })
+    await c.subscribe({ topics: ['t'], fromBeginning: true })
+    let handled = 0
+    await c.run({ eachBatch: async ({ batch }) => void (handled += batch.messages.length) })
+    const p = log.producer({ lingerMs: 1, acks: 1 })
+    let sent = 0
+    for (let round = 0; round < 200; round++) {
+      const n = 1 + (round % 7)
+      await p.send({
+        topic: 't',
+        messages: Array.from({ length: n }, (_, i) => ({ partition: (round + i) % 3, value: Buffer.alloc(8) })),
+      })
+      sent += n
+      if (round % 10 === 0) await new Promise((r) => setImmediate(r))
+    }
+    await until(() => handled === sent, 10_000)
+    expect(handled).toBe(sent)
+    await c.stop()
+  })
+})
