@@ -12,7 +12,8 @@ import * as path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { SeglogError } from '../src/errors.js'
 import { type EngineEvent, Seglog } from '../src/seglog.js'
-import { appendDerived, keyFor, mulberry32, startEngineChild, valueFor } from './support/engine-child.js'
+import { expectDerivedPartition } from './support/derived.js'
+import { appendDerived, mulberry32, startEngineChild, valueFor } from './support/engine-child.js'
 
 /** Fixed seed for the record counts of the set-up; printed so a failure can be replayed. */
 const SEED = 0xc4a5
@@ -82,22 +83,7 @@ function dirsOf(topic: string): string[] {
 const expectedDirs = (topic: string, n: number) => Array.from({ length: n }, (_, p) => `${topic}-${p}`)
 
 /** Every record of the partition, checked against what `appendDerived` writes; returns the log end offset. */
-async function checkDerived(e: Seglog, topic: string, partition: number): Promise<number> {
-  const { logStartOffset, logEndOffset } = e.offsets(topic, partition)
-  expect(logStartOffset).toBe(0)
-  let next = 0
-  while (next < logEndOffset) {
-    const recs = await e.read(topic, partition, next, { maxRecords: 500 })
-    expect(recs.length).toBeGreaterThan(0)
-    for (const r of recs) {
-      expect(r.offset).toBe(next)
-      expect(r.key?.toString()).toBe(keyFor(partition, r.offset))
-      expect((r.value as Buffer).equals(valueFor(topic, partition, r.offset))).toBe(true)
-      next++
-    }
-  }
-  return logEndOffset
-}
+const checkDerived = expectDerivedPartition
 
 /** Writes `keep` (2 partitions) and `victim` (3 partitions, several segments each) with derived records. */
 async function setUp(rng: () => number): Promise<{ keep: number[]; victim: number[] }> {
