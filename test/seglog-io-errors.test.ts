@@ -152,18 +152,20 @@ describe('Seglog when an index write fails during append', () => {
     const faulty = new FaultyFileSystem(dir)
     const e = await open({ fs: faulty })
     await e.createTopic('t', { config: { format: 'string', indexIntervalBytes: 16 } })
-    for (let i = 0; i < 3; i++) await e.append('t', [{ value: `ok${i}` }], { acks: -1 })
+    // Explicit, increasing timestamps: the time index skips an entry whose timestamp equals the last one (Kafka's
+    // rule), so with Date.now() two appends in one millisecond would write no time-index entry to fail.
+    for (let i = 0; i < 3; i++) await e.append('t', [{ value: `ok${i}`, timestamp: 1000 + i }], { acks: -1 })
     faulty.failNext({ op: 'write', path: /\.timeindex$/, errno: 'ENOSPC' })
     const err = await rejection(
       e.append(
         't',
-        Array.from({ length: 10 }, (_, i) => ({ value: `rejected${i}` })),
+        Array.from({ length: 10 }, (_, i) => ({ value: `rejected${i}`, timestamp: 2000 + i })),
         { acks: -1 },
       ),
     )
     expect(err.code).toBe('IO_ERROR')
     expect(err.errno).toBe('ENOSPC')
-    const meta = await e.append('t', [{ value: 'next' }], { acks: -1 })
+    const meta = await e.append('t', [{ value: 'next', timestamp: 3000 }], { acks: -1 })
     expect(meta[0].offset).toBe(3)
     expect(await values(e, 't', 0)).toEqual(['ok0', 'ok1', 'ok2', 'next'])
   })
