@@ -631,7 +631,9 @@ function filterBatch(
   const stamp = keptTombstone && !hasHorizon
   if (kept.length === records.length && !stamp) return { kind: 'keep', buf: batch, at, size }
   if (kept.length === 0) return { kind: 'empty', header: emptyHeader(batch, at) }
-  const deleteHorizon = stamp ? ctx.now + ctx.deleteRetentionMs : horizon
+  // Clamped so the horizon (an int64 in the header, the base of every record's timestamp delta) stays exact when
+  // tombstones are kept "forever" (deleteRetentionMs up to 2^53 − 1).
+  const deleteHorizon = stamp ? Math.min(ctx.now + ctx.deleteRetentionMs, Number.MAX_SAFE_INTEGER) : horizon
   const rebuilt = rebuildBatch(batch, at, rbuf, kept, deleteHorizon, ctx.codecs)
   return { kind: 'keep', buf: rebuilt, at: 0, size: rebuilt.length }
 }

@@ -234,21 +234,40 @@ function writeHeaders(buf: Buffer, pos: number, headers: readonly RecordHeader[]
 }
 
 /**
+ * A timestamp a batch can hold exactly: a safe integer >= −1 (−1 is Kafka's NO_TIMESTAMP). Two such timestamps
+ * differ by at most 2^53, which a double holds exactly and the varlong codec writes and reads exactly, so every
+ * record's delta from the batch's base timestamp round-trips.
+ */
+export function isStorableTimestamp(ts: number): boolean {
+  return Number.isSafeInteger(ts) && ts >= -1
+}
+
+function badTimestamp(what: string, ts: unknown): SeglogError {
+  return new SeglogError(
+    'INVALID_RECORD',
+    `${what} timestamp ${String(ts)}; a stored timestamp is an integer in [-1, ${Number.MAX_SAFE_INTEGER}]`,
+  )
+}
+
+/**
  * Encodes records as one RecordBatch v2. Offsets are assigned densely from `baseOffset` (offsetDelta = index).
- * Throws INVALID_RECORD for records that cannot be represented (unsafe timestamps, > 2^31−1 records).
+ * The base timestamp is the first record's (as Kafka's builder); each record's delta from it is exact (varlong).
+ * Throws INVALID_RECORD for records that cannot be represented (timestamps outside [−1, 2^53 − 1]).
  */
 export function encodeBatch(records: readonly BatchRecordInput[], options: EncodeBatchOptions = {}): Buffer {
   const count = records.length
   if (count === 0) throw new SeglogError('INVALID_RECORD', 'a batch needs at least one record')
   const timestampType = options.timestampType ?? TimestampType.CreateTime
   let baseTimestamp = records[0].timestamp
-  let maxTimestamp = baseTimestamp
-  for (let i = 1; i < count; i++) {
+  let maxTimestamp = -1
+  for (let i = 0; i < count; i++) {
     const ts = records[i].timestamp
+    if (!isStorableTimestamp(ts)) throw badTimestamp(`record ${i} has`, ts)
     if (ts > maxTimestamp) maxTimestamp = ts
   }
   if (timestampType === TimestampType.LogAppendTime) {
     const t = options.logAppendTime ?? Date.now()
+    if (!isStorableTimestamp(t)) throw badTimestamp('the log append time is', t)
     baseTimestamp = t
     maxTimestamp = t
   }
@@ -320,9 +339,6 @@ export function encodeBatch(records: readonly BatchRecordInput[], options: Encod
     attributes |= compression.codec & COMPRESSION_CODEC_MASK
   } else {
     batch = plain
-  }
-  if (!Number.isSafeInteger(baseTimestamp) || !Number.isSafeInteger(maxTimestamp)) {
-    throw new SeglogError('INVALID_RECORD', `timestamp ${baseTimestamp} is not a safe integer`)
   }
   writeInt64(batch, BASE_OFFSET_OFFSET, options.baseOffset ?? 0)
   writeInt32(batch, LENGTH_OFFSET, batch.length - LOG_OVERHEAD)

@@ -1,4 +1,6 @@
+import { createRequire } from 'node:module'
 import { describe, expect, it } from 'vitest'
+import { SeglogError } from '../../src/errors.js'
 import {
   ATTRIBUTES_OFFSET,
   BATCH_OVERHEAD,
@@ -171,7 +173,100 @@ describe('RecordBatch v2 codec', () => {
   })
 })
 
+/** kafkajs's own RecordBatch v2 decoder (CommonJS internals): an independent reading of what we write. */
+const require = createRequire(import.meta.url)
+const KafkaJsDecoder = require('kafkajs/src/protocol/decoder')
+const kafkaJsDecodeBatch = require('kafkajs/src/protocol/recordBatch/v0/decoder') as (
+  d: unknown,
+) => Promise<{ records: { timestamp: string; headers: Record<string, unknown> }[] }>
+
+describe('RecordBatch timestamps', () => {
+  const now = 1_795_000_000_000
+  const MAX = Number.MAX_SAFE_INTEGER
+  const pairs = [
+    [8.64e15, now],
+    [MAX, now],
+    [MAX, 0],
+    [0, MAX],
+    [now, MAX, 0, 2 ** 52 + 1, 2 ** 52 - 1],
+    [-1, MAX],
+    [MAX, -1],
+  ]
+
+  it('stores timestamps any distance apart in one batch exactly, as an independent Kafka decoder reads them', async () => {
+    for (const timestamps of pairs) {
+      const batch = encodeBatch(timestamps.map((timestamp) => ({ timestamp, key: null, value: null })))
+      expect(checkBatch(batch, 0, batch.length)).toBeNull()
+      expect(
+        decodeAll(batch).map((r) => r.timestamp),
+        String(timestamps),
+      ).toEqual(timestamps)
+      const theirs = await kafkaJsDecodeBatch(new KafkaJsDecoder(batch))
+      expect(theirs.records.map((r) => r.timestamp)).toEqual(timestamps.map(String))
+      expect(readBatchHeader(batch, 0).maxTimestamp).toBe(Math.max(...timestamps))
+    }
+  })
+
+  it('refuses a record timestamp it cannot store exactly with INVALID_RECORD, naming the record', () => {
+    for (const bad of [Number.NaN, 1.5, -2, MAX + 1, 2 ** 60, Number.POSITIVE_INFINITY]) {
+      let err: unknown
+      try {
+        encodeBatch([
+          { timestamp: 1, key: null, value: null },
+          { timestamp: bad, key: null, value: null },
+        ])
+      } catch (e) {
+        err = e
+      }
+      expect(err, String(bad)).toBeInstanceOf(SeglogError)
+      expect((err as SeglogError).code).toBe('INVALID_RECORD')
+      expect((err as SeglogError).message).toMatch(/record 1 has timestamp/)
+    }
+  })
+})
+
 describe('zigzag varints', () => {
+  it('round-trip every safe integer exactly, including ones whose zigzag passes 2^53', () => {
+    const MAX = Number.MAX_SAFE_INTEGER
+    const values = [
+      2 ** 52,
+      2 ** 52 + 1,
+      -(2 ** 52),
+      -(2 ** 52) - 1,
+      MAX,
+      -MAX,
+      MAX - 1,
+      -(MAX - 1),
+      2 ** 53,
+      -(2 ** 53),
+    ]
+    for (const v of values) {
+      const buf = Buffer.alloc(12)
+      const end = writeVarint(buf, 0, v)
+      const c = { pos: 0, end }
+      expect(readVarint(buf, c), String(v)).toBe(v)
+      expect(c.pos).toBe(end)
+    }
+  })
+
+  it('read a 10-byte Kafka varlong, and report one beyond 2^53 as NaN instead of rounding it', () => {
+    // zigzag(−2) = 3, written with redundant continuation groups to 10 bytes (legal for Kafka's decoder).
+    const padded = Buffer.from([0x83, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00])
+    expect(readVarint(padded, { pos: 0, end: padded.length })).toBe(-2)
+    // zigzag(2^53 + 2) = 2^54 + 4: exact in 64 bits, not as a JS number.
+    const big = Buffer.alloc(12)
+    let z = 2n ** 54n + 4n
+    let n = 0
+    while (z >= 0x80n) {
+      big[n++] = Number(z & 0x7fn) | 0x80
+      z >>= 7n
+    }
+    big[n++] = Number(z)
+    const c = { pos: 0, end: n }
+    expect(readVarint(big, c)).toBeNaN()
+    expect(c.pos).toBe(0)
+  })
+
   it('round-trip int32 and int64-range values', () => {
     const values = [0, 1, -1, 63, -64, 64, 300, -300, 2 ** 31 - 1, -(2 ** 31), 2 ** 40 + 5, -(2 ** 45), 2 ** 52]
     for (const v of values) {
