@@ -1,6 +1,6 @@
 /**
  * Value formats, keys and headers: how what a caller passes to `append`/`send` becomes record bytes, and back.
- * A topic's `format` is fixed at creation (DESIGN §3); every record value of the topic is written in it.
+ * A topic's `format` is fixed at creation; every record value of the topic is written in it.
  *
  * Values (`encodeValue` / `decodeValue`); `null` and `undefined` are a tombstone (null value) in every format:
  * - `msgpack` (default): **plain msgpack** that any msgpack library reads — never msgpackr's record extension or
@@ -8,7 +8,9 @@
  *   - plain objects → maps with string keys → plain objects. Properties whose value is `undefined` are left out
  *     (as `JSON.stringify` does); `undefined` inside an array is `nil` → `null`. A `__proto__` key comes back as
  *     `__proto_` (msgpackr's guard against prototype pollution).
- *   - arrays → arrays; strings → str (UTF-8); booleans; `null` → nil.
+ *   - arrays → arrays (holes and `undefined` elements → nil → `null`); strings → str (UTF-8); booleans;
+ *     `null` → nil. A string (or property name) with a lone surrogate is rejected: UTF-8 cannot hold it, and it
+ *     would come back as U+FFFD.
  *   - numbers: integers in the int32/uint32 range → the smallest int type; other numbers (large integers
  *     included) → float64, so every JS number round-trips (NaN and ±Infinity too; `-0` comes back as `0`).
  *     `bigint` in the int64/uint64 range → int64/uint64 → `bigint` (an int64 written by another tool also
@@ -24,32 +26,49 @@
  *     reads it as an ext holding an ordinary array. A plain msgpack map written by another tool with keys that
  *     cannot be property keys (arrays, maps, binary) decodes as a `Map`, so any msgpack value is readable.
  *   - `Set` → array; `Error` → `[name, message, cause]`; `RegExp` → `[source, flags]`; other class instances →
- *     their own enumerable properties, or `toJSON()` when they have one; functions → nil. What comes back is
- *     that plain shape.
- *   - cycles (and nesting deeper than 1000 levels), symbols and anything else msgpackr refuses are rejected.
+ *     their own enumerable properties, or `toJSON()` when they have one. What comes back is that plain shape.
+ *     Symbol-keyed and non-enumerable properties are not data and are left out (as `JSON.stringify` does).
+ *   - rejected, naming the message index and the path inside the value: functions and symbols anywhere (msgpack
+ *     has no form for them; msgpackr would write a function as nil), boxed primitives (`new Number(1)`), `WeakMap`,
+ *     `WeakSet`, `WeakRef`, `Promise` (they would be written as an empty map), cycles (and nesting deeper than
+ *     1000 levels), and anything else msgpackr refuses.
  *   - reading: any standard msgpack decodes; extension types other than the timestamp (and msgpackr's own) are
  *     not readable (INVALID_RECORD).
  * - `json`: `JSON.stringify` as UTF-8, `JSON.parse` back (JSON's own lossy rules: Date → ISO string, ...). A value
  *   that stringifies to nothing (a function, a symbol) or throws (a `bigint`, a cycle) is rejected.
- * - `string`: the value must be a string; stored as UTF-8, decoded as UTF-8 (invalid sequences become U+FFFD,
- *   never an error).
+ * - `string`: the value must be a string without lone surrogates; stored as UTF-8, decoded as UTF-8 (invalid
+ *   sequences written by another tool become U+FFFD, never an error).
  * - `binary`: the value must be a `Buffer` or `Uint8Array`, stored as is; reads give a `Buffer` (a view into the
  *   record's bytes). Neither is copied at encode: do not modify it until the append has resolved.
  * A rejected value is `SeglogError('INVALID_RECORD', 'message <index>: ...')` with the reason and the underlying
  * error as `cause`. A stored value that does not decode (bytes written by another tool) is
  * `SeglogError('INVALID_RECORD', 'value at offset <n> does not decode as <format>: ...')`.
  *
- * Keys (`encodeKey`): `string` (UTF-8), `Buffer` (as is), `Uint8Array` (a Buffer view, no copy), `null`/`undefined`
- * (no key). Anything else is a `TypeError` (a programmer mistake, DESIGN §7).
+ * Keys (`normalizeKey`, `encodeKey`): `string` (UTF-8), `Buffer` (as is), `Uint8Array` (a Buffer view, no copy),
+ * `null`/`undefined` (no key). Anything else is a `TypeError` (a programmer mistake); a string with a lone
+ * surrogate is INVALID_RECORD.
  *
- * Headers (`encodeHeaders` / `decodeHeaders`), KafkaJS's shape: `{ [key]: string | Buffer | Uint8Array |
- * (string | Buffer | Uint8Array)[] }`. An array writes one header per element, in order (repeated keys). `null` or
- * `undefined` writes a header with a null value (as KafkaJS does). Reading gives `Record<string, Buffer>`
- * (DESIGN §9): for a repeated key the **last** value wins; a null header value reads as an empty Buffer.
+ * Headers (`encodeHeaders` / `decodeHeaders`), KafkaJS's shape: `{ [key]: value | value[] }` with `value` a
+ * `string` (UTF-8), `Buffer`, `Uint8Array` or `null`/`undefined` (a header with a null value). An array writes
+ * one header per element, in order (a repeated key, as Kafka allows); an empty array writes none. Every header is
+ * kept on disk in that order. Reading gives KafkaJS's decoder shape, `RecordHeaders`: per key a `Buffer`, or
+ * `null` for a null value, or — when the key occurs more than once — an array of all its values in order. So
+ * `{ a: 'x' }` and `{ a: ['x'] }` both read back as `{ a: <Buffer 78> }`. The object keeps each key's values in
+ * order; the interleaving of different keys is not expressed (an object's key order is its own).
  */
 import { addExtension, type Options as MsgpackrOptions, Packr, Unpackr } from 'msgpackr'
 import { SeglogError } from './errors.js'
 import type { RecordHeader } from './segment/record-batch.js'
+
+declare global {
+  interface String {
+    /**
+     * ES2024, in every Node this package supports (>= 20), declared here because the project compiles against the
+     * ES2023 library: true when the string has no lone surrogate, i.e. UTF-8 can hold it exactly.
+     */
+    isWellFormed(): boolean
+  }
+}
 
 export const VALUE_FORMATS = ['msgpack', 'json', 'string', 'binary'] as const
 export type ValueFormat = (typeof VALUE_FORMATS)[number]
@@ -137,17 +156,25 @@ interface Unencodable {
  * built on failure: the walk over a good value allocates nothing.
  */
 function findUnencodable(value: unknown, depth: number): Unencodable | null {
-  if (value === null || typeof value !== 'object') return null
+  if (value === null) return null
+  if (typeof value !== 'object') return badPrimitive(value)
   if (depth > MAX_DEPTH) return { at: '', why: `is nested more than ${MAX_DEPTH} levels deep (a reference cycle?)` }
   const ctor = (value as object).constructor
   if (ctor === Object || ctor === undefined) {
-    // for-in (as msgpackr's own object writer) allocates no key array, and primitives are skipped inline: this
+    // for-in (as msgpackr's own object writer) allocates no key array, and primitives are checked inline: this
     // walk was ~13% of a msgpack append.
     for (const k in value as Record<string, unknown>) {
+      if (!k.isWellFormed()) return { at: '', why: `has a property name ${LONE_SURROGATE}` }
       const v = (value as Record<string, unknown>)[k]
-      if (v === null || typeof v !== 'object') {
-        if (v === undefined) sawUndefinedProperty = true
-        continue
+      if (v === null) continue
+      if (typeof v !== 'object') {
+        if (typeof v === 'number' || typeof v === 'boolean') continue
+        if (typeof v === 'string') {
+          if (v.isWellFormed()) continue
+        } else if (v === undefined) {
+          sawUndefinedProperty = true
+          continue
+        }
       }
       const bad = findUnencodable(v, depth + 1)
       if (bad) return prefix(bad, `.${k}`)
@@ -157,7 +184,8 @@ function findUnencodable(value: unknown, depth: number): Unencodable | null {
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
       const v = value[i]
-      if (v === null || typeof v !== 'object') continue
+      if (v === null || v === undefined || typeof v === 'number' || typeof v === 'boolean') continue
+      if (typeof v === 'string' && v.isWellFormed()) continue
       const bad = findUnencodable(v, depth + 1)
       if (bad) return prefix(bad, `[${i}]`)
     }
@@ -189,6 +217,9 @@ function findUnencodable(value: unknown, depth: number): Unencodable | null {
     const bad = findUnencodable(value.cause, depth + 1)
     return bad && prefix(bad, '.cause')
   }
+  if (holdsNoData(value)) {
+    return { at: '', why: `is a ${ctor?.name ?? 'object'}, which holds no data msgpack can write` }
+  }
   const toJSON = (value as { toJSON?: unknown }).toJSON
   if (typeof toJSON === 'function') {
     const json: unknown = toJSON.call(value)
@@ -203,6 +234,40 @@ function findUnencodable(value: unknown, depth: number): Unencodable | null {
     if (bad) return prefix(bad, `.${k}`)
   }
   return null
+}
+
+const LONE_SURROGATE = 'with a lone surrogate (not well-formed UTF-16, so UTF-8 cannot hold it)'
+
+/**
+ * Objects msgpackr would write as their (empty or meaningless) own properties: boxed primitives, weak collections,
+ * promises. Only asked of class instances, off the plain-object fast path.
+ */
+function holdsNoData(value: object): boolean {
+  return (
+    value instanceof Number ||
+    value instanceof String ||
+    value instanceof Boolean ||
+    value instanceof Symbol ||
+    value instanceof BigInt ||
+    value instanceof WeakMap ||
+    value instanceof WeakSet ||
+    value instanceof WeakRef ||
+    value instanceof Promise
+  )
+}
+
+/** What is wrong with a primitive value, or null. msgpackr writes a function as nil, which would lose it. */
+function badPrimitive(value: unknown): Unencodable | null {
+  switch (typeof value) {
+    case 'function':
+      return { at: '', why: 'is a function, which is not data' }
+    case 'symbol':
+      return { at: '', why: 'is a symbol, which msgpack cannot hold' }
+    case 'string':
+      return value.isWellFormed() ? null : { at: '', why: `is a string ${LONE_SURROGATE}` }
+    default:
+      return null
+  }
 }
 
 function prefix(bad: Unencodable, segment: string): Unencodable {
@@ -277,6 +342,7 @@ export function encodeValue(format: ValueFormat, value: unknown, index: number):
     }
     case 'string':
       if (typeof value !== 'string') throw invalidValue(index, format, `expected a string, got ${describeType(value)}`)
+      if (!value.isWellFormed()) throw invalidValue(index, format, `the string is one ${LONE_SURROGATE}`)
       return Buffer.from(value, 'utf8')
     case 'binary':
       if (!(value instanceof Uint8Array)) {
@@ -361,38 +427,48 @@ function undecodable(format: ValueFormat, offset: number | undefined, err: unkno
   })
 }
 
+function malformedString(index: number, what: string): SeglogError {
+  return new SeglogError('INVALID_RECORD', `message ${index}: ${what} is a string ${LONE_SURROGATE}`)
+}
+
 /**
  * Checks the key of message `index` and returns it in the form the batch encoder takes: a string stays a string
  * (encodeBatch writes it as UTF-8 straight into the batch; measured ~0.3 µs per message saved over
- * `Buffer.from`), Buffer as is, Uint8Array as a Buffer view, null/undefined → null.
+ * `Buffer.from`), Buffer as is, Uint8Array as a Buffer view, null/undefined → null. A string with a lone
+ * surrogate is INVALID_RECORD (its UTF-8 would be U+FFFD, another key).
  */
 export function normalizeKey(key: unknown, index: number): Buffer | string | null {
   if (key === null || key === undefined) return null
-  if (typeof key === 'string') return key
+  if (typeof key === 'string') {
+    if (!key.isWellFormed()) throw malformedString(index, 'key')
+    return key
+  }
   if (key instanceof Uint8Array) return asBuffer(key)
   throw new TypeError(`message ${index}: key must be a string, Buffer, Uint8Array or null, got ${describeType(key)}`)
 }
 
 /** Encodes the key of message `index`: string → UTF-8, Buffer as is, Uint8Array as a Buffer view, null/undefined → null. */
 export function encodeKey(key: unknown, index: number): Buffer | null {
-  if (key === null || key === undefined) return null
-  if (typeof key === 'string') return Buffer.from(key, 'utf8')
-  if (key instanceof Uint8Array) return asBuffer(key)
-  throw new TypeError(`message ${index}: key must be a string, Buffer, Uint8Array or null, got ${describeType(key)}`)
+  const k = normalizeKey(key, index)
+  return typeof k === 'string' ? Buffer.from(k, 'utf8') : k
 }
 
 function headerValue(value: unknown, index: number, name: string): Uint8Array | null {
   if (value === null || value === undefined) return null
-  if (typeof value === 'string') return Buffer.from(value, 'utf8')
+  if (typeof value === 'string') {
+    if (!value.isWellFormed()) throw malformedString(index, `header ${JSON.stringify(name)}`)
+    return Buffer.from(value, 'utf8')
+  }
   if (value instanceof Uint8Array) return value
   throw new TypeError(
-    `message ${index}: header ${JSON.stringify(name)} must be a string, Buffer, Uint8Array or an array of them, got ${describeType(value)}`,
+    `message ${index}: header ${JSON.stringify(name)} must be a string, Buffer, Uint8Array, null or an array of them, got ${describeType(value)}`,
   )
 }
 
 /**
- * Encodes the headers of message `index` (KafkaJS shape, see the module header). null/undefined or no keys →
- * null. A non-object or a value of the wrong type → TypeError.
+ * Encodes the headers of message `index` (KafkaJS shape, see the module header) as the record's header list, in
+ * order. null/undefined or no entries → null. A non-plain object, a symbol-keyed entry or a value of the wrong
+ * type → TypeError; a key or string value with a lone surrogate → INVALID_RECORD.
  */
 export function encodeHeaders(headers: unknown, index: number): RecordHeader[] | null {
   if (headers === null || headers === undefined) return null
@@ -400,8 +476,12 @@ export function encodeHeaders(headers: unknown, index: number): RecordHeader[] |
   if (proto !== Object.prototype && proto !== null) {
     throw new TypeError(`message ${index}: headers must be a plain object, got ${describeType(headers)}`)
   }
+  if (Object.getOwnPropertySymbols(headers as object).length > 0) {
+    throw new TypeError(`message ${index}: header keys must be strings, got a symbol`)
+  }
   const out: RecordHeader[] = []
   for (const key of Object.keys(headers as object)) {
+    if (!key.isWellFormed()) throw malformedString(index, `header key ${JSON.stringify(key)}`)
     const value = (headers as Record<string, unknown>)[key]
     if (Array.isArray(value)) {
       for (const v of value) out.push({ key, value: headerValue(v, index, key) })
@@ -412,20 +492,38 @@ export function encodeHeaders(headers: unknown, index: number): RecordHeader[] |
   return out.length === 0 ? null : out
 }
 
+/** A header value as a read returns it: a Buffer, or null for a null value. */
+export type HeaderValue = Buffer | null
+
 /**
- * A record's headers as `Record<string, Buffer>`: the last value wins for a repeated key, a null value is an
- * empty Buffer. Values are views into the record's bytes. A `__proto__` header is an own property.
+ * Headers of a read record, KafkaJS's decoder shape: per key, its value when the key occurs once, or an array of
+ * all its values in record order when it repeats. A null value stays null (distinct from an empty Buffer).
  */
-export function decodeHeaders(list: readonly RecordHeader[]): Record<string, Buffer> {
-  const out: Record<string, Buffer> = {}
+export type RecordHeaders = Record<string, HeaderValue | HeaderValue[]>
+
+/**
+ * A record's header list as `RecordHeaders` (see the type). Values are views into the record's bytes. Every key,
+ * `__proto__` included, is an own property of a plain object.
+ */
+export function decodeHeaders(list: readonly RecordHeader[]): RecordHeaders {
+  const out: RecordHeaders = {}
   for (let i = 0; i < list.length; i++) {
     const { key, value } = list[i]
-    const buf = value === null ? Buffer.alloc(0) : asBuffer(value)
-    if (key === '__proto__') {
-      Object.defineProperty(out, key, { value: buf, enumerable: true, writable: true, configurable: true })
-    } else {
-      out[key] = buf
+    const v = value === null ? null : asBuffer(value)
+    if (!Object.hasOwn(out, key)) setOwn(out, key, v)
+    else {
+      const prev = out[key]
+      if (Array.isArray(prev)) prev.push(v)
+      else setOwn(out, key, [prev, v])
     }
   }
   return out
+}
+
+function setOwn(out: RecordHeaders, key: string, value: HeaderValue | HeaderValue[]): void {
+  if (key === '__proto__') {
+    Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true })
+  } else {
+    out[key] = value
+  }
 }

@@ -11,6 +11,7 @@
  * called for messages without an explicit `partition`.
  */
 import { SeglogError } from './errors.js'
+import { checkMessages } from './messages.js'
 import type { Acks, Message } from './seglog.js'
 
 export interface PartitionMetadata {
@@ -136,6 +137,8 @@ export class Producer {
       if (typeof topic !== 'string') throw new TypeError('topic must be a string')
       if (!Array.isArray(messages)) throw new TypeError('messages must be an array')
       const acks = checkAcks(record.acks) ?? this.acks
+      // Checked alone before it can be gathered with other sends, so a bad message fails only its own send.
+      if (this.lingerMs > 0) checkMessages(messages)
       const prepared = this.applyPartitioner(topic, messages)
       if (this.lingerMs === 0) return this.track(this.appendNow(topic, prepared, acks))
       return this.track(this.enqueue(topic, prepared, acks))

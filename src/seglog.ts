@@ -34,11 +34,12 @@ import {
 import { Consumer, type ConsumerOptions, type PartitionLag } from './consumer.js'
 import { appendChannel, engineChannel } from './diagnostics.js'
 import { ioError, SeglogError } from './errors.js'
-import { decodeHeaders, decodeValue, encodeHeaders, encodeValue, normalizeKey } from './format.js'
+import { decodeHeaders, decodeValue, encodeValue, type RecordHeaders } from './format.js'
 import { GroupCoordinator, type GroupState, type PartitionAssigner } from './group.js'
 import { BoundedFileSystem } from './io/bounded-fs.js'
 import { type FileSystem, nodeFileSystem, writeFileAtomic } from './io/file-system.js'
 import { type LogConfig, type LogEvent, PartitionLog, type PreparedBatch } from './log/partition-log.js'
+import { checkMessage } from './messages.js'
 import { MetadataStore, type TopicRecord } from './metadata.js'
 import { type CommittedOffset, OffsetStore } from './offset-store.js'
 import { partitionForKey, StickyPartitioner } from './partitioner.js'
@@ -82,13 +83,26 @@ export type EngineEvent =
   | ({ type: 'compaction'; topic: string; partition: number } & Omit<CompactionResult, 'plan'>)
   | { type: 'compaction-failed'; topic: string; partition: number; error: SeglogError }
 
+/** One header value as given: a string (written as UTF-8), bytes, or null/undefined (a header with a null value). */
+export type HeaderInput = string | Buffer | Uint8Array | null | undefined
+
+/** Headers as given (KafkaJS's shape): an array writes one header per element, in order (a repeated key). */
+export type MessageHeaders = Record<string, HeaderInput | HeaderInput[]>
+
+export type { HeaderValue, RecordHeaders } from './format.js'
+
 export interface Message {
   key?: string | Buffer | Uint8Array | null
+  /** Encoded per the topic's format; null/undefined is a tombstone. */
   value?: unknown
-  headers?: Record<string, string | Buffer | Uint8Array | (string | Buffer | Uint8Array)[] | undefined>
-  partition?: number
-  /** Milliseconds since the epoch (a number, or a numeric string as KafkaJS uses). Default: now. */
-  timestamp?: number | string
+  headers?: MessageHeaders | null
+  /** Explicit partition (an integer); else by key (murmur2), else sticky. */
+  partition?: number | null
+  /**
+   * Milliseconds since the epoch, an integer in [0, 2^53 − 1], or the same as a canonical decimal string (as
+   * KafkaJS passes it). Default: now.
+   */
+  timestamp?: number | string | null
 }
 
 export interface AppendOptions {
@@ -108,7 +122,11 @@ export interface SeglogRecord<V = unknown> {
   timestamp: number
   key: Buffer | null
   value: V
-  headers: Record<string, Buffer>
+  /**
+   * Per key: its value (a Buffer, or null for a null value), or an array of all its values, in order, when the
+   * key occurs more than once (KafkaJS's shape).
+   */
+  headers: RecordHeaders
 }
 
 export interface PartitionDescription {
@@ -984,25 +1002,23 @@ export class Seglog {
     const partOf = new Array<number>(messages.length)
     for (let i = 0; i < messages.length; i++) {
       const m = messages[i]
-      if (m === null || typeof m !== 'object') throw new TypeError(`message ${i} must be an object`)
-      const key = normalizeKey(m.key, i)
-      const value = encodeValue(t.config.format, m.value, i)
-      const headers = encodeHeaders(m.headers, i)
+      const record = checkMessage(m, i, now)
+      const key = record.key
       if (compacted && key === null) {
         throw new SeglogError('INVALID_RECORD', `message ${i}: topic '${t.record.name}' is compacted and needs a key`)
       }
-      let timestamp = now
-      if (m.timestamp !== undefined && m.timestamp !== null) {
-        timestamp = typeof m.timestamp === 'string' ? Number(m.timestamp) : m.timestamp
-        if (typeof timestamp !== 'number' || !Number.isSafeInteger(timestamp) || timestamp < 0) {
-          throw new TypeError(
-            `message ${i}: timestamp must be a non-negative integer of ms, got ${String(m.timestamp)}`,
+      const value = encodeValue(t.config.format, m.value, i)
+      record.value = value
+      let partition: number
+      if (record.partition !== null) {
+        const explicit = t.partitions[record.partition]
+        if (explicit === undefined) {
+          throw new SeglogError(
+            'PARTITION_NOT_FOUND',
+            `message ${i}: topic '${t.record.name}' has partitions 0..${n - 1}, not ${record.partition}`,
           )
         }
-      }
-      let partition: number
-      if (m.partition !== undefined && m.partition !== null) {
-        partition = this.partition(t, m.partition).index
+        partition = explicit.index
       } else if (n === 1) {
         partition = 0
       } else if (key !== null) {
@@ -1017,7 +1033,7 @@ export class Seglog {
         byPartition.set(partition, group)
       }
       group.slots.push(i)
-      group.records.push({ timestamp, key, value, headers })
+      group.records.push(record)
     }
     // Encode and size-check every batch before writing any, so a rejected call writes nothing.
     const compression =

@@ -7,9 +7,12 @@ import {
   encodeKey,
   encodeValue,
   isValueFormat,
+  normalizeKey,
   VALUE_FORMATS,
   type ValueFormat,
 } from '../src/format.js'
+
+const fn = (): number => 1
 
 const roundTrip = (format: ValueFormat, value: unknown): unknown =>
   decodeValue(format, encodeValue(format, value, 0), 0)
@@ -197,6 +200,29 @@ describe('msgpack values', () => {
     ['an invalid Date', { at: new Date(Number.NaN) }, 'invalid Date'],
     ['a bigint beyond 64 bits', { n: 2n ** 70n }, 'too large'],
     ['a symbol', { s: Symbol('x') }, 'symbol'],
+    ['a function', fn, 'value is a function'],
+    ['a function property', { onClick: fn }, 'value.onClick is a function'],
+    ['a function in an array', [1, fn], 'value[1] is a function'],
+    ['a function as a Map value', new Map([['k', fn]]), 'value.get("k") is a function'],
+    ['a function in a Set', new Set([fn]), 'a Set element) is a function'],
+    [
+      'a class instance with a function field',
+      {
+        h: new (class H {
+          f = fn
+        })(),
+      },
+      'value.h.f is a function',
+    ],
+    ['a top-level symbol', Symbol('x'), 'value is a symbol'],
+    ['a boxed number', { n: new Number(1) }, 'value.n is a Number'],
+    ['a boxed string', new String('s'), 'value is a String'],
+    ['a WeakMap', { w: new WeakMap() }, 'value.w is a WeakMap'],
+    ['a Promise', [Promise.resolve(1)], 'value[0] is a Promise'],
+    ['a string with a lone surrogate', { s: 'ab\ud800' }, 'value.s is a string with a lone surrogate'],
+    ['a long string with a lone surrogate', [`${'x'.repeat(200)}\udc00`], 'value[0] is a string with a lone'],
+    ['a property name with a lone surrogate', { '\ud800k': 1 }, 'has a property name with a lone surrogate'],
+    ['a Map key with a lone surrogate', new Map([['\udbff', 1]]), 'lone surrogate'],
   ])('rejects %s with INVALID_RECORD naming the message index', (_name, value, why) => {
     const err = seglogError(() => encodeValue('msgpack', value, 7))
     expect(err.code).toBe('INVALID_RECORD')
@@ -295,6 +321,15 @@ describe('string values', () => {
   it('reads invalid UTF-8 as replacement characters instead of failing', () => {
     expect(decodeValue('string', Buffer.from([0x61, 0xff]), 0)).toBe('a\ufffd')
   })
+
+  it('rejects a string with a lone surrogate with INVALID_RECORD instead of storing U+FFFD', () => {
+    for (const value of ['\ud800', 'a\udfffb', `${'😀'.repeat(10)}\ud83d`]) {
+      const err = seglogError(() => encodeValue('string', value, 2))
+      expect(err.code).toBe('INVALID_RECORD')
+      expect(err.message).toContain('message 2')
+      expect(err.message).toContain('lone surrogate')
+    }
+  })
 })
 
 describe('binary values', () => {
@@ -343,6 +378,17 @@ describe('keys', () => {
     expect(k.buffer).toBe(u.buffer)
     expect(encodeKey(null, 0)).toBeNull()
     expect(encodeKey(undefined, 0)).toBeNull()
+  })
+
+  it('rejects a string key with a lone surrogate with INVALID_RECORD (its UTF-8 would be another key)', () => {
+    for (const key of ['\ud800', 'k\udc00']) {
+      for (const f of [encodeKey, normalizeKey]) {
+        const err = seglogError(() => f(key, 4))
+        expect(err.code).toBe('INVALID_RECORD')
+        expect(err.message).toContain('message 4: key')
+      }
+    }
+    expect(normalizeKey('😀', 0)).toBe('😀')
   })
 
   it.each([[42], [{}], [true], [Symbol('k')], [[1]]])(
@@ -397,32 +443,76 @@ describe('headers', () => {
     expect(() => encodeHeaders({ arr: ['ok', 2] }, 0)).toThrow(TypeError)
   })
 
-  it('decodes to Record<string, Buffer>, the last value winning for a repeated key', () => {
+  it('reads every value of a repeated key back, in order, as an array (KafkaJS shape)', () => {
     const headers = decodeHeaders([
       { key: 'tag', value: Buffer.from('first') },
       { key: 'src', value: new Uint8Array([119, 101, 98]) },
+      { key: 'tag', value: null },
       { key: 'tag', value: Buffer.from('last') },
     ])
     expect(Object.keys(headers)).toEqual(['tag', 'src'])
-    expect(headers.tag.toString()).toBe('last')
+    expect(headers.tag).toEqual([Buffer.from('first'), null, Buffer.from('last')])
     expect(Buffer.isBuffer(headers.src)).toBe(true)
-    expect(headers.src.toString()).toBe('web')
+    expect(headers.src).toEqual(Buffer.from('web'))
   })
 
-  it('decodes a null header value as an empty Buffer', () => {
-    const headers = decodeHeaders([{ key: 'empty', value: null }])
-    expect(Buffer.isBuffer(headers.empty)).toBe(true)
-    expect(headers.empty.length).toBe(0)
+  it('reads a null header value back as null, distinct from an empty Buffer', () => {
+    const headers = decodeHeaders([
+      { key: 'none', value: null },
+      { key: 'empty', value: Buffer.alloc(0) },
+    ])
+    expect(headers.none).toBeNull()
+    expect(headers.empty).toEqual(Buffer.alloc(0))
   })
 
-  it('keeps a __proto__ header as an own property', () => {
+  it('keeps keys that Object.prototype also has as ordinary headers', () => {
+    const headers = decodeHeaders([
+      { key: 'toString', value: Buffer.from('a') },
+      { key: 'constructor', value: Buffer.from('b') },
+      { key: 'constructor', value: Buffer.from('c') },
+    ])
+    expect(headers.toString).toEqual(Buffer.from('a'))
+    expect(headers.constructor).toEqual([Buffer.from('b'), Buffer.from('c')])
+  })
+
+  it('keeps a __proto__ header as an own property, repeated or not', () => {
     const headers = decodeHeaders([{ key: '__proto__', value: Buffer.from('x') }])
     expect(Object.getPrototypeOf(headers)).toBe(Object.prototype)
     expect(Object.hasOwn(headers, '__proto__')).toBe(true)
+    const twice = decodeHeaders([
+      { key: '__proto__', value: Buffer.from('x') },
+      { key: '__proto__', value: Buffer.from('y') },
+    ])
+    expect(Object.getPrototypeOf(twice)).toBe(Object.prototype)
+    expect(Object.getOwnPropertyDescriptor(twice, '__proto__')?.value).toEqual([Buffer.from('x'), Buffer.from('y')])
   })
 
-  it('round-trips through encodeHeaders and decodeHeaders', () => {
-    const headers = decodeHeaders(encodeHeaders({ a: 'x', b: Buffer.from('y') }, 0)!)
-    expect(Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, v.toString()]))).toEqual({ a: 'x', b: 'y' })
+  it('round-trips through encodeHeaders and decodeHeaders, arrays and nulls included', () => {
+    const headers = decodeHeaders(
+      encodeHeaders({ a: 'x', b: Buffer.from('y'), c: ['1', null, Buffer.from('3')], d: null, e: ['only'] }, 0)!,
+    )
+    expect(headers).toEqual({
+      a: Buffer.from('x'),
+      b: Buffer.from('y'),
+      c: [Buffer.from('1'), null, Buffer.from('3')],
+      d: null,
+      e: Buffer.from('only'),
+    })
+  })
+
+  it('writes no header for an empty array', () => {
+    expect(encodeHeaders({ a: [] }, 0)).toBeNull()
+  })
+
+  it('rejects symbol-keyed headers with a TypeError instead of dropping them', () => {
+    expect(() => encodeHeaders({ [Symbol('s')]: 'x' }, 3)).toThrow(TypeError)
+    expect(() => encodeHeaders({ [Symbol('s')]: 'x' }, 3)).toThrow(/message 3/)
+  })
+
+  it('rejects a header key or string value with a lone surrogate with INVALID_RECORD', () => {
+    expect(seglogError(() => encodeHeaders({ '\ud800': 'x' }, 2)).code).toBe('INVALID_RECORD')
+    const err = seglogError(() => encodeHeaders({ h: ['ok', 'x\udc00'] }, 2))
+    expect(err.code).toBe('INVALID_RECORD')
+    expect(err.message).toMatch(/message 2: header "h"/)
   })
 })

@@ -196,7 +196,7 @@ describe('Seglog append and read', () => {
     expect(recs.length).toBe(2)
     expect(recs[0]).toMatchObject({ topic: 't', partition: 0, offset: 0, value: { n: 1, nested: { list: [1, 2] } } })
     expect(recs[0].key?.toString()).toBe('a')
-    expect(recs[0].headers.src.toString()).toBe('web')
+    expect(recs[0].headers).toEqual({ src: Buffer.from('web') })
     expect(recs[1].value).toBeNull()
     expect((await e.read('t', 1, 0))[0].key).toEqual(Buffer.from([1, 2]))
     expect(e.offsets('t', 0)).toEqual({ logStartOffset: 0, logEndOffset: 2 })
