@@ -7,6 +7,7 @@
  * TypeError); an unknown field is INVALID_CONFIG too, so typos do not silently fall back to defaults.
  */
 import { SeglogError } from './errors.js'
+import { MIN_ONE_RECORD_BATCH_SIZE } from './segment/record-batch.js'
 
 export type CleanupPolicy = 'delete' | 'compact' | 'compact,delete'
 export type CompressionType = 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd'
@@ -97,7 +98,8 @@ const RULES: Readonly<Record<keyof TopicConfig, Rule>> = {
   indexIntervalBytes: { kind: 'int', min: 0, max: INT32_MAX },
   // At least two time-index entries (one is reserved for the final entry at roll).
   segmentIndexBytes: { kind: 'int', min: 24, max: INT32_MAX },
-  maxMessageBytes: { kind: 'int', min: 62, max: INT32_MAX },
+  // The smallest batch that can hold one record (68 bytes: a 61-byte header and a 7-byte empty record).
+  maxMessageBytes: { kind: 'int', min: MIN_ONE_RECORD_BATCH_SIZE, max: INT32_MAX },
   retentionMs: { kind: 'int', min: -1, max: FOREVER, note: '-1 = forever' },
   retentionBytes: { kind: 'int', min: -1, max: FOREVER, note: '-1 = unlimited' },
   cleanupPolicy: { kind: 'enum', values: ['delete', 'compact', 'compact,delete'] },

@@ -42,6 +42,7 @@ import { type LogConfig, type LogEvent, PartitionLog, type PreparedBatch } from 
 import { checkMessage } from './messages.js'
 import { MetadataStore, type TopicRecord } from './metadata.js'
 import { type CommittedOffset, OffsetStore } from './offset-store.js'
+import { checkOpenOptions } from './open-options.js'
 import { partitionForKey, StickyPartitioner } from './partitioner.js'
 import { Producer, type ProducerOptions } from './producer.js'
 import { applyRetention, type RetentionResult } from './retention/retention.js'
@@ -266,18 +267,10 @@ export class Seglog {
    * Opens `dir` (creating it if missing) and becomes its exclusive owner. Another owner — another process, or a
    * second open in this process, through any path or symlink to the same directory — gets ENGINE_LOCKED.
    */
-  static async open(dir: string, options: SeglogOptions = {}): Promise<Seglog> {
+  static async open(dir: string, given: SeglogOptions = {}): Promise<Seglog> {
     if (typeof dir !== 'string' || dir.length === 0) throw new TypeError('dir must be a non-empty string')
-    if (options === null || typeof options !== 'object') throw new TypeError('options must be an object')
-    if (options.maxOpenFiles !== undefined && (!Number.isInteger(options.maxOpenFiles) || options.maxOpenFiles < 16)) {
-      throw new TypeError('maxOpenFiles must be an integer >= 16')
-    }
-    for (const name of ['retentionCheckIntervalMs', 'cleanerBackoffMs', 'cleanerMapBytes'] as const) {
-      const v = options[name]
-      if (v !== undefined && (!Number.isInteger(v) || v < 0))
-        throw new TypeError(`${name} must be a non-negative integer`)
-    }
-    const defaults = validateTopicConfig(options.defaults, 'defaults')
+    // Every option is checked (and the clock read once) before anything is created or locked.
+    const { options, defaults } = checkOpenOptions(given)
     let realDir: string
     try {
       nodeFs.mkdirSync(dir, { recursive: true })

@@ -62,6 +62,13 @@ export const RECORDS_COUNT_OFFSET = BASE_SEQUENCE_OFFSET + 4
 export const RECORDS_OFFSET = RECORDS_COUNT_OFFSET + 4
 /** Size of an empty batch (header only). */
 export const BATCH_OVERHEAD = RECORDS_OFFSET
+/**
+ * Size of the smallest record: one byte each for length, attributes, timestampDelta, offsetDelta, keyLength (−1),
+ * valueLength (−1) and headerCount (0).
+ */
+export const MIN_RECORD_SIZE = 7
+/** The smallest batch that holds a record (compression only makes a record this small bigger). */
+export const MIN_ONE_RECORD_BATCH_SIZE = BATCH_OVERHEAD + MIN_RECORD_SIZE
 /** baseOffset + length: the bytes outside `length`. */
 export const LOG_OVERHEAD = LENGTH_OFFSET + 4
 /** Fewer bytes than this cannot start a batch (offset + length + epoch + magic), as Kafka's file iteration. */

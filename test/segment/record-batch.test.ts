@@ -12,6 +12,7 @@ import {
   type DecodedRecord,
   decodeRecords,
   encodeBatch,
+  MIN_ONE_RECORD_BATCH_SIZE,
   readBatchHeader,
   setBatchBaseOffset,
   TimestampType,
@@ -153,6 +154,12 @@ describe('RecordBatch v2 codec', () => {
       return seen.length < 3
     })
     expect(seen).toEqual([104, 105, 106])
+  })
+
+  it('encodes a record with no key, no value and no headers in the smallest one-record batch (68 bytes)', () => {
+    const batch = encodeBatch([{ timestamp: 1_700_000_000_000, key: null, value: null }])
+    expect(batch.length).toBe(MIN_ONE_RECORD_BATCH_SIZE)
+    expect(MIN_ONE_RECORD_BATCH_SIZE).toBe(68)
   })
 
   it('reports the size a partial batch needs so readers can ignore it', () => {
