@@ -63,7 +63,7 @@ export function checkTimestamp(ts: unknown, index: number, now: number): number 
       `message ${index}: timestamp ${show(ts)} is outside the accepted range [0, ${MAX_TIMESTAMP}] ms`,
     )
   }
-  return n
+  return n === 0 ? 0 : n // -0 is stored as 0; the metadata says so too
 }
 
 /** Checks message `index` and returns its normalized fields; `now` is the timestamp when it has none. */
