@@ -30,6 +30,70 @@ export const MAX_RELATIVE_OFFSET = 0x7fffffff
 
 const MIN_CAPACITY = 16
 
+/**
+ * Read-only access to a few entries of an index file without loading it: what the open-time check of a segment
+ * needs (length, first and last entries, a binary search), so a clean open never reads whole index files.
+ */
+export class IndexFileProbe {
+  /** File length in bytes. */
+  readonly length: number
+  private readonly handle: FileHandle
+  private readonly entrySize: number
+  private readonly scratch: Buffer
+
+  private constructor(handle: FileHandle, entrySize: number, length: number) {
+    this.handle = handle
+    this.entrySize = entrySize
+    this.length = length
+    this.scratch = Buffer.alloc(entrySize)
+  }
+
+  /** Opens `path` read-only; null when it does not exist. I/O failures are IO_ERROR. */
+  static open(fsys: FileSystem, path: string, entrySize: number): IndexFileProbe | null {
+    let handle: FileHandle
+    try {
+      if (!fsys.exists(path)) return null
+      handle = fsys.open(path, 'r')
+    } catch (err) {
+      if ((err as { code?: unknown }).code === 'ENOENT') return null
+      throw ioError(err, 'open index', path)
+    }
+    try {
+      return new IndexFileProbe(handle, entrySize, handle.size())
+    } catch (err) {
+      handle.close()
+      throw ioError(err, 'stat index', path)
+    }
+  }
+
+  /** Whole entries in the file (a trailing partial entry is not counted). */
+  get entries(): number {
+    return Math.floor(this.length / this.entrySize)
+  }
+
+  /** The bytes of entry `i` (a scratch buffer, valid until the next call). */
+  entry(i: number): Buffer {
+    let n: number
+    try {
+      n = this.handle.read(this.scratch, 0, this.entrySize, i * this.entrySize)
+    } catch (err) {
+      throw ioError(err, 'read index', this.handle.path)
+    }
+    if (n < this.entrySize) {
+      throw corruptLog(`index entry ${i} is short (${n} of ${this.entrySize} bytes)`, this.handle.path)
+    }
+    return this.scratch
+  }
+
+  close(): void {
+    try {
+      this.handle.close()
+    } catch {
+      // read-only handle: nothing to lose
+    }
+  }
+}
+
 export abstract class FixedIndex {
   readonly baseOffset: number
   protected readonly fsys: FileSystem

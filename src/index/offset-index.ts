@@ -92,6 +92,19 @@ export class OffsetIndex extends FixedIndex {
     return { offset: this.baseOffset + rel[lo], position: this.positions[lo] }
   }
 
+  /** The entry with the largest offset <= `targetOffset`, or null when there is none (unlike `lookup`). */
+  floorEntry(targetOffset: number): OffsetPosition | null {
+    const target = targetOffset - this.baseOffset
+    const rel = this.relOffsets
+    if (this.count === 0 || !(target >= rel[0])) return null
+    return this.lookup(targetOffset)
+  }
+
+  /** Decodes one 8-byte entry as written to the file (relative offset, position). */
+  static decode(buf: Buffer, at = 0): { relativeOffset: number; position: number } {
+    return { relativeOffset: buf.readInt32BE(at), position: buf.readInt32BE(at + 4) }
+  }
+
   /**
    * The entry with the smallest offset >= `targetOffset` (the first indexed batch whose last offset reaches the
    * target), or null when every entry is below it. Point reads use it to jump straight to a cached batch.

@@ -113,6 +113,14 @@ export class TimeIndex extends FixedIndex {
     return { timestamp: ts[lo], offset: this.baseOffset + this.relOffsets[lo] }
   }
 
+  /** Decodes one 12-byte entry as written to the file (timestamp, relative offset). */
+  static decode(buf: Buffer, at = 0): { timestamp: number; relativeOffset: number } {
+    return {
+      timestamp: buf.readInt32BE(at) * TWO_32 + buf.readUInt32BE(at + 4),
+      relativeOffset: buf.readInt32BE(at + 8),
+    }
+  }
+
   entryAt(i: number): TimestampOffset {
     if (!Number.isInteger(i) || i < 0 || i >= this.count) {
       throw new RangeError(`entry ${i} out of range [0, ${this.count}) in ${this.path}`)

@@ -37,16 +37,20 @@ import {
   type EncodeBatchOptions,
   encodeBatch,
   LAST_OFFSET_DELTA_OFFSET,
+  RECORDS_COUNT_OFFSET,
   readInt32,
   setBatchBaseOffset,
   TimestampType,
 } from '../segment/record-batch.js'
-import { BatchCache, LogSegment } from '../segment/segment.js'
+import { BatchCache, LogSegment, MAX_LOG_OFFSET, type SegmentRepair } from '../segment/segment.js'
 import {
   CLEANED_SUFFIX,
+  CLEANER_CHECKPOINT,
   DELETED_SUFFIX,
   INDEX_SUFFIX,
   LOG_SUFFIX,
+  parseSegmentFileName,
+  STATE_FILE,
   SWAP_SUFFIX,
   segmentFileName,
   TIME_INDEX_SUFFIX,
@@ -93,6 +97,22 @@ export type LogEvent =
       durationMs: number
     }
   | { type: 'opened'; dir: string; clean: true; durationMs: number }
+  /** A segment's `.index`/`.timeindex` did not match its `.log` (missing, short, stale, swapped) and were rebuilt. */
+  | { type: 'indexes-rebuilt'; dir: string; baseOffset: number; reason: string }
+  /**
+   * Data that recovery may not cut (below the recovery point) failed its checks: reads that reach it throw
+   * CORRUPT_LOG naming `path` and `offset`. Nothing was changed on disk.
+   */
+  | {
+      type: 'corruption-detected'
+      dir: string
+      baseOffset: number
+      path: string
+      offset: number | null
+      reason: string
+    }
+  /** `partition.state` held a value that does not fit the segments on disk; it was ignored as described. */
+  | { type: 'state-repaired'; dir: string; reason: string }
   | { type: 'swept'; dir: string; deleted: string[]; swapsCompleted: string[] }
   | { type: 'rolled'; dir: string; baseOffset: number }
   | { type: 'segments-deleted'; dir: string; baseOffsets: number[]; reason: string }
@@ -162,6 +182,11 @@ export class PartitionLog {
   private persistedRecoveryPoint = 0
   /** partition.state still says "clean": must be cleared (durably) before the first mutation. */
   private cleanMarkOnDisk = false
+  /**
+   * Segments based at or above this were never compacted: their offsets are contiguous, which reads and
+   * recovery check. Infinity = unknown (every segment may have compaction gaps).
+   */
+  private compactedEnd = 0
   private unsynced = new Set<LogSegment>()
   private dirUnsynced = false
   private syncRunning: Promise<void> | null = null
@@ -229,52 +254,101 @@ export class PartitionLog {
     if (sweep.deleted.length > 0 || sweep.swapsCompleted.length > 0) {
       this.onEvent({ type: 'swept', dir: this.dir, deleted: sweep.deleted, swapsCompleted: sweep.swapsCompleted })
     }
-    const state = readPartitionState(fsys, this.dir)
+    const { state, problem } = readPartitionState(fsys, this.dir)
+    if (problem !== null) this.onEvent({ type: 'state-repaired', dir: this.dir, reason: problem })
     const now = this.clock()
-    const segmentConfig = {
-      indexIntervalBytes: this.config.indexIntervalBytes,
-      segmentIndexBytes: this.config.segmentIndexBytes,
-    }
+    const segmentConfig = this.segmentConfig()
     this.segments = sweep.segmentBaseOffsets.map((base) => LogSegment.load(fsys, this.dir, base, segmentConfig, now))
+    // Without a recorded value, a partition that has a cleaner checkpoint may have compaction gaps anywhere.
+    this.compactedEnd = state?.compactedEnd ?? (this.hasCleanerCheckpoint() ? Number.POSITIVE_INFINITY : 0)
+    // Segments a completed swap put in place are compaction output, whatever the checkpoint says.
+    for (const name of sweep.swapsCompleted) {
+      const swapped = parseSegmentFileName(name.slice(0, -SWAP_SUFFIX.length))
+      if (swapped === null) continue
+      const after = this.segments.find((seg) => seg.baseOffset > swapped.baseOffset)
+      this.compactedEnd = Math.max(this.compactedEnd, after?.baseOffset ?? Number.POSITIVE_INFINITY)
+    }
+    this.relink()
     this.recoveryPoint_ = state?.recoveryPoint ?? 0
 
     const clean = state?.clean ?? null
     const last = this.segments.at(-1)
-    const cleanUsable =
+    let cleanUsable =
       clean !== null &&
       last !== undefined &&
       clean.activeBaseOffset === last.baseOffset &&
-      clean.activeSize === last.size &&
-      clean.logEndOffset >= last.baseOffset
-    if (cleanUsable) {
-      last.resume({
-        nextOffset: clean.logEndOffset,
-        maxTimestamp: clean.maxTimestamp,
-        offsetOfMaxTimestamp: clean.offsetOfMaxTimestamp,
-        firstBatchTimestamp: clean.firstBatchTimestamp,
-      })
-      this.recoveryPoint_ = clean.logEndOffset
-      this.cleanMarkOnDisk = true
+      clean.activeSize === last.size
+    if (clean !== null && last !== undefined && cleanUsable) {
+      // Index files are derived data: each segment's are checked against its log (cheaply) on every open.
+      for (let i = 0; i < this.segments.length - 1; i++) this.checkSegment(i)
+      // The clean mark skips the body scan of the active segment, never a check of its last batch against it.
+      const why = last.checkOnOpen({ endOffset: clean.logEndOffset, clean })
+      if (why === null) {
+        last.resume({
+          nextOffset: clean.logEndOffset,
+          maxTimestamp: clean.maxTimestamp,
+          offsetOfMaxTimestamp: clean.offsetOfMaxTimestamp,
+          firstBatchTimestamp: clean.firstBatchTimestamp,
+        })
+        this.recoveryPoint_ = clean.logEndOffset
+        this.cleanMarkOnDisk = true
+      } else {
+        cleanUsable = false
+        this.recoverSegments(
+          started,
+          this.segments.length - 1,
+          `the clean-shutdown state does not match the active segment: ${why}`,
+        )
+      }
     } else if (this.segments.length > 0) {
-      this.recoverSegments(started)
+      let startIdx = 0
+      for (let i = 0; i < this.segments.length; i++) {
+        if (this.segments[i].baseOffset <= this.recoveryPoint_) startIdx = i
+      }
+      for (let i = 0; i < startIdx; i++) this.checkSegment(i)
+      const why =
+        clean === null
+          ? null
+          : `the clean-shutdown state (active segment ${clean.activeBaseOffset} of ${clean.activeSize} bytes) does not match the files`
+      this.recoverSegments(started, startIdx, why)
     }
 
     if (this.segments.length === 0) {
       const base = state?.logStartOffset ?? 0
       this.segments.push(LogSegment.create(fsys, this.dir, base, segmentConfig, now))
+      this.relink()
       this.unsynced.add(this.segments[0])
       this.dirUnsynced = true
       this.recoveryPoint_ = base
     }
     const first = this.segments[0]
-    this.logStart = Math.max(state?.logStartOffset ?? first.baseOffset, first.baseOffset)
+    let logStart = Math.max(state?.logStartOffset ?? first.baseOffset, first.baseOffset)
+    if (logStart > this.logEndOffset && cleanUsable) {
+      // A clean close never writes a log start above its log end: this value was not written by this log.
+      this.onEvent({
+        type: 'state-repaired',
+        dir: this.dir,
+        reason: `${STATE_FILE} logStartOffset ${logStart} is above the log end ${this.logEndOffset} of a cleanly closed log; the log starts at ${first.baseOffset}`,
+      })
+      logStart = first.baseOffset
+    }
+    this.logStart = logStart
     if (this.logEndOffset < this.logStart) {
-      // Everything was cut below the checkpointed start: keep the offsets moving forward.
+      // Recovery cut everything below the checkpointed start: keep the offsets moving forward (Kafka's rule).
+      const doomed = this.segments.map((seg) => seg.baseOffset)
       for (const seg of this.segments) seg.deleteFiles()
       this.segments = [LogSegment.create(fsys, this.dir, this.logStart, segmentConfig, now)]
+      this.relink()
+      this.unsynced.clear()
       this.unsynced.add(this.segments[0])
       this.dirUnsynced = true
       this.recoveryPoint_ = this.logStart
+      this.onEvent({
+        type: 'segments-deleted',
+        dir: this.dir,
+        baseOffsets: doomed,
+        reason: `the recovered log ends below the checkpointed log start offset ${this.logStart}`,
+      })
     }
     this.recoveryPoint_ = Math.min(this.recoveryPoint_, this.logEndOffset)
     if (!cleanUsable) {
@@ -288,12 +362,56 @@ export class PartitionLog {
     }
   }
 
-  /** Scans every segment from the one holding the recovery point; cuts at the first invalid batch. */
-  private recoverSegments(started: number): void {
-    let startIdx = 0
-    for (let i = 0; i < this.segments.length; i++) {
-      if (this.segments[i].baseOffset <= this.recoveryPoint_) startIdx = i
+  private hasCleanerCheckpoint(): boolean {
+    try {
+      return this.fs.exists(`${this.dir}/${CLEANER_CHECKPOINT}`)
+    } catch {
+      return true
     }
+  }
+
+  /** Gives every segment its bounds (the next segment's base), whether it is dense, and the repair hook. */
+  private relink(): void {
+    const segs = this.segments
+    for (let i = 0; i < segs.length; i++) {
+      const seg = segs[i]
+      seg.nextSegmentBase = i + 1 < segs.length ? segs[i + 1].baseOffset : Number.POSITIVE_INFINITY
+      seg.dense = seg.baseOffset >= this.compactedEnd
+      seg.onRepair = this.onSegmentRepair
+    }
+  }
+
+  private readonly onSegmentRepair = (r: SegmentRepair): void => {
+    if (r.damage === null) {
+      this.onEvent({ type: 'indexes-rebuilt', dir: this.dir, baseOffset: r.baseOffset, reason: r.reason })
+    } else {
+      this.onEvent({
+        type: 'corruption-detected',
+        dir: this.dir,
+        baseOffset: r.baseOffset,
+        path: r.damage.path ?? this.dir,
+        offset: r.damage.offset ?? null,
+        reason: r.damage.message,
+      })
+    }
+  }
+
+  /** The open-time check of segment `i` (not the active one); a segment that fails gets its indexes rebuilt. */
+  private checkSegment(i: number): void {
+    const seg = this.segments[i]
+    const why = seg.checkOnOpen({ endOffset: this.segments[i + 1].baseOffset })
+    if (why !== null) {
+      seg.rebuildIndexes(why)
+      this.unsynced.add(seg)
+    }
+  }
+
+  /**
+   * Scans every segment from `startIdx` (the one holding the recovery point); cuts at the first invalid batch,
+   * or after a segment that ends before the next one starts, and drops every later segment. `why` says what
+   * made the open recover, when it is more than an unclean shutdown.
+   */
+  private recoverSegments(started: number, startIdx: number, why: string | null): void {
     let scanned = 0
     let truncatedBytes = 0
     let truncatedAt: number | null = null
@@ -304,12 +422,10 @@ export class PartitionLog {
       const result = seg.recover(Number.MAX_SAFE_INTEGER)
       scanned++
       this.unsynced.add(seg)
-      const next = this.segments[i + 1]
-      const overlaps = next !== undefined && result.nextOffset > next.baseOffset
-      if (result.truncatedBytes > 0 || overlaps) {
+      if (result.truncatedBytes > 0 || result.hole) {
         truncatedBytes += result.truncatedBytes
         truncatedAt = result.nextOffset
-        reason = overlaps ? `segment ${seg.baseOffset} overlaps segment ${next.baseOffset}` : result.reason
+        reason = result.reason
         for (const later of this.segments.slice(i + 1)) {
           truncatedBytes += later.size
           deleted.push(later.baseOffset)
@@ -318,6 +434,7 @@ export class PartitionLog {
           this.dirUnsynced = true
         }
         this.segments.length = i + 1
+        this.relink()
         break
       }
     }
@@ -330,7 +447,7 @@ export class PartitionLog {
       truncatedBytes,
       truncatedAtOffset: truncatedAt,
       deletedSegments: deleted,
-      reason,
+      reason: why === null ? reason : reason === null ? why : `${why}; ${reason}`,
       durationMs: performance.now() - started,
     })
   }
@@ -364,6 +481,7 @@ export class PartitionLog {
       logStartOffset: this.logStart,
       recoveryPoint: this.recoveryPoint_,
       clean,
+      compactedEnd: Number.isFinite(this.compactedEnd) ? this.compactedEnd : null,
     })
     this.persistedRecoveryPoint = this.recoveryPoint_
   }
@@ -397,6 +515,11 @@ export class PartitionLog {
 
   private get active(): LogSegment {
     return this.segments[this.segments.length - 1]
+  }
+
+  /** Segments based at or above this offset were never compacted (Infinity when that is not known). */
+  get compactedEndOffset(): number {
+    return this.compactedEnd
   }
 
   get effectiveConfig(): Readonly<LogConfig> {
@@ -469,6 +592,11 @@ export class PartitionLog {
       throw new SeglogError('INVALID_RECORD', `batch of ${batch.length} bytes is too short`)
     const problem = checkBatch(batch, 0, batch.length)
     if (problem !== null) throw new SeglogError('INVALID_RECORD', `batch rejected: ${problem}`)
+    const lastDelta = readInt32(batch, LAST_OFFSET_DELTA_OFFSET)
+    if (readInt32(batch, RECORDS_COUNT_OFFSET) !== lastDelta + 1) {
+      // The log assigns offsets densely; a batch with gaps inside would read as damage.
+      throw new SeglogError('INVALID_RECORD', `batch rejected: ${lastDelta + 1} offsets for a different record count`)
+    }
     return this.appendBatchUnchecked(batch, -1)
   }
 
@@ -487,8 +615,13 @@ export class PartitionLog {
     this.checkSize(size)
     this.beforeMutation()
     const baseOffset = this.logEndOffset
-    setBatchBaseOffset(batch, 0, baseOffset)
     const lastOffset = baseOffset + readInt32(batch, LAST_OFFSET_DELTA_OFFSET)
+    if (lastOffset > MAX_LOG_OFFSET) {
+      throw new SeglogError('OFFSET_OUT_OF_RANGE', `${this.dir} has no offsets left (log end ${baseOffset})`, {
+        offset: baseOffset,
+      })
+    }
+    setBatchBaseOffset(batch, 0, baseOffset)
     const maxTimestamp = batchMaxTimestamp(batch, 0)
     if (
       this.active.shouldRoll(
@@ -537,6 +670,7 @@ export class PartitionLog {
     this.unsynced.delete(old)
     const seg = LogSegment.create(this.fs, this.dir, base, this.segmentConfig(), this.clock())
     this.segments.push(seg)
+    this.relink()
     this.unsynced.add(seg)
     this.dirUnsynced = true
     this.onEvent({ type: 'rolled', dir: this.dir, baseOffset: base })
@@ -659,6 +793,15 @@ export class PartitionLog {
         this.batchCache,
       )
       if (res === null) {
+        const next = this.segments[i + 1]
+        if (next !== undefined && from < next.baseOffset) {
+          // Never step over missing offsets: a segment ends only where the next one starts.
+          throw corruptLog(
+            `offsets ${from} to ${next.baseOffset - 1} are missing: the segment ends before the next one starts`,
+            this.segments[i].logPath,
+            from,
+          )
+        }
         i++
         continue
       }
@@ -674,8 +817,9 @@ export class PartitionLog {
     this.assertOpen()
     for (let i = 0; i < this.segments.length; i++) {
       const seg = this.segments[i]
-      if (seg.size === 0) continue
-      if (seg.largestTimestamp() < timestamp && i < this.segments.length - 1) continue
+      // A damaged segment is never skipped: the answer may lie in its damage, and reading there throws.
+      if (seg.damage === null && seg.size === 0) continue
+      if (seg.damage === null && seg.largestTimestamp() < timestamp && i < this.segments.length - 1) continue
       const found = seg.findOffsetByTimestamp(timestamp, this.logStart, this.decompress)
       if (found !== null) return found.offset
     }
@@ -704,6 +848,7 @@ export class PartitionLog {
         this.unsynced.delete(seg)
         this.dirUnsynced = true
       }
+      this.relink()
       const seg = this.active
       seg.truncateTo(offset)
       this.unsynced.add(seg)
@@ -736,6 +881,7 @@ export class PartitionLog {
     this.logStart = offset
     const doomed: LogSegment[] = []
     while (this.segments.length > 1 && this.segments[1].baseOffset <= offset) doomed.push(this.segments.shift()!)
+    this.relink()
     this.writeState(null)
     if (doomed.length > 0) this.deleteSegmentFiles(doomed, 'log start offset')
     return this.logStart
@@ -754,6 +900,7 @@ export class PartitionLog {
       else this.rollSegment()
     }
     const doomed = this.segments.splice(0, count)
+    this.relink()
     if (doomed.length === 0) return 0
     this.logStart = Math.max(this.logStart, this.segments[0].baseOffset)
     this.writeState(null)
@@ -898,6 +1045,17 @@ export class PartitionLog {
     }
 
     this.beforeMutation()
+    // Recorded before the swap can become visible: from then on these segments may have offset gaps.
+    const compactedEnd = this.segments[n].baseOffset
+    if (compactedEnd > this.compactedEnd) {
+      this.compactedEnd = compactedEnd
+      try {
+        this.writeState(null)
+      } catch (err) {
+        removeNew()
+        throw err
+      }
+    }
     // The directory fsyncs below make every name durable: the data of inactive segments must be durable first
     // (the same rule as writeState).
     const active = this.active
@@ -945,6 +1103,7 @@ export class PartitionLog {
     try {
       const loaded = newBases.map((base) => LogSegment.load(fsys, this.dir, base, this.segmentConfig(), now))
       this.segments.splice(0, n, ...loaded)
+      this.relink()
     } catch (err) {
       throw this.poisonWith(err instanceof SeglogError ? err : ioError(err, 'load', this.dir))
     }

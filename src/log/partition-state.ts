@@ -10,13 +10,20 @@
  * | `clean`         | object or null | present only after a clean close, cleared before the next mutation        |
  * | `clean.activeBaseOffset`, `clean.activeSize` | integers | the active segment as it was closed; checked against the file |
  * | `clean.logEndOffset`, `clean.maxTimestamp`, `clean.offsetOfMaxTimestamp`, `clean.firstBatchTimestamp` | integers | the active segment's append state, so opening reads no segment body |
+ * | `compactedEnd`  | integer or null (optional) | segments based at or above it were never compacted, so their offsets are contiguous; null or absent = unknown |
+ *
+ * Every field is untrusted input: a value of the wrong type or out of range (offsets are integers in
+ * [0, MAX_LOG_OFFSET]) makes the reader drop what it cannot use and say why (`problem`), so the open can report
+ * it. The open then checks what remains against the segments on disk (`PartitionLog`).
  *
  * Why JSON: the file is written a handful of times per segment and read once per open; a text format that
  * `cat` shows is worth more than the bytes saved. A file that does not parse or validate is treated as absent:
  * that costs a full recovery scan, never data.
  */
+import { ioError } from '../errors.js'
 import type { FileSystem } from '../io/file-system.js'
-import { readJsonFile, writeJsonFile } from '../io/json-file.js'
+import { writeJsonFile } from '../io/json-file.js'
+import { MAX_LOG_OFFSET } from '../segment/segment.js'
 import { STATE_FILE } from './file-names.js'
 
 export interface CleanShutdownState {
@@ -33,29 +40,94 @@ export interface PartitionState {
   logStartOffset: number
   recoveryPoint: number
   clean: CleanShutdownState | null
+  /** Segments with a base offset >= this were never compacted; null = unknown (treated as possibly compacted). */
+  compactedEnd: number | null
 }
 
-const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v)
+export interface PartitionStateRead {
+  /** What could be used; null when the file is missing or unusable as a whole. */
+  state: PartitionState | null
+  /** Why (part of) an existing file was ignored; null when it was missing or fully valid. */
+  problem: string | null
+}
 
-/** Reads `partition.state`; null when missing or unreadable (the caller then recovers everything). */
-export function readPartitionState(fsys: FileSystem, dir: string): PartitionState | null {
-  const v = readJsonFile(fsys, dir, STATE_FILE) as Partial<PartitionState> | null
-  if (v === null || typeof v !== 'object') return null
-  if (v.version !== 1 || !isInt(v.logStartOffset) || !isInt(v.recoveryPoint)) return null
-  const c = v.clean
-  if (c !== null && c !== undefined) {
-    const fields = [
-      c.activeBaseOffset,
-      c.activeSize,
-      c.logEndOffset,
-      c.maxTimestamp,
-      c.offsetOfMaxTimestamp,
-      c.firstBatchTimestamp,
-    ]
-    if (!fields.every(isInt))
-      return { version: 1, logStartOffset: v.logStartOffset, recoveryPoint: v.recoveryPoint, clean: null }
+const isOffset = (v: unknown): v is number =>
+  typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 && v <= MAX_LOG_OFFSET
+const isTimestamp = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= -1
+
+/** Why a clean-shutdown record cannot describe a segment, or null. */
+function cleanProblem(c: Record<string, unknown>): string | null {
+  const { activeBaseOffset, activeSize, logEndOffset, maxTimestamp, offsetOfMaxTimestamp, firstBatchTimestamp } = c
+  if (!isOffset(activeBaseOffset)) return `clean.activeBaseOffset ${String(activeBaseOffset)} is not an offset`
+  if (!(typeof activeSize === 'number' && Number.isSafeInteger(activeSize) && activeSize >= 0)) {
+    return `clean.activeSize ${String(activeSize)} is not a size`
   }
-  return { version: 1, logStartOffset: v.logStartOffset, recoveryPoint: v.recoveryPoint, clean: c ?? null }
+  if (!isOffset(logEndOffset) || logEndOffset < activeBaseOffset) {
+    return `clean.logEndOffset ${String(logEndOffset)} is not an offset at or above ${activeBaseOffset}`
+  }
+  if (!isTimestamp(maxTimestamp)) return `clean.maxTimestamp ${String(maxTimestamp)} is not a timestamp`
+  if (!isTimestamp(firstBatchTimestamp))
+    return `clean.firstBatchTimestamp ${String(firstBatchTimestamp)} is not a timestamp`
+  if (
+    !isOffset(offsetOfMaxTimestamp) ||
+    offsetOfMaxTimestamp < activeBaseOffset ||
+    offsetOfMaxTimestamp > logEndOffset
+  ) {
+    return `clean.offsetOfMaxTimestamp ${String(offsetOfMaxTimestamp)} is outside [${activeBaseOffset}, ${logEndOffset}]`
+  }
+  return null
+}
+
+/** Reads and validates `partition.state` (see the module header). I/O failures other than "missing" are IO_ERROR. */
+export function readPartitionState(fsys: FileSystem, dir: string): PartitionStateRead {
+  const path = `${dir}/${STATE_FILE}`
+  let raw: Buffer | null
+  try {
+    raw = fsys.readFile(path)
+  } catch (err) {
+    throw ioError(err, 'read', path)
+  }
+  if (raw === null) return { state: null, problem: null }
+  let v: unknown
+  try {
+    v = JSON.parse(raw.toString('utf8'))
+  } catch {
+    return { state: null, problem: `${STATE_FILE} is not valid JSON (${raw.length} bytes)` }
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) {
+    return { state: null, problem: `${STATE_FILE} does not hold an object` }
+  }
+  const o = v as Record<string, unknown>
+  if (o.version !== 1) return { state: null, problem: `${STATE_FILE} has version ${String(o.version)}, not 1` }
+  if (!isOffset(o.logStartOffset)) {
+    return { state: null, problem: `${STATE_FILE} logStartOffset ${String(o.logStartOffset)} is not an offset` }
+  }
+  if (!isOffset(o.recoveryPoint)) {
+    return { state: null, problem: `${STATE_FILE} recoveryPoint ${String(o.recoveryPoint)} is not an offset` }
+  }
+  const problems: string[] = []
+  let clean: CleanShutdownState | null = null
+  if (o.clean !== null && o.clean !== undefined) {
+    const why =
+      typeof o.clean === 'object' && !Array.isArray(o.clean)
+        ? cleanProblem(o.clean as Record<string, unknown>)
+        : 'clean is not an object'
+    if (why === null) clean = o.clean as CleanShutdownState
+    else problems.push(`clean-shutdown state ignored: ${why}`)
+  }
+  let compactedEnd: number | null = null
+  if (o.compactedEnd !== null && o.compactedEnd !== undefined) {
+    if (isOffset(o.compactedEnd)) compactedEnd = o.compactedEnd
+    else problems.push(`compactedEnd ${String(o.compactedEnd)} ignored: not an offset`)
+  }
+  const state: PartitionState = {
+    version: 1,
+    logStartOffset: o.logStartOffset,
+    recoveryPoint: o.recoveryPoint,
+    clean: clean === null ? null : { ...clean },
+    compactedEnd,
+  }
+  return { state, problem: problems.length === 0 ? null : `${STATE_FILE}: ${problems.join('; ')}` }
 }
 
 export function writePartitionState(fsys: FileSystem, dir: string, state: PartitionState): void {

@@ -18,8 +18,9 @@
  * synchronous and may interleave with appends between calls (JS is single threaded), never inside one.
  */
 import { corruptLog, ioError, SeglogError } from '../errors.js'
+import { IndexFileProbe, MAX_RELATIVE_OFFSET } from '../index/fixed-index.js'
 import { OffsetIndex } from '../index/offset-index.js'
-import { TimeIndex } from '../index/time-index.js'
+import { NO_TIMESTAMP, TimeIndex } from '../index/time-index.js'
 import type { FileHandle, FileSystem } from '../io/file-system.js'
 import { INDEX_SUFFIX, LOG_SUFFIX, segmentFileName, TIME_INDEX_SUFFIX } from '../log/file-names.js'
 import {
@@ -39,8 +40,12 @@ import {
   decodeRecords,
   HEADER_SIZE_UP_TO_MAGIC,
   indexRecords,
+  LAST_OFFSET_DELTA_OFFSET,
+  MAGIC_OFFSET,
+  MAGIC_V2,
   type RecordContext,
   type RecordTable,
+  readInt32,
 } from './record-batch.js'
 import type { Cursor } from './varint.js'
 
@@ -49,14 +54,53 @@ export interface SegmentConfig {
   segmentIndexBytes: number
 }
 
+/**
+ * Largest offset a log may use: a batch based there still ends (base + lastOffsetDelta + 1) inside the exact range
+ * of a JS number. Anything above it read from a file or a checkpoint is damage.
+ */
+export const MAX_LOG_OFFSET = Number.MAX_SAFE_INTEGER - 0x8000_0000
+
 /** What recovery found in a segment. */
 export interface SegmentRecoveryResult {
   validBytes: number
   truncatedBytes: number
   /** Next offset after the last valid batch, or the base offset when the segment holds none. */
   nextOffset: number
-  /** Why the scan stopped early, when it did. */
+  /** Why the scan stopped early, when it did, or why the data ends before the next segment's base (`hole`). */
   reason: string | null
+  /** True when every batch was valid but the segment ends before the next segment's base offset. */
+  hole: boolean
+}
+
+/** What the log expects of a segment when it opens (see `LogSegment.checkOnOpen`). */
+export interface OpenExpectation {
+  /** Offset right after the segment's last batch: the next segment's base, or the log end for the active one. */
+  endOffset: number
+  /** The active segment's clean-shutdown append state, to be checked against its files. */
+  clean?: { maxTimestamp: number; offsetOfMaxTimestamp: number; firstBatchTimestamp: number }
+}
+
+interface ScanResult {
+  /** End of the last valid batch. */
+  validBytes: number
+  /** Why the scan stopped before its limit, or (with `hole`) why the data ends too early. */
+  reason: string | null
+  /** The first offset the failing batch should have started at. */
+  badOffset: number | undefined
+  hole: boolean
+  nextOffset: number
+  maxTimestamp: number
+  offsetOfMaxTimestamp: number
+  firstBatchTimestamp: number
+  bytesSinceEntry: number
+}
+
+/** A segment's indexes were found not to match its log and were rebuilt from it (`damage`: what the scan met). */
+export interface SegmentRepair {
+  baseOffset: number
+  reason: string
+  /** Non-null when the log itself failed its checks: reads that reach the damage throw this CORRUPT_LOG. */
+  damage: SeglogError | null
 }
 
 /** State that lets an active segment resume appending without reading its body (after a clean shutdown). */
@@ -93,6 +137,8 @@ export interface BatchInfo {
 interface Located {
   position: number
   size: number
+  /** Last offset of the batch before this one (NaN when the walk did not see it). */
+  prevLast: number
   lastOffset: number
   /** Records in the batch. */
   count: number
@@ -175,6 +221,96 @@ export class BatchCache {
 const SCAN_CHUNK_BYTES = 16 * 1024
 /** Bytes read at once by recovery's sequential scan. */
 const RECOVERY_CHUNK_BYTES = 1024 * 1024
+/**
+ * The open-time check walks batch headers from an index entry; a correct index leaves at most about
+ * indexIntervalBytes between entries. A walk that must step over more than this (4 intervals, at least 64 KiB,
+ * allowing for a changed interval) means the index does not cover the log: it is rebuilt instead.
+ */
+const MIN_OPEN_WALK_BYTES = 64 * 1024
+
+/** Reads batch headers forward through a handle, a chunk at a time (one read covers many small batches). */
+class HeaderReader {
+  private chunk: Buffer = Buffer.alloc(0)
+  private chunkPos = 0
+
+  constructor(
+    private readonly read: (buf: Buffer, length: number, position: number) => number,
+    private readonly end: number,
+    private readonly chunkBytes: number = HEADER_CHUNK_BYTES,
+  ) {}
+
+  /** The buffer and index holding the 61-byte header at `pos`, or null when fewer bytes remain in the file. */
+  at(pos: number): { buf: Buffer; at: number } | null {
+    if (pos + BATCH_OVERHEAD > this.end) return null
+    if (pos < this.chunkPos || pos + BATCH_OVERHEAD > this.chunkPos + this.chunk.length) {
+      const len = Math.min(this.end - pos, this.chunkBytes)
+      const buf = Buffer.allocUnsafe(len)
+      const n = this.read(buf, len, pos)
+      if (n < BATCH_OVERHEAD) return null
+      this.chunk = n === len ? buf : buf.subarray(0, n)
+      this.chunkPos = pos
+    }
+    return { buf: this.chunk, at: pos - this.chunkPos }
+  }
+}
+
+/**
+ * Why the offsets in the batch header at `buf[at]` cannot be right in a segment based at `segmentBase`, or null.
+ * `prevLast` is the last offset of the batch before it (NaN when unknown), `limit` the offset every offset of the
+ * segment stays below (the next segment's base, or the log end), `dense` whether the segment was never compacted.
+ * Bytes 0–7 (the base offset) are outside the CRC, so these checks are all that stands between a flipped bit there
+ * and wrong offsets being served: the base must be a safe integer >= the segment's base and above `prevLast`
+ * (right after it when dense), the record count must fit the batch's offset span (equal it when dense), and the
+ * last offset must stay below `limit` and within int32 of the segment's base.
+ */
+export function batchOffsetProblem(
+  buf: Buffer,
+  at: number,
+  segmentBase: number,
+  prevLast: number,
+  limit: number,
+  dense: boolean,
+): string | null {
+  const base = batchBaseOffset(buf, at)
+  const delta = readInt32(buf, at + LAST_OFFSET_DELTA_OFFSET)
+  const count = batchRecordsCount(buf, at)
+  if (!Number.isSafeInteger(base) || base < segmentBase || base > MAX_LOG_OFFSET) {
+    return `base offset ${base} is outside the segment (base offset ${segmentBase})`
+  }
+  if (delta < 0) return `negative lastOffsetDelta ${delta}`
+  if (count < 0 || count > delta + 1) return `record count ${count} does not fit lastOffsetDelta ${delta}`
+  if (dense && count !== delta + 1) {
+    return `record count ${count} does not match lastOffsetDelta ${delta} in a segment that was never compacted`
+  }
+  if (!Number.isNaN(prevLast)) {
+    if (base <= prevLast) return `base offset ${base} does not follow the previous batch's last offset ${prevLast}`
+    if (dense && base !== prevLast + 1) {
+      return `base offset ${base} leaves a gap after offset ${prevLast} in a segment that was never compacted`
+    }
+  }
+  const last = base + delta
+  if (last >= limit) return `last offset ${last} is not below ${limit}, where the next segment or the log end starts`
+  if (last - segmentBase > MAX_RELATIVE_OFFSET) {
+    return `last offset ${last} is more than 2^31-1 past the segment's base offset ${segmentBase}`
+  }
+  return null
+}
+
+/** Why the batch header at `h` does not end at `lastOffset` (an index entry's offset), or null. */
+function lastOffsetMismatch(h: { buf: Buffer; at: number }, lastOffset: number): string | null {
+  const last = batchLastOffset(h.buf, h.at)
+  return last === lastOffset ? null : `the batch there ends at offset ${last}`
+}
+
+/** Why a batch header is not a plausible v2 batch inside [pos, end), or null. */
+function headerProblem(buf: Buffer, at: number, pos: number, end: number): string | null {
+  const size = batchSizeAt(buf, at, buf.length)
+  if (size < BATCH_OVERHEAD) return `batch at position ${pos} has an invalid size ${size}`
+  const magic = buf[at + MAGIC_OFFSET]
+  if (magic !== MAGIC_V2) return `batch at position ${pos} has magic ${magic} (expected ${MAGIC_V2})`
+  if (pos + size > end) return `batch at position ${pos} needs ${size} bytes, only ${end - pos} remain in the file`
+  return null
+}
 
 export class LogSegment {
   readonly baseOffset: number
@@ -199,9 +335,21 @@ export class LogSegment {
   dirty = false
   /** Batches of this segment held by a BatchCache (owned by the cache). */
   cachedBatches: Map<number, BatchInfo> | null = null
-  /** Sequential-read hint: where the batch after the last read starts. */
+  /** Sequential-read hint: where the batch after the last read starts, and the last offset before it. */
   private readHintOffset = -1
   private readHintPosition = 0
+  private readHintPrevLast = Number.NaN
+  /** Base offset of the next segment (every offset here is below it); Infinity for the last one. Set by the log. */
+  nextSegmentBase = Number.POSITIVE_INFINITY
+  /**
+   * True when the segment was never compacted: its batches' offsets then run contiguously from the base offset
+   * and each batch holds lastOffsetDelta + 1 records. Set by the log; false (the lenient choice) when unknown.
+   */
+  dense = false
+  /** Damage found in the log by a scan that may not cut it: reads that reach `position` throw `error`. */
+  damage: { position: number; error: SeglogError } | null = null
+  /** Told when the indexes did not match the log and were rebuilt (the log turns it into an event). */
+  onRepair: ((repair: SegmentRepair) => void) | null = null
 
   private constructor(
     fsys: FileSystem,
@@ -287,12 +435,20 @@ export class LogSegment {
     } catch (err) {
       if (!(err instanceof SeglogError) || err.code !== 'CORRUPT_LOG') throw err
       // An index is a cache of the log: rebuild it rather than trust it.
+      this.rebuildIndexes(err.message)
+    }
+  }
+
+  /** Both indexes in memory and empty (files truncated), ready for a scan to refill them. */
+  private freshIndexes(): { offsetIndex: OffsetIndex; timeIndex: TimeIndex } {
+    const max = this.config.segmentIndexBytes
+    if (this.offsetIndexRef === null || this.timeIndexRef === null) {
       this.offsetIndexRef?.close()
       this.timeIndexRef?.close()
       this.offsetIndexRef = new OffsetIndex(this.fs, this.offsetIndexPath, this.baseOffset, max, { check: false })
       this.timeIndexRef = new TimeIndex(this.fs, this.timeIndexPath, this.baseOffset, max, { check: false })
-      this.rebuildIndexes()
     }
+    return { offsetIndex: this.offsetIndexRef, timeIndex: this.timeIndexRef }
   }
 
   private handle(): FileHandle {
@@ -418,114 +574,220 @@ export class LogSegment {
     return buf
   }
 
+  /** Offsets of this segment stay below this: the log end for the active segment, else the next segment's base. */
+  private get offsetLimit(): number {
+    return this.nextOffset >= 0 ? Math.min(this.nextOffset, this.nextSegmentBase) : this.nextSegmentBase
+  }
+
+  /** CORRUPT_LOG for the batch at `pos`, naming this file and the offset a reader was after. */
+  private corruptBatch(pos: number, why: string, offset: number): SeglogError {
+    return corruptLog(`batch at position ${pos}: ${why}`, this.logPath, offset)
+  }
+
+  /**
+   * Checks the batch header at `buf[at]` (file position `pos`) met by a forward walk: structure, offsets (see
+   * `offsetProblem`) and, for the segment's last batch, that it ends where the next segment (or the log end)
+   * starts. Throws CORRUPT_LOG; returns the batch size.
+   */
+  private checkWalked(buf: Buffer, at: number, pos: number, prevLast: number, target: number): number {
+    if (this.damage !== null && pos >= this.damage.position) throw this.damage.error
+    const bad = headerProblem(buf, at, pos, this.size)
+    if (bad !== null) throw corruptLog(bad, this.logPath, target)
+    const size = batchSizeAt(buf, at, buf.length)
+    const why = this.offsetProblem(buf, at, prevLast, this.offsetLimit)
+    if (why !== null) throw this.corruptBatch(pos, why, target)
+    if (pos + size === this.size) this.checkEnds(batchLastOffset(buf, at), target)
+    return size
+  }
+
+  /** Throws CORRUPT_LOG when the segment's data, ending at `lastOffset`, stops short of the next segment. */
+  private checkEnds(lastOffset: number, target: number): void {
+    const end = this.offsetLimit
+    if (Number.isFinite(end) && lastOffset !== end - 1) {
+      throw corruptLog(
+        `the segment's data ends at offset ${lastOffset + 1}, but offsets up to ${end - 1} belong to it (damaged or missing data)`,
+        this.logPath,
+        Math.max(target, lastOffset + 1),
+      )
+    }
+  }
+
+  /**
+   * Where a forward walk towards `target` starts: the read hint, else the offset index's floor entry (whose batch
+   * must end at the entry's offset), else position 0.
+   */
+  private walkStart(target: number): { pos: number; prevLast: number; entryOffset: number } {
+    if (target === this.readHintOffset) {
+      return { pos: this.readHintPosition, prevLast: this.readHintPrevLast, entryOffset: -1 }
+    }
+    const entry = this.offsetIndex.floorEntry(target)
+    if (entry === null) return { pos: 0, prevLast: this.baseOffset - 1, entryOffset: -1 }
+    return { pos: entry.position, prevLast: Number.NaN, entryOffset: entry.offset }
+  }
+
+  /**
+   * An offset index entry did not match the batch at its position: the index is rebuilt from the log (never
+   * trusted further), and the caller retries once.
+   */
+  private indexMismatch(entryOffset: number, pos: number, why: string, retried: boolean): void {
+    const reason = `offset index entry (${entryOffset}, position ${pos}) does not match the log: ${why}`
+    if (retried) throw corruptLog(`${reason}, even after a rebuild`, this.offsetIndexPath, entryOffset)
+    this.rebuildIndexes(reason)
+  }
+
   /**
    * Complete batches starting with the first batch whose last offset >= `target`, about `maxBytes` of them
-   * (always at least that first batch). Null when no batch in this segment reaches `target`.
+   * (always at least that first batch). Null when no batch in this segment reaches `target`. Every batch header
+   * walked or returned is checked (structure and offsets); a violation is CORRUPT_LOG.
    */
-  readBatches(target: number, maxBytes: number): BatchRange | null {
+  readBatches(target: number, maxBytes: number, retried = false): BatchRange | null {
     const end = this.size
-    let pos: number
-    if (target === this.readHintOffset) pos = this.readHintPosition
-    else pos = this.offsetIndex.lookup(target).position
-    let chunk: Buffer | null = null
-    let chunkPos = 0
-    let chunkEnd = 0
-    while (pos < end) {
-      if (chunk === null || pos + BATCH_OVERHEAD > chunkEnd) {
-        const len = Math.min(end - pos, Math.max(SCAN_CHUNK_BYTES, Math.min(maxBytes, RECOVERY_CHUNK_BYTES)))
-        if (len < BATCH_OVERHEAD) return null
-        chunk = this.readExact(pos, len)
-        chunkPos = pos
-        chunkEnd = pos + len
+    let { pos, prevLast, entryOffset } = this.walkStart(target)
+    const chunkBytes = Math.max(SCAN_CHUNK_BYTES, Math.min(maxBytes, RECOVERY_CHUNK_BYTES))
+    const reader = new HeaderReader((b, l, p) => this.readAt(b, l, p), end, chunkBytes)
+    for (;;) {
+      if (pos >= end) {
+        if (this.damage !== null && pos >= this.damage.position && this.damage.position < end) throw this.damage.error
+        if (!Number.isNaN(prevLast) && target < this.offsetLimit) this.checkEnds(prevLast, target)
+        return null
       }
-      const at = pos - chunkPos
-      const size = batchSizeAt(chunk, at, chunk.length)
-      if (size < BATCH_OVERHEAD)
-        throw corruptLog(`batch at position ${pos} has invalid size ${size}`, this.logPath, target)
-      if (pos + size > end) return null
-      if (batchLastOffset(chunk, at) >= target) {
+      const h = reader.at(pos)
+      if (entryOffset >= 0) {
+        const why =
+          h === null
+            ? 'no batch header there'
+            : (headerProblem(h.buf, h.at, pos, end) ?? lastOffsetMismatch(h, entryOffset))
+        if (why !== null) {
+          this.indexMismatch(entryOffset, pos, why, retried)
+          return this.readBatches(target, maxBytes, true)
+        }
+        entryOffset = -1
+      }
+      if (h === null)
+        throw corruptLog(`${end - pos} bytes at position ${pos} are too few for a batch`, this.logPath, target)
+      const size = this.checkWalked(h.buf, h.at, pos, prevLast, target)
+      const last = batchLastOffset(h.buf, h.at)
+      if (last >= target) {
         const want = Math.min(end - pos, Math.max(size, maxBytes))
-        const buffer = pos + want <= chunkEnd ? chunk.subarray(at, at + want) : this.readExact(pos, want)
-        // Keep complete batches only.
-        let used = 0
-        let lastStart = 0
+        const buffer = h.at + want <= h.buf.length ? h.buf.subarray(h.at, h.at + want) : this.readExact(pos, want)
+        // Keep complete batches only, each checked against the one before.
+        let used = size
+        let prev = last
         while (used < buffer.length) {
+          const p = pos + used
+          if (this.damage !== null && p >= this.damage.position) break
           const s = batchSizeAt(buffer, used, buffer.length)
-          if (s < BATCH_OVERHEAD || used + s > buffer.length) break
-          lastStart = used
+          if (s < 0 || (s >= BATCH_OVERHEAD && used + s > buffer.length)) {
+            if (p + Math.max(s, HEADER_SIZE_UP_TO_MAGIC) > end) {
+              throw corruptLog(`batch at position ${p} runs past the end of the file`, this.logPath, prev + 1)
+            }
+            break
+          }
+          if (used + BATCH_OVERHEAD > buffer.length) break
+          this.checkWalked(buffer, used, p, prev, prev + 1)
+          prev = batchLastOffset(buffer, used)
           used += s
         }
         const out = used === buffer.length ? buffer : buffer.subarray(0, used)
-        this.readHintOffset = batchLastOffset(out, lastStart) + 1
-        this.readHintPosition = pos + used
+        this.setHint(prev + 1, pos + used, prev)
         return { buffer: out, position: pos }
       }
+      prevLast = last
       pos += size
     }
-    return null
+  }
+
+  private setHint(offset: number, position: number, prevLast: number): void {
+    this.readHintOffset = offset
+    this.readHintPosition = position
+    this.readHintPrevLast = prevLast
   }
 
   /**
    * Finds the batch holding `target` (the first whose last offset >= target): its position, size and last
    * offset, using the sequential-read hint, then the offset index, then a forward walk over batch headers
-   * (cached batch headers need no I/O). Null when no batch of this segment reaches `target`.
+   * (cached batch headers need no I/O). Null when no batch of this segment reaches `target`. Every header walked
+   * is checked (structure and offsets, see `checkWalked`); an index entry that does not match the batch at its
+   * position makes the indexes be rebuilt.
    */
-  private locate(target: number, cache: BatchCache | null): Located | null {
+  private locate(target: number, cache: BatchCache | null, retried = false): Located | null {
     const end = this.size
-    let pos: number
-    if (target === this.readHintOffset) pos = this.readHintPosition
-    else {
-      if (cache !== null) {
-        // The first indexed batch reaching `target` is the one holding it when its base is <= target: with its
-        // header cached, no I/O is needed to find it.
-        const ceil = this.offsetIndex.ceiling(target)
-        const info = ceil === null ? undefined : cache.get(this, ceil.position)
-        if (info !== undefined && info.ctx.baseOffset <= target) {
-          return {
-            position: info.position,
-            size: info.size,
-            lastOffset: info.lastOffset,
-            count: info.count,
-            info,
-            chunk: null,
-            chunkPos: 0,
-          }
+    if (target !== this.readHintOffset && cache !== null) {
+      // The first indexed batch reaching `target` is the one holding it when its base is <= target: with its
+      // header cached, no I/O is needed to find it.
+      const ceil = this.offsetIndex.ceiling(target)
+      const info = ceil === null ? undefined : cache.get(this, ceil.position)
+      if (info !== undefined && info.ctx.baseOffset <= target && info.lastOffset >= target) {
+        return {
+          position: info.position,
+          size: info.size,
+          prevLast: Number.NaN,
+          lastOffset: info.lastOffset,
+          count: info.count,
+          info,
+          chunk: null,
+          chunkPos: 0,
         }
       }
-      pos = this.offsetIndex.lookup(target).position
     }
+    let { pos, prevLast, entryOffset } = this.walkStart(target)
     let chunk: Buffer | null = null
     let chunkPos = 0
     for (;;) {
-      if (pos >= end) return null
+      if (pos >= end) {
+        if (this.damage !== null && pos >= this.damage.position && this.damage.position < end) throw this.damage.error
+        if (!Number.isNaN(prevLast) && target < this.offsetLimit) this.checkEnds(prevLast, target)
+        return null
+      }
       const info = cache?.get(this, pos)
       let size: number
       let last: number
       let count: number
-      if (info !== undefined) {
+      if (info !== undefined && entryOffset < 0) {
         size = info.size
         last = info.lastOffset
         count = info.count
       } else {
-        if (end - pos < BATCH_OVERHEAD) return null
         if (chunk === null || pos + BATCH_OVERHEAD > chunkPos + chunk.length) {
           // One read covers many small batches' headers; for big batches it is still one syscall (~2 µs).
-          chunk = this.readExact(pos, Math.min(end - pos, HEADER_CHUNK_BYTES))
+          const len = Math.min(end - pos, HEADER_CHUNK_BYTES)
+          chunk = len >= BATCH_OVERHEAD ? this.readExact(pos, len) : null
           chunkPos = pos
         }
-        const at = pos - chunkPos
-        size = batchSizeAt(chunk, at, chunk.length)
-        if (size < BATCH_OVERHEAD) {
-          throw corruptLog(`batch at position ${pos} has invalid size ${size}`, this.logPath, target)
+        if (entryOffset >= 0) {
+          const why =
+            chunk === null
+              ? 'no batch header there'
+              : (headerProblem(chunk, pos - chunkPos, pos, end) ??
+                lastOffsetMismatch({ buf: chunk, at: pos - chunkPos }, entryOffset))
+          if (why !== null) {
+            this.indexMismatch(entryOffset, pos, why, retried)
+            return this.locate(target, cache, true)
+          }
+          entryOffset = -1
         }
-        if (pos + size > end) return null
+        if (chunk === null) {
+          throw corruptLog(`${end - pos} bytes at position ${pos} are too few for a batch`, this.logPath, target)
+        }
+        const at = pos - chunkPos
+        size = this.checkWalked(chunk, at, pos, prevLast, target)
         last = batchLastOffset(chunk, at)
         count = batchRecordsCount(chunk, at)
       }
       if (last >= target) {
         const inChunk = chunk !== null && pos + size <= chunkPos + chunk.length
-        return { position: pos, size, lastOffset: last, count, info, chunk: inChunk ? chunk : null, chunkPos }
+        return {
+          position: pos,
+          size,
+          prevLast,
+          lastOffset: last,
+          count,
+          info,
+          chunk: inChunk ? chunk : null,
+          chunkPos,
+        }
       }
+      prevLast = last
       pos += size
     }
   }
@@ -568,11 +830,23 @@ export class LogSegment {
     let emitted = 0
     let next = target
     let nextPos = position
+    let prevLast = found.prevLast
+    let hintPrev = prevLast
     while (at < buf.length && emitted < maxRecords) {
-      const bsize = batchSizeAt(buf, at, buf.length)
-      if (bsize < BATCH_OVERHEAD || at + bsize > buf.length) break
-      const base = batchBaseOffset(buf, at)
       const p = position + at
+      let bsize = size
+      if (at > 0) {
+        bsize = batchSizeAt(buf, at, buf.length)
+        if (bsize < 0 || at + Math.max(bsize, BATCH_OVERHEAD) > buf.length) {
+          // Not whole in this buffer: the next read starts here. One that runs past the file is damage.
+          if (p + Math.max(bsize, HEADER_SIZE_UP_TO_MAGIC) > end) {
+            throw corruptLog(`batch at position ${p} runs past the end of the file`, this.logPath, next)
+          }
+          break
+        }
+        this.checkWalked(buf, at, p, prevLast, next)
+      }
+      const base = batchBaseOffset(buf, at)
       const cached = at === 0 ? info : cache?.get(this, p)
       if (cached === undefined) {
         const problem = checkBatch(buf, at, bsize)
@@ -608,14 +882,16 @@ export class LogSegment {
       const last = batchLastOffset(buf, at)
       if (stoppedInside && next <= last) {
         nextPos = p
+        hintPrev = base - 1
         break
       }
       next = Math.max(next, last + 1)
       at += bsize
       nextPos = position + at
+      prevLast = last
+      hintPrev = last
     }
-    this.readHintOffset = next
-    this.readHintPosition = nextPos
+    this.setHint(next, nextPos, hintPrev)
     return { nextOffset: next, bytes: at === 0 ? size : at, count: emitted }
   }
 
@@ -676,11 +952,9 @@ export class LogSegment {
     }
     if (i1 === info.count) {
       next = info.lastOffset + 1
-      this.readHintOffset = next
-      this.readHintPosition = info.position + info.size
+      this.setHint(next, info.position + info.size, info.lastOffset)
     } else {
-      this.readHintOffset = next
-      this.readHintPosition = info.position
+      this.setHint(next, info.position, info.ctx.baseOffset - 1)
     }
     return { nextOffset: next, bytes: length, count: i1 - i0 }
   }
@@ -729,14 +1003,33 @@ export class LogSegment {
     timestamp: number,
     startingOffset: number,
     decompress?: Decompressor,
+    retried = false,
   ): { offset: number; timestamp: number } | null {
-    const fromTimeIndex = this.timeIndex.lookup(timestamp).offset
-    let target = Math.max(fromTimeIndex, startingOffset)
+    const entry = this.timeIndex.lookup(timestamp)
+    let target = Math.max(entry.offset, startingOffset)
+    // The entry used must describe the log: the batch ending at its offset has its timestamp as max timestamp.
+    let checkEntry = entry.timestamp !== NO_TIMESTAMP && entry.offset >= startingOffset
     for (;;) {
       const range = this.readBatches(target, SCAN_CHUNK_BYTES)
-      if (range === null) return null
-      let found: { offset: number; timestamp: number } | null = null
+      if (range === null) {
+        if (checkEntry) {
+          this.timeIndexMismatch(entry.timestamp, entry.offset, 'no batch ends there', retried)
+          return this.findOffsetByTimestamp(timestamp, startingOffset, decompress, true)
+        }
+        return null
+      }
       const buf = range.buffer
+      if (checkEntry) {
+        checkEntry = false
+        const last = batchLastOffset(buf, 0)
+        const maxTs = batchMaxTimestamp(buf, 0)
+        if (last !== entry.offset || maxTs !== entry.timestamp) {
+          const why = `the batch at position ${range.position} ends at offset ${last} with max timestamp ${maxTs}`
+          this.timeIndexMismatch(entry.timestamp, entry.offset, why, retried)
+          return this.findOffsetByTimestamp(timestamp, startingOffset, decompress, true)
+        }
+      }
+      let found: { offset: number; timestamp: number } | null = null
       let at = 0
       while (at < buf.length && found === null) {
         const size = batchSizeAt(buf, at, buf.length)
@@ -761,23 +1054,274 @@ export class LogSegment {
     }
   }
 
+  private timeIndexMismatch(timestamp: number, offset: number, why: string, retried: boolean): void {
+    const reason = `time index entry (${timestamp}, ${offset}) does not match the log: ${why}`
+    if (retried) throw corruptLog(`${reason}, even after a rebuild`, this.timeIndexPath, offset)
+    this.rebuildIndexes(reason)
+  }
+
+  /**
+   * The open-time check of a segment that is not recovered (Kafka's LogLoader sanity checks, done on every open,
+   * clean or not). Cheap: it reads the index files' lengths and first and last entries, and a few batch headers
+   * (the tail after the last offset-index entry, and the batches the time index's first and last entries name),
+   * never whole files. Returns why the segment's files do not agree with each other or with `expect`, or null
+   * (then `nextOffset` is set to `expect.endOffset`). The caller rebuilds (or recovers) a segment that fails.
+   */
+  checkOnOpen(expect: OpenExpectation): string | null {
+    let handle: FileHandle
+    try {
+      handle = this.fs.open(this.logPath, 'r')
+    } catch (err) {
+      throw ioError(err, 'open segment', this.logPath)
+    }
+    const oi = IndexFileProbe.open(this.fs, this.offsetIndexPath, OffsetIndex.ENTRY_SIZE)
+    const ti = IndexFileProbe.open(this.fs, this.timeIndexPath, TimeIndex.ENTRY_SIZE)
+    try {
+      const read = (buf: Buffer, length: number, position: number): number => {
+        try {
+          return handle.read(buf, 0, length, position)
+        } catch (err) {
+          throw ioError(err, 'read', this.logPath)
+        }
+      }
+      const problem = this.openProblem(new HeaderReader(read, this.size), oi, ti, expect)
+      if (problem === null) this.nextOffset = expect.endOffset
+      return problem
+    } finally {
+      oi?.close()
+      ti?.close()
+      try {
+        handle.close()
+      } catch {
+        // read-only handle: nothing to lose
+      }
+    }
+  }
+
+  private openProblem(
+    reader: HeaderReader,
+    oi: IndexFileProbe | null,
+    ti: IndexFileProbe | null,
+    expect: OpenExpectation,
+  ): string | null {
+    const base = this.baseOffset
+    const size = this.size
+    const end = expect.endOffset
+    const clean = expect.clean
+    const maxBytes = this.config.segmentIndexBytes
+    const oLength = oi?.length ?? 0
+    const tLength = ti?.length ?? 0
+    if (oLength % OffsetIndex.ENTRY_SIZE !== 0) return `offset index length ${oLength} is not a multiple of 8`
+    if (tLength % TimeIndex.ENTRY_SIZE !== 0) return `time index length ${tLength} is not a multiple of 12`
+    const oCount = oLength / OffsetIndex.ENTRY_SIZE
+    const tCount = tLength / TimeIndex.ENTRY_SIZE
+    const maxOffsetEntries = Math.floor(maxBytes / OffsetIndex.ENTRY_SIZE)
+    const maxTimeEntries = Math.floor(maxBytes / TimeIndex.ENTRY_SIZE)
+    if (oCount > maxOffsetEntries) return `offset index has ${oCount} entries, more than its ${maxOffsetEntries}`
+    if (tCount > maxTimeEntries) return `time index has ${tCount} entries, more than its ${maxTimeEntries}`
+    if (size === 0) {
+      if (end !== base) return `the segment is empty, but offsets up to ${end - 1} should be in it`
+      if (oCount + tCount > 0) return 'the segment is empty, but its indexes have entries'
+      if (clean !== undefined && (clean.maxTimestamp !== NO_TIMESTAMP || clean.firstBatchTimestamp !== NO_TIMESTAMP)) {
+        return 'the segment is empty, but the clean-shutdown state has timestamps for it'
+      }
+      return null
+    }
+    if (end <= base) return `the segment has ${size} bytes, but no offset should be in it`
+
+    // Offset index: first and last entries inside the segment, ordered.
+    let firstEntry: { offset: number; position: number } | null = null
+    let lastEntry: { offset: number; position: number } | null = null
+    if (oCount > 0 && oi !== null) {
+      const l = OffsetIndex.decode(oi.entry(oCount - 1))
+      lastEntry = { offset: base + l.relativeOffset, position: l.position }
+      const f = oCount > 1 ? OffsetIndex.decode(oi.entry(0)) : l
+      firstEntry = { offset: base + f.relativeOffset, position: f.position }
+      for (const e of [firstEntry, lastEntry]) {
+        if (e.offset < base || e.offset >= end || e.position < 0 || e.position >= size) {
+          return `offset index entry (${e.offset}, position ${e.position}) lies outside the segment`
+        }
+      }
+      if (oCount > 1 && (firstEntry.offset >= lastEntry.offset || firstEntry.position >= lastEntry.position)) {
+        return `offset index entries are out of order (first ${firstEntry.offset}, last ${lastEntry.offset})`
+      }
+    }
+    const budget = oCount >= maxOffsetEntries ? Number.POSITIVE_INFINITY : this.walkBudget()
+
+    // The tail: from the last offset-index entry (its batch must end at the entry's offset) to the end of the file.
+    const tail = this.walkHeaders(reader, lastEntry, Number.POSITIVE_INFINITY, end, budget)
+    if (typeof tail === 'string') return tail
+    if (tail.lastOffset !== end - 1) {
+      return `the last batch ends at offset ${tail.lastOffset}, but the segment should end at ${end - 1}`
+    }
+    if (firstEntry !== null && oCount > 1) {
+      const h = reader.at(firstEntry.position)
+      const why =
+        h === null
+          ? 'no batch header there'
+          : (headerProblem(h.buf, h.at, firstEntry.position, size) ?? lastOffsetMismatch(h, firstEntry.offset))
+      if (why !== null) return `offset index entry (${firstEntry.offset}, position ${firstEntry.position}): ${why}`
+    }
+    if (clean !== undefined) {
+      const h = reader.at(0)
+      const first = h === null ? Number.NaN : batchMaxTimestamp(h.buf, h.at)
+      if (first !== clean.firstBatchTimestamp) {
+        return `the first batch's max timestamp is ${first}, the clean-shutdown state says ${clean.firstBatchTimestamp}`
+      }
+    }
+
+    // Time index: its last entry is the segment's max timestamp and the batch that first reached it; the first
+    // entry likewise names a batch. A time index swapped in from another segment names the wrong batches.
+    if (tCount === 0 || ti === null) {
+      if (tail.maxTimestamp >= 0 || (clean !== undefined && clean.maxTimestamp >= 0)) {
+        return 'the time index is missing or empty, but the segment has timestamps'
+      }
+      return null
+    }
+    const l = TimeIndex.decode(ti.entry(tCount - 1))
+    const f = tCount > 1 ? TimeIndex.decode(ti.entry(0)) : l
+    const lastT = { timestamp: l.timestamp, offset: base + l.relativeOffset }
+    const firstT = { timestamp: f.timestamp, offset: base + f.relativeOffset }
+    for (const e of [firstT, lastT]) {
+      if (e.offset < base || e.offset >= end || !Number.isSafeInteger(e.timestamp) || e.timestamp < 0) {
+        return `time index entry (${e.timestamp}, ${e.offset}) lies outside the segment`
+      }
+    }
+    if (firstT.timestamp > lastT.timestamp || firstT.offset > lastT.offset) {
+      return `time index entries are out of order (first (${firstT.timestamp}, ${firstT.offset}), last (${lastT.timestamp}, ${lastT.offset}))`
+    }
+    if (tCount < maxTimeEntries - 1 && lastT.timestamp < tail.maxTimestamp) {
+      return `time index last entry ${lastT.timestamp} is below the max timestamp ${tail.maxTimestamp} of a batch in the tail`
+    }
+    if (
+      clean !== undefined &&
+      (clean.maxTimestamp !== lastT.timestamp || clean.offsetOfMaxTimestamp !== lastT.offset)
+    ) {
+      return `time index last entry (${lastT.timestamp}, ${lastT.offset}) disagrees with the clean-shutdown state (${clean.maxTimestamp}, ${clean.offsetOfMaxTimestamp})`
+    }
+    const entries = tCount > 1 ? [lastT, firstT] : [lastT]
+    for (const e of entries) {
+      const why = this.timeEntryProblem(reader, oi, oCount, e, end, budget)
+      if (why !== null) return `time index entry (${e.timestamp}, ${e.offset}): ${why}`
+    }
+    return null
+  }
+
+  /** Bytes of batches a correct index lets a walk step over between two entries (see MIN_OPEN_WALK_BYTES). */
+  private walkBudget(): number {
+    return Math.max(4 * this.config.indexIntervalBytes, MIN_OPEN_WALK_BYTES)
+  }
+
+  /**
+   * Walks batch headers forward from `start` (an offset-index entry, whose batch must end at the entry's offset;
+   * null = position 0) until a batch ends at or after `stopAt`, or the file ends. Checks each header's structure
+   * and offsets. Returns the last batch met (its last offset, position) and the max timestamps seen, or why the
+   * walk failed (including stepping over more than `budget` bytes: the index does not cover the log).
+   */
+  private walkHeaders(
+    reader: HeaderReader,
+    start: { offset: number; position: number } | null,
+    stopAt: number,
+    limit: number,
+    budget: number,
+  ): { lastOffset: number; position: number; maxTimestamp: number; prevMaxTimestamp: number } | string {
+    const size = this.size
+    let pos = start === null ? 0 : start.position
+    let prevLast = start === null ? this.baseOffset - 1 : Number.NaN
+    /** Bytes of the batches between the first and the current one: what a correct index keeps small. */
+    let stepped = 0
+    let seen = 0
+    let lastSize = 0
+    let lastOffset = this.baseOffset - 1
+    let lastPos = -1
+    let maxTimestamp = NO_TIMESTAMP
+    let prevMaxTimestamp = Number.NaN
+    let batchMax = Number.NaN
+    while (pos < size) {
+      const h = reader.at(pos)
+      if (h === null) return `${size - pos} bytes at position ${pos} are too few for a batch`
+      const bad = headerProblem(h.buf, h.at, pos, size)
+      if (bad !== null) return bad
+      const last = batchLastOffset(h.buf, h.at)
+      if (pos === start?.position && last !== start.offset) {
+        return `offset index entry (${start.offset}, position ${pos}) does not match the batch there (it ends at ${last})`
+      }
+      const why = this.offsetProblem(h.buf, h.at, prevLast, limit)
+      if (why !== null) return `batch at position ${pos}: ${why}`
+      const bsize = batchSizeAt(h.buf, h.at, h.buf.length)
+      if (seen >= 2) {
+        stepped += lastSize
+        if (stepped > budget) return `the offset index leaves more than ${budget} bytes unindexed at position ${pos}`
+      }
+      seen++
+      lastSize = bsize
+      prevMaxTimestamp = batchMax
+      batchMax = batchMaxTimestamp(h.buf, h.at)
+      if (batchMax > maxTimestamp) maxTimestamp = batchMax
+      lastOffset = last
+      lastPos = pos
+      prevLast = last
+      if (last >= stopAt) break
+      pos += bsize
+    }
+    return { lastOffset, position: lastPos, maxTimestamp, prevMaxTimestamp }
+  }
+
+  /**
+   * Why the time-index entry `e` does not name the batch that first reached its timestamp: the batch ending at
+   * `e.offset` must carry `e.timestamp` as its max timestamp, and the batch before it a smaller one.
+   */
+  private timeEntryProblem(
+    reader: HeaderReader,
+    oi: IndexFileProbe | null,
+    oCount: number,
+    e: { timestamp: number; offset: number },
+    limit: number,
+    budget: number,
+  ): string | null {
+    // Start from the offset-index entry with the largest offset < e.offset: its batch comes before the one named.
+    let start: { offset: number; position: number } | null = null
+    if (oi !== null && oCount > 0) {
+      let lo = 0
+      let hi = oCount - 1
+      let found = -1
+      while (lo <= hi) {
+        const mid = (lo + hi) >>> 1
+        const rel = OffsetIndex.decode(oi.entry(mid)).relativeOffset
+        if (this.baseOffset + rel < e.offset) {
+          found = mid
+          lo = mid + 1
+        } else hi = mid - 1
+      }
+      if (found >= 0) {
+        const d = OffsetIndex.decode(oi.entry(found))
+        start = { offset: this.baseOffset + d.relativeOffset, position: d.position }
+      }
+    }
+    const walk = this.walkHeaders(reader, start, e.offset, limit, budget)
+    if (typeof walk === 'string') return walk
+    if (walk.lastOffset !== e.offset) return `no batch ends at that offset (the nearest ends at ${walk.lastOffset})`
+    const batch = reader.at(walk.position)
+    const maxTs = batch === null ? Number.NaN : batchMaxTimestamp(batch.buf, batch.at)
+    if (maxTs !== e.timestamp) return `the batch ending there has max timestamp ${maxTs}`
+    if (walk.prevMaxTimestamp >= e.timestamp) {
+      return `an earlier batch already has max timestamp ${walk.prevMaxTimestamp}`
+    }
+    return null
+  }
+
   /**
    * Rebuilds both indexes from the log and cuts the file after the last valid batch (Kafka's
-   * `LogSegment.recover`). Batches must pass the CRC and structure checks and have increasing offsets at or
-   * above the base offset, and no batch may exceed `maxBatchBytes`.
+   * `LogSegment.recover`). Batches must pass the CRC and structure checks, have offsets that fit the segment (see
+   * `offsetProblem`), and no batch may exceed `maxBatchBytes`.
    */
   recover(maxBatchBytes: number): SegmentRecoveryResult {
-    const offsetIndex =
-      this.offsetIndexRef ??
-      new OffsetIndex(this.fs, this.offsetIndexPath, this.baseOffset, this.config.segmentIndexBytes, { check: false })
-    const timeIndex =
-      this.timeIndexRef ??
-      new TimeIndex(this.fs, this.timeIndexPath, this.baseOffset, this.config.segmentIndexBytes, { check: false })
-    this.offsetIndexRef = offsetIndex
-    this.timeIndexRef = timeIndex
+    this.freshIndexes()
     const fileSize = this.handle().size()
     this.cachedBatches = null
-    const scan = this.scan(fileSize, maxBatchBytes, true)
+    this.readHintOffset = -1
+    this.damage = null
+    const scan = this.scan(fileSize, maxBatchBytes)
     const truncated = fileSize - scan.validBytes
     if (truncated > 0) {
       try {
@@ -788,42 +1332,72 @@ export class LogSegment {
       this.dirty = true
     }
     this.size = scan.validBytes
-    return { validBytes: scan.validBytes, truncatedBytes: truncated, nextOffset: this.nextOffset, reason: scan.reason }
-  }
-
-  /** Rebuilds the indexes of a segment whose log is trusted (an index was missing or insane). */
-  private rebuildIndexes(): void {
-    if (this.offsetIndexRef === null) {
-      this.loadIndexes()
-      return
+    this.applyScan(scan)
+    return {
+      validBytes: scan.validBytes,
+      truncatedBytes: truncated,
+      nextOffset: this.nextOffset,
+      reason: scan.reason,
+      hole: scan.hole,
     }
-    this.scan(this.size, Number.MAX_SAFE_INTEGER, false)
   }
 
-  /** Sequential scan that resets and refills both indexes; returns where the valid data ends. */
-  private scan(
-    limit: number,
-    maxBatchBytes: number,
-    tolerateTail: boolean,
-  ): { validBytes: number; reason: string | null } {
-    const offsetIndex = this.offsetIndexRef!
-    const timeIndex = this.timeIndexRef!
+  /**
+   * Rebuilds the indexes of a segment whose log is not cut (an index was missing, insane or did not match the
+   * log; or a truncation moved the end). The scan never cuts: a batch that fails its checks becomes `damage`, so
+   * reads that reach it throw CORRUPT_LOG; the indexes then cover the valid prefix. `reason` (when given) is
+   * reported through `onRepair`.
+   */
+  rebuildIndexes(reason: string | null): void {
+    this.freshIndexes()
+    this.readHintOffset = -1
+    const scan = this.scan(this.size, Number.MAX_SAFE_INTEGER)
+    if (scan.reason !== null && !scan.hole) {
+      this.damage = {
+        position: scan.validBytes,
+        error: corruptLog(scan.reason, this.logPath, scan.badOffset),
+      }
+    } else {
+      this.damage =
+        scan.reason === null
+          ? null
+          : { position: this.size, error: corruptLog(scan.reason, this.logPath, scan.nextOffset) }
+      this.applyScan(scan)
+    }
+    if (reason !== null) this.onRepair?.({ baseOffset: this.baseOffset, reason, damage: this.damage?.error ?? null })
+  }
+
+  private applyScan(scan: ScanResult): void {
+    this.nextOffset = scan.nextOffset
+    this.maxTimestamp = scan.maxTimestamp
+    this.offsetOfMaxTimestamp = scan.offsetOfMaxTimestamp
+    this.firstBatchTimestamp = scan.firstBatchTimestamp
+    this.bytesSinceLastIndexEntry = scan.bytesSinceEntry
+  }
+
+  /**
+   * Sequential scan of [0, limit) that resets and refills both indexes (plus the final time-index entry). Stops at
+   * the first batch that fails a check and says why; never throws for bad data (I/O failures are IO_ERROR).
+   */
+  private scan(limit: number, maxBatchBytes: number): ScanResult {
+    const { offsetIndex, timeIndex } = this.freshIndexes()
     offsetIndex.reset()
     timeIndex.reset()
-    this.maxTimestamp = -1
-    this.offsetOfMaxTimestamp = this.baseOffset
-    this.firstBatchTimestamp = -1
-    let expectedMin = this.baseOffset
+    let maxTimestamp = NO_TIMESTAMP
+    let offsetOfMaxTimestamp = this.baseOffset
+    let firstBatchTimestamp = NO_TIMESTAMP
+    let prevLast = this.baseOffset - 1
     let pos = 0
     let bytesSinceEntry = 0
     let reason: string | null = null
+    let badOffset: number | undefined
     let chunk: Buffer = Buffer.alloc(0)
     let chunkPos = 0
     while (pos < limit) {
       if (pos + HEADER_SIZE_UP_TO_MAGIC > chunkPos + chunk.length) {
         const len = Math.min(limit - pos, RECOVERY_CHUNK_BYTES)
         if (len < HEADER_SIZE_UP_TO_MAGIC) {
-          reason = `${len} trailing bytes are too few for a batch header`
+          reason = `${len} trailing bytes at position ${pos} are too few for a batch header`
           break
         }
         chunk = this.readExact(pos, len)
@@ -844,34 +1418,57 @@ export class LogSegment {
         chunkPos = pos
         at = 0
       }
-      const problem = checkBatch(chunk, at, size)
-      const base = batchBaseOffset(chunk, at)
-      const last = batchLastOffset(chunk, at)
-      if (problem !== null) reason = `batch at position ${pos} (offset ${base}): ${problem}`
-      else if (base < expectedMin) reason = `batch at position ${pos} has offset ${base}, expected >= ${expectedMin}`
-      if (reason !== null) break
+      const problem = checkBatch(chunk, at, size) ?? this.offsetProblem(chunk, at, prevLast, this.nextSegmentBase)
       const maxTs = batchMaxTimestamp(chunk, at)
-      if (pos === 0) this.firstBatchTimestamp = maxTs
-      if (maxTs > this.maxTimestamp) {
-        this.maxTimestamp = maxTs
-        this.offsetOfMaxTimestamp = last
+      if (problem !== null) reason = `batch at position ${pos}: ${problem}`
+      else if (!Number.isSafeInteger(maxTs)) reason = `batch at position ${pos} has an invalid max timestamp ${maxTs}`
+      if (reason !== null) {
+        badOffset = prevLast + 1
+        break
+      }
+      const last = batchLastOffset(chunk, at)
+      if (pos === 0) firstBatchTimestamp = maxTs
+      if (maxTs > maxTimestamp) {
+        maxTimestamp = maxTs
+        offsetOfMaxTimestamp = last
       }
       if (bytesSinceEntry > this.config.indexIntervalBytes) {
-        offsetIndex.append(last, pos)
-        timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp)
+        // A full index only makes lookups scan further; it never makes them wrong.
+        if (!offsetIndex.isFull()) offsetIndex.append(last, pos)
+        if (!timeIndex.isFull()) timeIndex.maybeAppend(maxTimestamp, offsetOfMaxTimestamp)
         bytesSinceEntry = 0
       }
       bytesSinceEntry += size
-      expectedMin = last + 1
+      prevLast = last
       pos += size
     }
-    if (reason !== null && !tolerateTail) {
-      throw corruptLog(`while rebuilding indexes: ${reason}`, this.logPath)
+    // Kafka's recover adds the final time-index entry too, so an inactive segment's last entry is its maximum.
+    if (maxTimestamp >= 0 && timeIndex.entries < timeIndex.maxEntries) {
+      timeIndex.maybeAppend(maxTimestamp, offsetOfMaxTimestamp, true)
     }
-    this.bytesSinceLastIndexEntry = bytesSinceEntry
-    this.nextOffset = expectedMin
+    const nextOffset = prevLast + 1
+    let hole = false
+    if (reason === null && Number.isFinite(this.nextSegmentBase) && nextOffset !== this.nextSegmentBase) {
+      hole = true
+      reason = `the segment's data ends at offset ${nextOffset}, before the next segment's base offset ${this.nextSegmentBase}`
+    }
     this.dirty = true
-    return { validBytes: pos, reason }
+    return {
+      validBytes: pos,
+      reason,
+      badOffset,
+      hole,
+      nextOffset,
+      maxTimestamp,
+      offsetOfMaxTimestamp,
+      firstBatchTimestamp,
+      bytesSinceEntry,
+    }
+  }
+
+  /** `batchOffsetProblem` for this segment. */
+  private offsetProblem(buf: Buffer, at: number, prevLast: number, limit: number): string | null {
+    return batchOffsetProblem(buf, at, this.baseOffset, prevLast, limit, this.dense)
   }
 
   /**
@@ -889,7 +1486,7 @@ export class LogSegment {
     const removed = this.size - range.position
     const newNext = range.position === 0 ? this.baseOffset : -1
     this.cutAt(range.position, newNext)
-    if (newNext === -1) this.rebuildIndexes()
+    if (newNext === -1) this.rebuildIndexes(null)
     return removed
   }
 

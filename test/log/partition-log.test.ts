@@ -282,17 +282,26 @@ describe('PartitionLog truncation and log start', () => {
 })
 
 describe('PartitionLog open', () => {
-  it('reads no segment body when opening after a clean close', async () => {
-    const log = await open({ segmentBytes: 4096, indexIntervalBytes: 256 })
-    fill(log, 400, 4)
+  it('reads only a few batch headers of each segment, and no whole file, when opening after a clean close', async () => {
+    const config = { segmentBytes: 128 * 1024, indexIntervalBytes: 1024 }
+    const log = await open(config)
+    fill(log, 12_000, 4)
     await log.close()
     const ffs = new FaultyFileSystem(dir)
-    const again = await PartitionLog.open(dir, { fs: ffs, config: { segmentBytes: 4096, indexIntervalBytes: 256 } })
-    expect(ffs.readBytes((p) => p.endsWith('.log'))).toBe(0)
-    expect(ffs.fileReads.filter((p) => p.endsWith('.log'))).toEqual([])
-    expect(again.logEndOffset).toBe(400)
-    expect(again.append([rec(400)]).baseOffset).toBe(400)
-    for (const [k, r] of again.read(395, { maxRecords: 10 }).entries()) expectRecord(r, 395 + k)
+    const again = await PartitionLog.open(dir, { fs: ffs, config })
+    const segments = again.segmentInfos().length
+    expect(segments).toBeGreaterThanOrEqual(5)
+    // The index check reads each segment's tail after its last index entry and the batches its time index names:
+    // a few 8 KiB header chunks per segment, not the segment bodies.
+    const logBytesRead = ffs.readBytes((p) => p.endsWith('.log'))
+    expect(logBytesRead).toBeLessThanOrEqual(segments * 3 * 8 * 1024)
+    expect(logBytesRead).toBeLessThan(again.sizeInBytes / 4)
+    // Index files are probed (lengths, first and last entries), never read whole; only partition.state is.
+    expect(ffs.readBytes((p) => p.endsWith('index'))).toBeLessThanOrEqual(segments * 40 * 12)
+    expect(ffs.fileReads.map((p) => path.basename(p))).toEqual(['partition.state'])
+    expect(again.logEndOffset).toBe(12_000)
+    expect(again.append([rec(12_000)]).baseOffset).toBe(12_000)
+    for (const [k, r] of again.read(11_995, { maxRecords: 10 }).entries()) expectRecord(r, 11_995 + k)
     await again.close()
   })
 

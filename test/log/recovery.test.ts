@@ -46,7 +46,6 @@ const listing = (d: string): string[] => fs.readdirSync(d).sort()
 const logPath = (d: string, base: number): string => path.join(d, segmentFileName(base, LOG_SUFFIX))
 
 const ALL_SUFFIXES: readonly SegmentSuffix[] = [INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX]
-const INDEX_SUFFIXES: readonly SegmentSuffix[] = [INDEX_SUFFIX, TIME_INDEX_SUFFIX]
 
 /** Names of a segment's files with the given suffixes. */
 const segmentFiles = (base: number, suffixes: readonly SegmentSuffix[] = ALL_SUFFIXES): string[] =>
@@ -732,24 +731,37 @@ describe('leftover files of the crash protocol', () => {
     fs.copyFileSync(path.join(dir, from), path.join(dir, to))
   }
 
-  /** Writes `<base>.log.swap` holding every other batch of segment `base` (a compaction result); returns dropped offsets. */
+  /**
+   * Writes `<base>.log.swap` holding every other batch of segment `base` (a compaction result: like compaction, it
+   * keeps the last batch, so the segment still ends where the next one starts); returns dropped offsets.
+   */
   function writeCompactedSwap(base: number, target = segmentFileName(base, LOG_SUFFIX) + SWAP_SUFFIX): number[] {
     const file = logPath(dir, base)
     const buf = fs.readFileSync(file)
     const batches = batchesOf(file)
-    expect(batches.length).toBeGreaterThanOrEqual(2)
-    const kept = batches.filter((_, i) => i % 2 === 0)
+    expect(batches.length).toBeGreaterThanOrEqual(3)
+    const keep = (i: number): boolean => i % 2 === 0 || i === batches.length - 1
+    const kept = batches.filter((_, i) => keep(i))
     fs.writeFileSync(
       path.join(dir, target),
       Buffer.concat(kept.map((b) => buf.subarray(b.position, b.position + b.size))),
     )
-    return batches.filter((_, i) => i % 2 === 1).flatMap((b) => range(b.baseOffset, b.lastOffset + 1))
+    return batches.filter((_, i) => !keep(i)).flatMap((b) => range(b.baseOffset, b.lastOffset + 1))
   }
 
-  async function openAndExpect(end: number, missing: number[]): Promise<{ events: LogEvent[]; files: string[] }> {
+  /**
+   * Opens, expects the swept and opened events (plus an index rebuild for each of `rebuilt`: the swaps written
+   * here carry no index files, and an open rebuilds missing indexes), and reads everything but `missing`.
+   */
+  async function openAndExpect(
+    end: number,
+    missing: number[],
+    rebuilt: number[] = [],
+  ): Promise<{ events: LogEvent[]; files: string[] }> {
     const { log, events } = await openRecording(dir, { config: SMALL })
     const files = listing(dir)
-    expect(events.map((e) => e.type)).toEqual(['swept', 'opened'])
+    expect(events.map((e) => e.type)).toEqual(['swept', ...rebuilt.map(() => 'indexes-rebuilt'), 'opened'])
+    expect(events.flatMap((e) => (e.type === 'indexes-rebuilt' ? [e.baseOffset] : []))).toEqual(rebuilt)
     expect(log.logEndOffset).toBe(end)
     const all = readAll(log)
     expect(all.problem).toBeNull()
@@ -780,10 +792,10 @@ describe('leftover files of the crash protocol', () => {
   it('completes a .swap set: the old segments in its range go and the swap files take their names', async () => {
     const { end, bases, before } = await buildClosedLog(602)
     const dropped = [...writeCompactedSwap(bases[1]), ...writeCompactedSwap(bases[2])]
-    const replaced = [bases[1], bases[2]].flatMap((b) => segmentFiles(b, INDEX_SUFFIXES))
 
-    const { events, files } = await openAndExpect(end, dropped)
-    expect(files).toEqual(before.filter((n) => !replaced.includes(n)))
+    // The replaced segments' index files went with them; the open rebuilt them from the swapped-in logs.
+    const { events, files } = await openAndExpect(end, dropped, [bases[1], bases[2]])
+    expect(files).toEqual(before)
     const swept = sweptEvent(events)
     expect(swept.swapsCompleted.sort()).toEqual(
       [bases[1], bases[2]].map((b) => segmentFileName(b, LOG_SUFFIX) + SWAP_SUFFIX),
@@ -802,9 +814,9 @@ describe('leftover files of the crash protocol', () => {
     fs.unlinkSync(path.join(dir, 'a.tmp-part'))
     fs.unlinkSync(path.join(dir, 'b.tmp-part'))
     fs.writeFileSync(path.join(dir, segmentFileName(bases[1], LOG_SUFFIX) + SWAP_SUFFIX), merged)
-    const gone = [...segmentFiles(bases[1], INDEX_SUFFIXES), ...segmentFiles(bases[2])]
+    const gone = segmentFiles(bases[2])
 
-    const { events, files } = await openAndExpect(end, [...droppedA, ...droppedB])
+    const { events, files } = await openAndExpect(end, [...droppedA, ...droppedB], [bases[1]])
     expect(files).toEqual(before.filter((n) => !gone.includes(n)))
     expect(sweptEvent(events).swapsCompleted).toEqual([segmentFileName(bases[1], LOG_SUFFIX) + SWAP_SUFFIX])
   })
@@ -833,9 +845,8 @@ describe('leftover files of the crash protocol', () => {
     const dropped = writeCompactedSwap(bases[0])
     copy(segmentFileName(bases[2], LOG_SUFFIX), segmentFileName(bases[2], LOG_SUFFIX) + CLEANED_SUFFIX)
 
-    const { events, files } = await openAndExpect(end, dropped)
-    const replaced = segmentFiles(bases[0], INDEX_SUFFIXES)
-    expect(files).toEqual(before.filter((n) => !replaced.includes(n)))
+    const { events, files } = await openAndExpect(end, dropped, [bases[0]])
+    expect(files).toEqual(before)
     const swept = sweptEvent(events)
     expect(swept.swapsCompleted).toEqual([segmentFileName(bases[0], LOG_SUFFIX) + SWAP_SUFFIX])
     expect(swept.deleted).toContain(segmentFileName(bases[2], LOG_SUFFIX) + CLEANED_SUFFIX)
