@@ -26,7 +26,7 @@ import { SeglogError } from '../errors.js'
 import { INDEX_SUFFIX, LOG_SUFFIX, segmentFileName, TIME_INDEX_SUFFIX } from '../log/file-names.js'
 import type { PartitionLog } from '../log/partition-log.js'
 import { BATCH_OVERHEAD, batchMaxTimestamp, batchSizeAt, readInt64 } from '../segment/record-batch.js'
-import { readCleanerCheckpoint, writeCleanerCheckpoint } from './checkpoint.js'
+import { readCleanerCheckpointFile, writeCleanerCheckpoint } from './checkpoint.js'
 import { type Cleaner, sharedCleaner } from './cleaner.js'
 import { DEFAULT_OFFSET_MAP_BYTES, MIN_OFFSET_MAP_BYTES } from './offset-map.js'
 import { type CompactionPlan, planCompaction, type SegmentSummary } from './planner.js'
@@ -82,6 +82,8 @@ export interface CompactionResult {
   plan: CompactionPlan | null
   /** True when the offset map filled: only a prefix of the dirty range was cleaned. */
   mapFull: boolean
+  /** Why a damaged `cleaner.checkpoint` was ignored (the pass started at the log start); null when it was fine. */
+  checkpointProblem: string | null
 }
 
 const DEFAULTS = {
@@ -271,7 +273,7 @@ async function compactOnce(
 
   const summaries = summarizeSegments(log)
   const segmentsBefore = summaries.length
-  const checkpoint = readCleanerCheckpoint(log.dir)
+  const { firstDirtyOffset: checkpoint, problem: checkpointProblem } = readCleanerCheckpointFile(log.dir)
   const skipped = (reason: string, plan: CompactionPlan | null, firstDirty: number): CompactionResult => ({
     cleaned: false,
     segmentsBefore,
@@ -285,6 +287,7 @@ async function compactOnce(
     reason,
     plan,
     mapFull: false,
+    checkpointProblem,
   })
   if (config.cleanupPolicy === 'delete') {
     return skipped("cleanup policy is 'delete'", null, checkpoint ?? log.logStartOffset)
@@ -313,6 +316,7 @@ async function compactOnce(
     segmentIndexBytes: config.segmentIndexBytes,
     indexIntervalBytes: config.indexIntervalBytes,
     mapBytes,
+    denseFrom: log.compactedEndOffset,
   }
   // Leftovers of an earlier failed pass in this process would otherwise be taken for this pass's output.
   removeCleanedFiles(log.dir)
@@ -355,5 +359,6 @@ async function compactOnce(
     reason,
     plan,
     mapFull: result.mapFull,
+    checkpointProblem,
   }
 }

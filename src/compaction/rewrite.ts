@@ -74,6 +74,7 @@ import {
   writeInt32,
   writeInt64,
 } from '../segment/record-batch.js'
+import { batchOffsetProblem } from '../segment/segment.js'
 import { type Cursor, readVarint, varintSize, writeVarint } from '../segment/varint.js'
 import { OffsetMap } from './offset-map.js'
 import { type GroupableSegment, groupSegments } from './planner.js'
@@ -100,6 +101,11 @@ export interface CleanJob {
   segmentIndexBytes: number
   indexIntervalBytes: number
   mapBytes: number
+  /**
+   * Segments based at or above this were never compacted: their batches must be contiguous. Default Infinity
+   * (every segment may have compaction gaps).
+   */
+  denseFrom?: number
 }
 
 export interface CleanedSegment {
@@ -174,16 +180,20 @@ function corrupt(src: SourceSegment, position: number, what: string, offset?: nu
 }
 
 /**
- * Calls `visit(buf, at, size, position)` for each complete batch of `src` in order (lengths checked, CRC not:
- * the visitor checks what it uses). `visit` returns false to stop.
+ * Calls `visit(buf, at, size, position)` for each complete batch of `src` in order. Lengths and offsets are
+ * checked here (`batchOffsetProblem`: the base offset is outside the CRC, and a wrong one would map keys to wrong
+ * offsets and drop the wrong records), the CRC is not: the visitor checks what it uses. When the walk reaches
+ * the end, the last batch must end right before the next segment's base. `visit` returns false to stop.
  */
 function forEachBatch(
   src: SourceSegment,
+  dense: boolean,
   visit: (buf: Buffer, at: number, size: number, position: number) => boolean | undefined,
 ): void {
   let pos = 0
   let chunk = Buffer.alloc(0)
   let chunkPos = 0
+  let prevLast = src.baseOffset - 1
   const end = src.size
   while (pos < end) {
     if (pos + HEADER_SIZE_UP_TO_MAGIC > chunkPos + chunk.length) {
@@ -194,7 +204,7 @@ function forEachBatch(
     }
     let at = pos - chunkPos
     const size = batchSizeAt(chunk, at, chunk.length)
-    if (size < BATCH_OVERHEAD || pos + size > end) throw corrupt(src, pos, `invalid batch size ${size}`)
+    if (size < BATCH_OVERHEAD || pos + size > end) throw corrupt(src, pos, `invalid batch size ${size}`, prevLast + 1)
     if (at + size > chunk.length) {
       const len = Math.min(end - pos, Math.max(size, READ_CHUNK_BYTES))
       chunk = Buffer.allocUnsafe(len)
@@ -202,8 +212,20 @@ function forEachBatch(
       chunkPos = pos
       at = 0
     }
+    const why = batchOffsetProblem(chunk, at, src.baseOffset, prevLast, src.endOffset, dense)
+    if (why !== null) throw corrupt(src, pos, why, prevLast + 1)
+    const last = batchLastOffset(chunk, at)
     if (visit(chunk, at, size, pos) === false) return
+    prevLast = last
     pos += size
+  }
+  if (prevLast !== src.endOffset - 1) {
+    throw corrupt(
+      src,
+      pos,
+      `the segment's data ends at offset ${prevLast + 1}, but the next segment starts at ${src.endOffset}`,
+      prevLast + 1,
+    )
   }
 }
 
@@ -304,12 +326,13 @@ function buildOffsetMap(
   firstUncleanable: number,
   map: OffsetMap,
   codecs: CodecRegistry,
+  denseFrom: number,
 ): MapBuildResult {
   let full = false
   for (const src of sources) {
     if (full) break
     if (src.endOffset <= firstDirty || src.baseOffset >= firstUncleanable) continue
-    forEachBatch(src, (buf, at, size, position) => {
+    forEachBatch(src, src.baseOffset >= denseFrom, (buf, at, size, position) => {
       const last = batchLastOffset(buf, at)
       if (last < firstDirty) return true
       verify(src, buf, at, size, position)
@@ -712,12 +735,13 @@ function reusableMap(bytes: number): OffsetMap {
 export function runCleanJob(job: CleanJob, onProgress?: (p: CleanProgress) => void): CleanResult {
   checkJob(job)
   const [firstDirty, firstUncleanable] = job.mapRange
+  const denseFrom = job.denseFrom ?? Number.POSITIVE_INFINITY
   const codecs = new CodecRegistry()
   const sources = openSources(job)
   const written: CleanedSegmentWriter[] = []
   try {
     const map = reusableMap(job.mapBytes)
-    const { endOffset, full } = buildOffsetMap(sources, firstDirty, firstUncleanable, map, codecs)
+    const { endOffset, full } = buildOffsetMap(sources, firstDirty, firstUncleanable, map, codecs, denseFrom)
     onProgress?.({ stage: 'map-built', endOffset, keys: map.size, full })
     const result: CleanResult = {
       newSegments: [],
@@ -754,7 +778,7 @@ export function runCleanJob(job: CleanJob, onProgress?: (p: CleanProgress) => vo
       // The last source batch of the group, when nothing of it survived: kept as a bare header.
       let trailingEmpty = null as Buffer | null
       for (const src of group) {
-        forEachBatch(src, (buf, at, size, position) => {
+        forEachBatch(src, src.baseOffset >= denseFrom, (buf, at, size, position) => {
           verify(src, buf, at, size, position)
           const outcome = filterBatch(src, buf, at, size, position, ctx)
           if (outcome.kind === 'empty') trailingEmpty = outcome.header
