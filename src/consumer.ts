@@ -481,6 +481,9 @@ export class Consumer implements GroupMember {
         if (isSeglogError(err, 'ENGINE_CLOSED') || isSeglogError(err, 'TOPIC_NOT_FOUND')) return
         throw err
       }
+      // The read resolved after a stop or revoke aborted this loop: a wait registered now would never see that
+      // abort (the signal fired before the listener existed) and the revoke waiting for this loop would hang.
+      if (signal.aborted) return
       if (records.length === 0) {
         const wait = new AbortController()
         const onAbort = () => wait.abort()
