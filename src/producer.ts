@@ -11,6 +11,7 @@
  * called for messages without an explicit `partition`.
  */
 import { SeglogError } from './errors.js'
+import { holdProcess } from './keep-alive.js'
 import { checkMessages } from './messages.js'
 import type { Acks, Message } from './seglog.js'
 
@@ -178,9 +179,14 @@ export class Producer {
     })
   }
 
+  /** A send queued or in flight keeps the process alive until it settles (what a caller awaits). */
   private track<T>(p: Promise<T>): Promise<T> {
     this.inflight.add(p)
-    const done = () => this.inflight.delete(p)
+    const release = holdProcess()
+    const done = () => {
+      this.inflight.delete(p)
+      release()
+    }
     p.then(done, done)
     return p
   }
@@ -208,7 +214,6 @@ export class Producer {
       if (queue.bytes >= this.batchBytes) this.drain(key)
       else if (queue.timer === null) {
         queue.timer = setTimeout(() => this.drain(key), this.lingerMs)
-        queue.timer.unref()
       }
     })
   }

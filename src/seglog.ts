@@ -21,6 +21,7 @@
 import * as nodeFs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
+import { checkBoolean, checkInteger, describeValue } from './check.js'
 import { Cleaner } from './compaction/cleaner.js'
 import { type CompactionResult, compactPartition } from './compaction/compactor.js'
 import { CodecRegistry } from './compression.js'
@@ -38,6 +39,7 @@ import { decodeHeaders, decodeValue, encodeValue, type RecordHeaders } from './f
 import { GroupCoordinator, type GroupState, type PartitionAssigner } from './group.js'
 import { BoundedFileSystem } from './io/bounded-fs.js'
 import { type FileSystem, nodeFileSystem, writeFileAtomic } from './io/file-system.js'
+import { holdProcess } from './keep-alive.js'
 import { type LogConfig, type LogEvent, PartitionLog, type PreparedBatch } from './log/partition-log.js'
 import { checkMessage } from './messages.js'
 import { MetadataStore, type TopicRecord } from './metadata.js'
@@ -1161,14 +1163,16 @@ export class Seglog {
     if (options === null || typeof options !== 'object') throw new TypeError('options must be an object')
     const { from = 'earliest', live = false, signal, maxRecords = 500 } = options
     if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('signal must be an AbortSignal')
+    checkBoolean('live', live)
+    checkInteger('maxRecords', maxRecords, 1)
     if (typeof from === 'number') {
-      if (!Number.isSafeInteger(from)) throw new TypeError('from must be an integer offset')
+      if (!Number.isSafeInteger(from)) throw new TypeError(`from must be an integer offset, got ${describeValue(from)}`)
     } else if (
       from !== 'earliest' &&
       from !== 'latest' &&
-      (typeof from !== 'object' || typeof from.timestamp !== 'number')
+      (from === null || typeof from !== 'object' || !Number.isFinite(from.timestamp))
     ) {
-      throw new TypeError("from must be an offset, 'earliest', 'latest' or { timestamp }")
+      throw new TypeError("from must be an offset, 'earliest', 'latest' or { timestamp } with a finite timestamp")
     }
     return this.streamGenerator(t, p, from, live, signal, maxRecords)
   }
@@ -1202,10 +1206,13 @@ export class Seglog {
         continue
       }
       if (!live) return
+      // The iteration is awaiting this wait: it keeps the process alive until an append, the signal or close.
+      const release = holdProcess()
       await new Promise<void>((resolve) => {
         const wake = () => {
           p.waiters.delete(wake)
           signal?.removeEventListener('abort', wake)
+          release()
           resolve()
         }
         p.waiters.add(wake)
