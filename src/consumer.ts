@@ -14,14 +14,26 @@
  *   reached; always on revoke (rebalance) and on stop.
  * - New records reach a running consumer without polling: an idle partition waits on the engine's append
  *   notification.
+ * - A fetch that fails (anything but an offset out of range, a deleted topic or a closed engine) is retried like
+ *   a throwing handler: `consumer.crash` with the offset, backoff per `retry`, and a stop once the retries are
+ *   spent. Nothing a partition loop throws escapes as an unhandled rejection.
+ *
+ * Lifetime (a KafkaJS consumer keeps its process running until stop/disconnect, and so does this one): from
+ * `run()` until `stop()` is called, the consumer holds the process alive. `stop()` aborts every partition loop
+ * at once, so no new message starts; it resolves after the handlers in flight finished, their offsets were
+ * committed and the member left the group. Called from inside one of the group's handlers (eachMessage,
+ * eachBatch, a crash listener), it resolves as soon as no new message will start, since waiting for that
+ * handler would wait for itself; the rest of the stop completes when the handler returns.
  *
  * Concurrency: each assigned partition has one loop; at most `partitionsConsumedConcurrently` handlers run at
  * once; messages of one partition are handled strictly in order.
  */
 import { EventEmitter } from 'node:events'
+import { checkBoolean, checkInteger, checkNonNegative, describeValue } from './check.js'
 import { consumerChannel } from './diagnostics.js'
 import { isSeglogError, SeglogError } from './errors.js'
 import type { GroupCoordinator, GroupMember, PartitionAssigner, TopicPartition } from './group.js'
+import { holdProcess } from './keep-alive.js'
 import type { OffsetCommit, OffsetStore } from './offset-store.js'
 import type { SeglogRecord } from './seglog.js'
 
@@ -47,6 +59,10 @@ export interface ConsumerOptions {
   partitionAssigner?: PartitionAssigner
   /** Records fetched per read. Default 500. */
   maxRecordsPerFetch?: number
+  /**
+   * Backoff for a failing handler or fetch: the n-th retry waits min(maxRetryTime, initialRetryTime × 2^(n−1))
+   * ms (defaults 100 and 30,000); after `retries` retries (default unlimited) the consumer stops.
+   */
   retry?: { initialRetryTime?: number; maxRetryTime?: number; retries?: number }
   clientId?: string
 }
@@ -136,6 +152,60 @@ export interface ConsumerEventMap {
 
 let memberCounter = 0
 
+/**
+ * Whether a function named `name` is on the current call stack, async frames included: V8 records the async
+ * functions awaiting the current one, so a call made anywhere in a handler's `await` chain sees the frame of the
+ * function that awaits the handler. Captured only by stop() and subscribe(), never per message.
+ */
+function onStack(name: string): boolean {
+  const prepare = Error.prepareStackTrace
+  const limit = Error.stackTraceLimit
+  try {
+    Error.stackTraceLimit = Number.POSITIVE_INFINITY
+    Error.prepareStackTrace = (_err, sites) => sites
+    const holder: { stack?: unknown } = {}
+    Error.captureStackTrace(holder, onStack)
+    const sites = holder.stack
+    return Array.isArray(sites) && sites.some((site: NodeJS.CallSite) => site.getFunctionName() === name)
+  } finally {
+    Error.prepareStackTrace = prepare
+    Error.stackTraceLimit = limit
+  }
+}
+
+type ResolvedRunOptions = Required<Omit<RunOptions, 'eachMessage' | 'eachBatch'>> &
+  Pick<RunOptions, 'eachMessage' | 'eachBatch'>
+
+/** Checks every run() option (TypeError naming the option) and fills in the defaults. */
+function checkRunOptions(options: RunOptions): ResolvedRunOptions {
+  if (options === null || typeof options !== 'object') throw new TypeError('run options must be an object')
+  const { eachMessage, eachBatch } = options
+  if (eachMessage !== undefined && typeof eachMessage !== 'function') {
+    throw new TypeError(`eachMessage must be a function, got ${describeValue(eachMessage)}`)
+  }
+  if (eachBatch !== undefined && typeof eachBatch !== 'function') {
+    throw new TypeError(`eachBatch must be a function, got ${describeValue(eachBatch)}`)
+  }
+  if (eachMessage === undefined && eachBatch === undefined) {
+    throw new TypeError('run needs an eachMessage or eachBatch handler')
+  }
+  const interval = options.autoCommitInterval ?? null
+  const threshold = options.autoCommitThreshold ?? null
+  return {
+    eachMessage,
+    eachBatch,
+    autoCommit: checkBoolean('autoCommit', options.autoCommit ?? true),
+    autoCommitInterval: interval === null ? null : checkNonNegative('autoCommitInterval', interval),
+    autoCommitThreshold: threshold === null ? null : checkInteger('autoCommitThreshold', threshold, 1),
+    partitionsConsumedConcurrently: checkInteger(
+      'partitionsConsumedConcurrently',
+      options.partitionsConsumedConcurrently ?? 1,
+      1,
+    ),
+    eachBatchAutoResolve: checkBoolean('eachBatchAutoResolve', options.eachBatchAutoResolve ?? true),
+  }
+}
+
 /** In-process groups have no session to keep alive: heartbeat resolves at once (KafkaJS compatibility). */
 const heartbeat = async (): Promise<void> => {}
 
@@ -203,16 +273,26 @@ export class Consumer implements GroupMember {
   private readonly retry: { initialRetryTime: number; maxRetryTime: number; retries: number }
   private subscriptions: (string | RegExp)[] = []
   private fromBeginning = false
-  private runOptions: Required<Omit<RunOptions, 'eachMessage' | 'eachBatch'>> &
-    Pick<RunOptions, 'eachMessage' | 'eachBatch'> = {
+  private runOptions: ResolvedRunOptions = {
     autoCommit: true,
     autoCommitInterval: null,
     autoCommitThreshold: null,
     partitionsConsumedConcurrently: 1,
     eachBatchAutoResolve: true,
   }
+  /** run() was called and stop() was not since. */
   private running = false
   private joined = false
+  /** run()'s start (register, join) while in progress; a stop waits for it before leaving. */
+  private starting: Promise<void> | null = null
+  /** The stop in progress, from stop() until the member left the group. */
+  private stopping: Promise<void> | null = null
+  /** Releases the process hold that run() took. */
+  private releaseHold: (() => void) | null = null
+  /** While `for await (… of consumer)` runs: hands back the messages it holds so their loops can end. */
+  private releaseIterator: (() => void) | null = null
+  /** Runs a handler with retries. Made per group (see `retrying`) so that stop() can see a group's handlers. */
+  private withRetry = this.retrying('')
   private coordinator: GroupCoordinator | null = null
   private readonly partitions = new Map<string, PartitionRun>()
   private readonly pausedKeys = new Set<string>()
@@ -232,25 +312,38 @@ export class Consumer implements GroupMember {
   ) {
     if (options === null || typeof options !== 'object') throw new TypeError('consumer options must be an object')
     if (typeof options.groupId !== 'string' || options.groupId.length === 0 || options.groupId.includes('\0')) {
-      throw new TypeError('groupId must be a non-empty string without NUL characters')
+      throw new TypeError(
+        `groupId must be a non-empty string without NUL characters, got ${describeValue(options.groupId)}`,
+      )
     }
     const reset = options.autoOffsetReset ?? 'latest'
-    if (reset !== 'latest' && reset !== 'earliest')
-      throw new TypeError("autoOffsetReset must be 'latest' or 'earliest'")
+    if (reset !== 'latest' && reset !== 'earliest') {
+      throw new TypeError(`autoOffsetReset must be 'latest' or 'earliest', got ${describeValue(reset)}`)
+    }
     const assigner = options.partitionAssigner ?? 'range'
     if (assigner !== 'range' && assigner !== 'roundrobin') {
-      throw new TypeError("partitionAssigner must be 'range' or 'roundrobin'")
+      throw new TypeError(`partitionAssigner must be 'range' or 'roundrobin', got ${describeValue(assigner)}`)
     }
+    const clientId = options.clientId ?? 'seglog'
+    if (typeof clientId !== 'string' || clientId.length === 0) {
+      throw new TypeError(`clientId must be a non-empty string, got ${describeValue(clientId)}`)
+    }
+    const retry = options.retry === undefined ? {} : options.retry
+    if (retry === null || typeof retry !== 'object' || Array.isArray(retry)) {
+      throw new TypeError(`retry must be an object, got ${describeValue(retry)}`)
+    }
+    const retries = retry.retries ?? Number.POSITIVE_INFINITY
     this.groupId = options.groupId
     this.autoOffsetReset = reset
     this.assigner = assigner
-    this.maxRecords = options.maxRecordsPerFetch ?? 500
+    this.maxRecords =
+      options.maxRecordsPerFetch === undefined ? 500 : checkInteger('maxRecordsPerFetch', options.maxRecordsPerFetch, 1)
     this.retry = {
-      initialRetryTime: options.retry?.initialRetryTime ?? 100,
-      maxRetryTime: options.retry?.maxRetryTime ?? 30_000,
-      retries: options.retry?.retries ?? Number.POSITIVE_INFINITY,
+      initialRetryTime: checkNonNegative('retry.initialRetryTime', retry.initialRetryTime ?? 100),
+      maxRetryTime: checkNonNegative('retry.maxRetryTime', retry.maxRetryTime ?? 30_000),
+      retries: retries === Number.POSITIVE_INFINITY ? retries : checkInteger('retry.retries', retries, 0),
     }
-    this.memberId = `${options.clientId ?? 'seglog'}-${process.pid}-${++memberCounter}`
+    this.memberId = `${clientId}-${process.pid}-${++memberCounter}`
   }
 
   // ---- events ----
@@ -286,7 +379,11 @@ export class Consumer implements GroupMember {
     }
     this.subscriptions.push(...topics)
     if (options.fromBeginning !== undefined) this.fromBeginning = options.fromBeginning === true
-    if (this.joined) await this.coordinator!.rebalance()
+    if (!this.joined) return
+    // From inside a handler of the group, waiting for the rebalance would wait for that handler (its revoke).
+    const rebalance = this.coordinator!.rebalance()
+    if (this.insideGroupHandler()) void rebalance.catch(() => {})
+    else await rebalance
   }
 
   subscribedTopics(): string[] {
@@ -307,70 +404,122 @@ export class Consumer implements GroupMember {
   /** Joins the group and starts consuming; resolves once running (KafkaJS's contract). */
   async run(options: RunOptions): Promise<void> {
     this.host.assertOpen()
-    if (options === null || typeof options !== 'object') throw new TypeError('run options must be an object')
-    if (typeof options.eachMessage !== 'function' && typeof options.eachBatch !== 'function') {
-      throw new TypeError('run needs an eachMessage or eachBatch handler')
-    }
+    const runOptions = checkRunOptions(options)
     if (this.running) throw new TypeError('consumer is already running')
-    const concurrency = options.partitionsConsumedConcurrently ?? 1
-    if (!Number.isInteger(concurrency) || concurrency < 1) {
-      throw new TypeError('partitionsConsumedConcurrently must be a positive integer')
-    }
-    this.runOptions = {
-      eachMessage: options.eachMessage,
-      eachBatch: options.eachBatch,
-      autoCommit: options.autoCommit ?? true,
-      autoCommitInterval: options.autoCommitInterval ?? null,
-      autoCommitThreshold: options.autoCommitThreshold ?? null,
-      partitionsConsumedConcurrently: concurrency,
-      eachBatchAutoResolve: options.eachBatchAutoResolve ?? true,
-    }
-    this.semaphore = new Semaphore(concurrency)
+    if (this.stopping !== null) throw new TypeError('consumer is still stopping: await stop() before run()')
+    this.runOptions = runOptions
+    this.semaphore = new Semaphore(runOptions.partitionsConsumedConcurrently)
     this.running = true
+    this.releaseHold = holdProcess()
     this.host.registerClient(this)
-    await this.host.offsetStore.register(this.groupId)
-    const coordinator = this.host.coordinator(this.groupId, this.assigner)
-    if (!coordinator.acceptsAssigner(this.assigner)) {
+    const starting = this.start()
+    this.starting = starting
+    try {
+      await starting
+    } finally {
+      if (this.starting === starting) this.starting = null
+    }
+  }
+
+  private async start(): Promise<void> {
+    try {
+      await this.host.offsetStore.register(this.groupId)
+      const coordinator = this.host.coordinator(this.groupId, this.assigner)
+      if (!coordinator.acceptsAssigner(this.assigner)) {
+        throw new SeglogError(
+          'INVALID_CONFIG',
+          `group '${this.groupId}' uses the '${coordinator.assigner}' assignor; this consumer asks for '${this.assigner}'`,
+        )
+      }
+      this.coordinator = coordinator
+      this.withRetry = this.retrying(coordinator.handlerMarker)
+      // stop() was called while registering: it waits for this start, then finds nothing to leave.
+      if (!this.running) return
+      this.joined = true
+      this.lastCommitAt = Date.now()
+      const interval = this.runOptions.autoCommitInterval
+      if (this.runOptions.autoCommit && interval !== null && interval > 0) {
+        this.commitTimer = setInterval(() => {
+          void this.commitResolved().catch(() => {})
+        }, interval)
+        this.commitTimer.unref()
+      }
+      await coordinator.join(this)
+    } catch (err) {
+      // run() rejects: undo what it took, as a stop would, without waiting for a group that failed to form.
+      if (this.running) {
+        this.running = false
+        this.releaseHold?.()
+        this.releaseHold = null
+        if (this.commitTimer) clearInterval(this.commitTimer)
+        this.commitTimer = null
+        for (const r of this.partitions.values()) r.abort.abort()
+        if (this.joined && this.coordinator) {
+          this.joined = false
+          void this.coordinator.leave(this).catch(() => {})
+        }
+        this.host.unregisterClient(this)
+      }
+      throw err
+    }
+  }
+
+  /**
+   * Stops consuming: no new message starts once this is called; resolves after the handlers in flight finished,
+   * their offsets were committed and the group rebalanced. From inside one of the group's handlers it resolves
+   * at once (see the class header). Calls during a stop share it.
+   */
+  stop(): Promise<void> {
+    if (this.stopping === null) {
+      if (!this.running) return Promise.resolve()
       this.running = false
+      this.releaseHold?.()
+      this.releaseHold = null
+      // Each loop checks its signal before every message and every fetch, and a waiting loop wakes on it.
+      for (const r of this.partitions.values()) r.abort.abort()
+      for (const w of this.resumeWaiters.values()) w()
+      this.releaseIterator?.()
+      const stopping = this.finishStop()
+      this.stopping = stopping
+      const clear = () => {
+        if (this.stopping === stopping) this.stopping = null
+      }
+      stopping.then(clear, clear)
+    }
+    return this.insideGroupHandler() ? Promise.resolve() : this.stopping!
+  }
+
+  private async finishStop(): Promise<void> {
+    try {
+      await this.starting?.catch(() => {})
+      if (this.commitTimer) clearInterval(this.commitTimer)
+      this.commitTimer = null
+      if (this.joined && this.coordinator) {
+        this.joined = false
+        await this.coordinator.leave(this)
+      }
+    } finally {
       this.host.unregisterClient(this)
-      throw new SeglogError(
-        'INVALID_CONFIG',
-        `group '${this.groupId}' uses the '${coordinator.assigner}' assignor; this consumer asks for '${this.assigner}'`,
-      )
+      this.emit('consumer.stop', { groupId: this.groupId, memberId: this.memberId })
     }
-    this.coordinator = coordinator
-    this.joined = true
-    this.lastCommitAt = Date.now()
-    const interval = this.runOptions.autoCommitInterval
-    if (this.runOptions.autoCommit && interval !== null && interval > 0) {
-      this.commitTimer = setInterval(() => {
-        void this.commitResolved().catch(() => {})
-      }, interval)
-      this.commitTimer.unref()
-    }
-    await this.coordinator.join(this)
   }
 
-  /** Stops consuming: in-flight handlers finish, resolved offsets are committed, the group rebalances. */
-  async stop(): Promise<void> {
-    if (!this.running) return
-    this.running = false
-    if (this.commitTimer) clearInterval(this.commitTimer)
-    this.commitTimer = null
-    if (this.joined && this.coordinator) {
-      this.joined = false
-      await this.coordinator.leave(this)
-    }
-    this.host.unregisterClient(this)
-    this.emit('consumer.stop', { groupId: this.groupId, memberId: this.memberId })
+  /**
+   * Whether the caller runs inside one of this group's handlers (eachMessage, eachBatch, a crash listener):
+   * then the group's `retrying` frame is on the stack. Waiting there for the group to rebalance would wait for
+   * that very handler.
+   */
+  private insideGroupHandler(): boolean {
+    const marker = this.coordinator?.handlerMarker
+    return marker !== undefined && onStack(marker)
   }
 
-  async disconnect(): Promise<void> {
-    await this.stop()
+  disconnect(): Promise<void> {
+    return this.stop()
   }
 
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.stop()
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.stop()
   }
 
   // ---- GroupMember ----
@@ -393,6 +542,8 @@ export class Consumer implements GroupMember {
     const committed = new Map<string, number>()
     for (const c of await this.host.offsetStore.fetch(this.groupId))
       committed.set(tpKey(c.topic, c.partition), c.offset)
+    // stop() during the fetch: it aborted the loops that existed; none may start after it.
+    if (!this.running) return
     for (const tp of partitions) {
       const key = tpKey(tp.topic, tp.partition)
       const c = committed.get(key) ?? null
@@ -416,7 +567,9 @@ export class Consumer implements GroupMember {
       }
       this.partitions.set(key, run)
     }
-    for (const run of this.partitions.values()) run.loop = this.consumePartition(run)
+    for (const run of this.partitions.values()) {
+      run.loop = this.consumePartition(run).catch((err) => this.loopFailed(run, err))
+    }
     this.emit('consumer.group_join', {
       groupId: this.groupId,
       memberId: this.memberId,
@@ -450,6 +603,7 @@ export class Consumer implements GroupMember {
   private async consumePartition(run: PartitionRun): Promise<void> {
     const signal = run.abort.signal
     const { topic, partition } = run.tp
+    let failures = 0
     while (!signal.aborted) {
       if (this.pausedKeys.has(run.key)) {
         await new Promise<void>((resolve) => {
@@ -459,10 +613,14 @@ export class Consumer implements GroupMember {
         this.resumeWaiters.delete(run.key)
         continue
       }
+      const from = run.position
+      run.stale = false
       let records: SeglogRecord[]
       try {
-        records = await this.host.read(topic, partition, run.position, { maxRecords: this.maxRecords })
+        records = await this.host.read(topic, partition, from, { maxRecords: this.maxRecords })
+        failures = 0
       } catch (err) {
+        if (run.stale) continue
         if (isSeglogError(err, 'OFFSET_OUT_OF_RANGE')) {
           const { logStartOffset, logEndOffset } = this.host.offsets(topic, partition)
           const to =
@@ -479,11 +637,17 @@ export class Consumer implements GroupMember {
           continue
         }
         if (isSeglogError(err, 'ENGINE_CLOSED') || isSeglogError(err, 'TOPIC_NOT_FOUND')) return
-        throw err
+        // Any other failure (an I/O error, a damaged segment) is retried with backoff like a failing handler.
+        const wait = this.failed(run, from, err, ++failures)
+        if (wait === null) return
+        await sleep(wait, signal)
+        continue
       }
       // The read resolved after a stop or revoke aborted this loop: a wait registered now would never see that
       // abort (the signal fired before the listener existed) and the revoke waiting for this loop would hang.
       if (signal.aborted) return
+      // A seek while reading: these records are from the old position.
+      if (run.stale) continue
       if (records.length === 0) {
         const wait = new AbortController()
         const onAbort = () => wait.abort()
@@ -494,7 +658,6 @@ export class Consumer implements GroupMember {
         signal.removeEventListener('abort', onAbort)
         continue
       }
-      run.stale = false
       await this.semaphore.acquire()
       try {
         if (this.runOptions.eachBatch) await this.handleBatch(run, records)
@@ -515,34 +678,68 @@ export class Consumer implements GroupMember {
     }
   }
 
-  /** Runs `fn` until it resolves, retrying with exponential backoff; false if the partition was revoked. */
-  private async withRetry(run: PartitionRun, offset: number, fn: () => Promise<void>): Promise<boolean> {
-    let attempt = 0
-    for (;;) {
-      if (run.abort.signal.aborted || run.stale) return false
-      try {
-        await fn()
-        return true
-      } catch (err) {
-        attempt++
-        const error = err instanceof Error ? err : new Error(String(err))
-        const give = attempt > this.retry.retries
-        const wait = give ? null : Math.min(this.retry.maxRetryTime, this.retry.initialRetryTime * 2 ** (attempt - 1))
-        this.emit('consumer.crash', {
-          groupId: this.groupId,
-          error,
-          topic: run.tp.topic,
-          partition: run.tp.partition,
-          offset,
-          retryInMs: wait,
-        })
-        if (wait === null) {
-          void this.stop()
-          return false
+  /**
+   * Makes the function that runs a handler until it resolves, retrying with exponential backoff; it resolves
+   * false if the partition was revoked or the retries ran out. It awaits the handler, so its name, `marker`,
+   * is on the stack of everything the handler calls (see `insideGroupHandler`).
+   */
+  private retrying(marker: string): (run: PartitionRun, offset: number, fn: () => Promise<void>) => Promise<boolean> {
+    const retrying = async (run: PartitionRun, offset: number, fn: () => Promise<void>): Promise<boolean> => {
+      let attempt = 0
+      for (;;) {
+        if (run.abort.signal.aborted || run.stale) return false
+        try {
+          await fn()
+          return true
+        } catch (err) {
+          const wait = this.failed(run, offset, err, ++attempt)
+          if (wait === null) return false
+          await sleep(wait, run.abort.signal)
         }
-        await sleep(wait, run.abort.signal)
       }
     }
+    Object.defineProperty(retrying, 'name', { value: marker })
+    return retrying
+  }
+
+  /**
+   * A handler or a fetch failed for the `attempt`-th time in a row: emits `consumer.crash` and returns the
+   * backoff before the next try, or null when the retries are spent (the consumer then stops).
+   */
+  private failed(run: PartitionRun, offset: number, err: unknown, attempt: number): number | null {
+    const error = err instanceof Error ? err : new Error(String(err))
+    const give = attempt > this.retry.retries
+    const wait = give ? null : Math.min(this.retry.maxRetryTime, this.retry.initialRetryTime * 2 ** (attempt - 1))
+    this.emit('consumer.crash', {
+      groupId: this.groupId,
+      error,
+      topic: run.tp.topic,
+      partition: run.tp.partition,
+      offset,
+      retryInMs: wait,
+    })
+    if (wait === null) void this.stop().catch(() => {})
+    return wait
+  }
+
+  /**
+   * A partition loop threw where nothing retries (a `consumer.crash` listener that throws, say): the error goes
+   * to `consumer.crash` and the consumer stops, so it never becomes an unhandled rejection.
+   */
+  private loopFailed(run: PartitionRun, err: unknown): void {
+    try {
+      this.emit('consumer.crash', {
+        groupId: this.groupId,
+        error: err instanceof Error ? err : new Error(String(err)),
+        topic: run.tp.topic,
+        partition: run.tp.partition,
+        offset: run.position,
+        retryInMs: null,
+      })
+    } catch {
+      // The listener threw again; the stop below still happens.
+    }
+    void this.stop().catch(() => {})
   }
 
   private async handleMessages(run: PartitionRun, records: SeglogRecord[]): Promise<void> {
@@ -771,6 +968,19 @@ export class Consumer implements GroupMember {
     const queue: { payload: EachMessagePayload; done: () => void }[] = []
     let current: { done: () => void } | null = null
     let wake: (() => void) | null = null
+    // Hands back every message the loop holds without resolving it: the partition loops are aborted first, so
+    // releasing their handlers commits nothing. Run when the loop ends and when the consumer stops under it
+    // (stop() from the loop body, close(), a crash), which also wakes a loop waiting for messages.
+    const release = (): void => {
+      for (const r of this.partitions.values()) {
+        r.discarded = true
+        r.abort.abort()
+      }
+      current?.done()
+      current = null
+      for (const item of queue.splice(0)) item.done()
+      wake?.()
+    }
     await this.run({
       eachMessage: (payload) =>
         new Promise<void>((done) => {
@@ -778,6 +988,7 @@ export class Consumer implements GroupMember {
           wake?.()
         }),
     })
+    this.releaseIterator = release
     try {
       for (;;) {
         while (queue.length === 0) {
@@ -795,13 +1006,9 @@ export class Consumer implements GroupMember {
       }
     } finally {
       // The loop ended (break, throw or return): the message handed out last and any queued ones were not
-      // processed. Abort the partition loops first so releasing their handlers resolves nothing, then stop.
-      for (const r of this.partitions.values()) {
-        r.discarded = true
-        r.abort.abort()
-      }
-      current?.done()
-      for (const item of queue.splice(0)) item.done()
+      // processed.
+      if (this.releaseIterator === release) this.releaseIterator = null
+      release()
       await this.stop()
     }
   }

@@ -94,7 +94,15 @@ export interface GroupMember {
 
 export type GroupState = 'Empty' | 'PreparingRebalance' | 'Stable'
 
+let coordinatorCounter = 0
+
 export class GroupCoordinator {
+  /**
+   * Unique per coordinator: members name the function that awaits their handlers after it, so a call can tell
+   * it runs inside one of this group's handlers, where awaiting a rebalance (which waits for every handler in
+   * flight) would wait for itself.
+   */
+  readonly handlerMarker = `seglog group handler #${++coordinatorCounter}`
   readonly members = new Map<string, GroupMember>()
   private assignment = new Map<string, TopicPartition[]>()
   private generation_ = 0
