@@ -9,9 +9,16 @@
  * The committed offset is the **next** offset to read (Kafka's rule). A commit of many partitions is one
  * LevelDB batch written with `sync: true`: after a crash either all of it is there or none of it.
  * Group ids and topic names cannot contain `\0` (topic names are `[a-zA-Z0-9._-]`; group ids are checked).
+ *
+ * What losing them means: the offsets live only here (not beside the data, unlike topic configs). The store's
+ * files are checked at open, so a damaged one fails the open with CORRUPT_LOG rather than dropping commits; a
+ * store rebuilt after missing files (or a deleted `.seglog/meta`) has lost the commits only those files held,
+ * and a group without a committed offset for a partition starts where `fromBeginning`/`autoOffsetReset` say:
+ * the earliest offset re-delivers (at-least-once holds), `'latest'` skips what was not yet consumed.
  */
 import type { Level } from 'level'
-import { ioError } from './errors.js'
+import { corruptLog } from './errors.js'
+import { levelError } from './metadata.js'
 
 export interface CommittedOffset {
   topic: string
@@ -30,6 +37,30 @@ export interface OffsetCommit {
 
 const OFFSET_PREFIX = 'offset:'
 const GROUP_PREFIX = 'group:'
+
+/** A stored offset value, checked: a value that is not one is CORRUPT_LOG (never a NaN offset). */
+function parseOffset(key: string, value: string, location: string): Omit<CommittedOffset, 'topic' | 'partition'> {
+  let v: Record<string, unknown> | null = null
+  try {
+    const parsed = JSON.parse(value) as unknown
+    if (parsed !== null && typeof parsed === 'object') v = parsed as Record<string, unknown>
+  } catch {
+    // not JSON: reported below
+  }
+  const offset = v?.offset
+  const metadata = v?.metadata
+  const commitTimestamp = v?.commitTimestamp
+  if (
+    typeof offset !== 'number' ||
+    !Number.isSafeInteger(offset) ||
+    offset < 0 ||
+    (metadata !== null && typeof metadata !== 'string') ||
+    typeof commitTimestamp !== 'number'
+  ) {
+    throw corruptLog(`committed offset '${key.replace(/\0/g, '/')}' is not a valid record`, location)
+  }
+  return { offset, metadata, commitTimestamp }
+}
 
 function offsetKey(groupId: string, topic: string, partition: number): string {
   return `${OFFSET_PREFIX}${groupId}\0${topic}\0${String(partition).padStart(10, '0')}`
@@ -57,7 +88,7 @@ export class OffsetStore {
     try {
       await this.db.batch(ops, { sync: true })
     } catch (err) {
-      throw ioError(err, 'commit offsets', this.db.location)
+      throw levelError(err, 'commit offsets', this.db.location)
     }
   }
 
@@ -68,17 +99,10 @@ export class OffsetStore {
     try {
       for await (const [key, value] of this.db.iterator({ gte: base, lt: `${base}\xff` })) {
         const [, t, p] = key.slice(OFFSET_PREFIX.length).split('\0')
-        const v = JSON.parse(value) as { offset: number; metadata: string | null; commitTimestamp: number }
-        out.push({
-          topic: t,
-          partition: Number(p),
-          offset: v.offset,
-          metadata: v.metadata,
-          commitTimestamp: v.commitTimestamp,
-        })
+        out.push({ topic: t, partition: Number(p), ...parseOffset(key, value, this.db.location) })
       }
     } catch (err) {
-      throw ioError(err, 'read offsets', this.db.location)
+      throw levelError(err, 'read offsets', this.db.location)
     }
     return out
   }
@@ -91,7 +115,7 @@ export class OffsetStore {
         out.push(key.slice(GROUP_PREFIX.length))
       }
     } catch (err) {
-      throw ioError(err, 'read groups', this.db.location)
+      throw levelError(err, 'read groups', this.db.location)
     }
     return out
   }
@@ -101,7 +125,7 @@ export class OffsetStore {
       if ((await this.db.get(GROUP_PREFIX + groupId)) !== undefined) return
       await this.db.put(GROUP_PREFIX + groupId, JSON.stringify({ groupId, createdAt: this.clock() }), { sync: true })
     } catch (err) {
-      throw ioError(err, 'register group', this.db.location)
+      throw levelError(err, 'register group', this.db.location)
     }
   }
 
@@ -113,20 +137,20 @@ export class OffsetStore {
       for await (const key of this.db.keys({ gte: base, lt: `${base}\xff` })) ops.push({ type: 'del', key })
       await this.db.batch(ops, { sync: true })
     } catch (err) {
-      throw ioError(err, 'delete group', this.db.location)
+      throw levelError(err, 'delete group', this.db.location)
     }
   }
 
-  /** Removes every group's offsets for a deleted topic. */
-  async deleteTopic(topic: string): Promise<void> {
-    const ops: { type: 'del'; key: string }[] = []
+  /** Keys of every group's offsets for `topic` (deleteTopic removes them in the batch that deletes the topic). */
+  async topicKeys(topic: string): Promise<string[]> {
+    const keys: string[] = []
     try {
       for await (const key of this.db.keys({ gte: OFFSET_PREFIX, lt: `${OFFSET_PREFIX}\xff` })) {
-        if (key.split('\0')[1] === topic) ops.push({ type: 'del', key })
+        if (key.split('\0')[1] === topic) keys.push(key)
       }
-      if (ops.length > 0) await this.db.batch(ops, { sync: true })
     } catch (err) {
-      throw ioError(err, 'delete topic offsets', this.db.location)
+      throw levelError(err, 'read offsets', this.db.location)
     }
+    return keys
   }
 }

@@ -1,19 +1,23 @@
 /**
  * Seglog: the engine. One instance owns one directory of topics; a topic is N partitions, each a PartitionLog
- * in `<dir>/<topic>-<partition>/`. Topic metadata lives in a LevelDB under `<dir>/.seglog/meta`, whose OS lock
- * is the ownership lock.
+ * in `<dir>/<topic>-<partition>/`. Topic metadata lives in a LevelDB under `<dir>/.seglog/meta` and, for
+ * recovery, in each partition's `topic.json`; the OS lock of `<dir>/.seglog/lock` is the ownership lock.
  *
  * Lifecycle: `opening → open → closing → closed`, checked first in every public method (ENGINE_CLOSED after
  * close). `close()` waits for in-flight appends, fsyncs every partition, leaves each partition's clean-shutdown
  * mark, stops timers, ends live streams and releases the lock.
  *
- * Crash order of metadata changes (the LevelDB write is the commit point; `sweepOrphans` at open removes what a
- * crash left behind):
- * - createTopic: partition directories created and fsynced → metadata put. A crash before the put leaves
- *   directories with no topic record: deleted at next open.
- * - deleteTopic: metadata deleted → directories removed. A crash in between leaves orphan directories: deleted.
- * - createPartitions: new directories → metadata put (orphans past the recorded count are deleted).
- * - alterTopicConfig: one metadata put, applied to the open partitions after it succeeds.
+ * Crash order of metadata changes. The LevelDB write is the commit point; directory names say what an
+ * interrupted operation was doing, and the open finishes it one way or the other (src/topic-dirs.ts). No open
+ * ever removes a `<topic>-<p>` directory:
+ * - createTopic / createPartitions: each new partition is a `<topic>-<p>.<id>-create` directory holding its
+ *   topic file, fsynced → metadata put → renamed to `<topic>-<p>` → partition opened. Before the put: the
+ *   `-create` directories are removed at open (old state); after it: renamed into place (new state).
+ * - deleteTopic: partitions closed → each renamed `<topic>-<p>.<id>-delete`, fsynced → record and committed
+ *   offsets deleted in one batch → directories removed. Before the batch: renamed back at open (old state);
+ *   after it: removed (new state).
+ * - alterTopicConfig: metadata put → topic files rewritten. A topic file never runs ahead of the store, and
+ *   one with a higher epoch than the store's record (the store lost the write) wins at open.
  *
  * Concurrency: one event loop. Appends write synchronously (so calls to one partition keep their call order)
  * and then, for acks -1, wait for a shared fsync. Metadata operations are serialised through one queue.
@@ -40,15 +44,17 @@ import { GroupCoordinator, type GroupState, type PartitionAssigner } from './gro
 import { BoundedFileSystem } from './io/bounded-fs.js'
 import { type FileSystem, nodeFileSystem, writeFileAtomic } from './io/file-system.js'
 import { holdProcess } from './keep-alive.js'
+import { CREATE_DIR_SUFFIX, DELETE_DIR_SUFFIX } from './log/file-names.js'
 import { type LogConfig, type LogEvent, PartitionLog, type PreparedBatch } from './log/partition-log.js'
 import { checkMessage } from './messages.js'
-import { MetadataStore, type TopicRecord } from './metadata.js'
+import { MetadataStore, newTopicId, type TopicRecord } from './metadata.js'
 import { type CommittedOffset, OffsetStore } from './offset-store.js'
 import { checkOpenOptions } from './open-options.js'
 import { partitionForKey, StickyPartitioner } from './partitioner.js'
 import { Producer, type ProducerOptions } from './producer.js'
 import { applyRetention, type RetentionResult } from './retention/retention.js'
 import { type BatchRecordInput, type DecodedRecord, TimestampType } from './segment/record-batch.js'
+import { applyTopicDirs, partitionDirName, pendingDirName, planTopicDirs, writeTopicFiles } from './topic-dirs.js'
 
 export type Acks = -1 | 0 | 1
 
@@ -80,7 +86,16 @@ export interface SeglogOptions {
 export type EngineEvent =
   | (LogEvent & { topic: string; partition: number })
   | { type: 'flush-failed'; topic: string; partition: number; error: SeglogError }
-  | { type: 'orphans-removed'; dirs: string[] }
+  /** The metadata store's files needed a repair that loses nothing acknowledged, or something was missing. */
+  | { type: 'metadata-repaired'; path: string; reason: string }
+  /** A topic record rebuilt from the partition directories' topic files (the store had none, or an older one). */
+  | { type: 'topic-restored'; topic: string; partitions: number; reason: string }
+  /** Partition directories kept but not opened: the metadata does not account for them (never removed). */
+  | { type: 'unknown-dirs'; dirs: { name: string; reason: string }[] }
+  /** Partitions of a known topic without a directory: created empty. */
+  | { type: 'partitions-missing'; topic: string; partitions: number[] }
+  /** Leftovers of interrupted createTopic/createPartitions/deleteTopic calls finished at open. */
+  | { type: 'interrupted-operations'; removed: string[]; renamed: { from: string; to: string }[] }
   | ({ type: 'retention'; topic: string; partition: number; durationMs: number } & RetentionResult)
   | { type: 'retention-failed'; topic: string; partition: number; error: SeglogError }
   | ({ type: 'compaction'; topic: string; partition: number } & Omit<CompactionResult, 'plan'>)
@@ -184,7 +199,6 @@ const ownedInProcess = new Set<string>()
 
 const META_DIR = '.seglog'
 const OWNER_FILE = 'owner.json'
-const PARTITION_DIR = /^(.+)-(\d+)$/
 
 function checkAcks(acks: unknown): Acks {
   if (acks !== -1 && acks !== 0 && acks !== 1) throw new TypeError(`acks must be -1, 0 or 1, got ${String(acks)}`)
@@ -307,7 +321,11 @@ export class Seglog {
     } catch (err) {
       throw ioError(err, 'mkdir', metaDir)
     }
-    this.meta = await MetadataStore.open(path.join(metaDir, 'meta'), () => this.lockedMessage(metaDir))
+    const { store, repairs } = await MetadataStore.open(metaDir, {
+      fs: this.fs,
+      lockedMessage: () => this.lockedMessage(metaDir),
+    })
+    this.meta = store
     this.offsetStore_ = new OffsetStore(this.meta.db, this.clock)
     const owner = { pid: process.pid, hostname: os.hostname(), since: new Date(this.clock()).toISOString() }
     try {
@@ -315,9 +333,20 @@ export class Seglog {
     } catch (err) {
       throw ioError(err, 'write', path.join(metaDir, OWNER_FILE))
     }
-    const records = await this.meta.listTopics()
-    for (const record of records) this.topics.set(record.name, this.newTopicState(record))
-    this.sweepOrphans()
+    for (const r of repairs) this.onEvent({ type: 'metadata-repaired', ...r })
+    // The directories are the truth about which partitions exist: reconcile them with the records.
+    const plan = planTopicDirs(this.fs, this.realDir, await this.meta.listTopics())
+    if (plan.restored.length > 0) await this.meta.putTopics(plan.restored.map((r) => r.record))
+    await applyTopicDirs(this.fs, this.realDir, plan)
+    for (const { record, reason } of plan.restored) {
+      this.onEvent({ type: 'topic-restored', topic: record.name, partitions: record.partitions, reason })
+    }
+    if (plan.removals.length > 0 || plan.renames.length > 0) {
+      this.onEvent({ type: 'interrupted-operations', removed: plan.removals, renamed: plan.renames })
+    }
+    for (const m of plan.missing) this.onEvent({ type: 'partitions-missing', ...m })
+    if (plan.unknown.length > 0) this.onEvent({ type: 'unknown-dirs', dirs: plan.unknown })
+    for (const record of plan.topics.values()) this.topics.set(record.name, this.newTopicState(record))
     for (const topic of this.topics.values()) {
       for (let p = 0; p < topic.record.partitions; p++) topic.partitions.push(await this.openPartition(topic, p))
     }
@@ -346,37 +375,8 @@ export class Seglog {
     return { record, config, partitions: [], sticky: new StickyPartitioner() }
   }
 
-  /** Removes partition directories that no topic record accounts for (left by a crash mid-operation). */
-  private sweepOrphans(): void {
-    let names: string[]
-    try {
-      names = this.fs.readdir(this.realDir)
-    } catch (err) {
-      throw ioError(err, 'readdir', this.realDir)
-    }
-    const removed: string[] = []
-    for (const name of names) {
-      const m = PARTITION_DIR.exec(name)
-      if (m === null) continue
-      const topic = this.topics.get(m[1])
-      if (topic !== undefined && Number(m[2]) < topic.record.partitions && String(Number(m[2])) === m[2]) continue
-      const full = path.join(this.realDir, name)
-      try {
-        if (!nodeFs.statSync(full).isDirectory()) continue
-        this.fs.rmdir(full)
-      } catch (err) {
-        throw ioError(err, 'delete orphan', full)
-      }
-      removed.push(name)
-    }
-    if (removed.length > 0) {
-      this.fs.syncDirNow(this.realDir)
-      this.onEvent({ type: 'orphans-removed', dirs: removed })
-    }
-  }
-
   private partitionDir(topic: string, partition: number): string {
-    return path.join(this.realDir, `${topic}-${partition}`)
+    return path.join(this.realDir, partitionDirName(topic, partition))
   }
 
   private async openPartition(topic: TopicState, index: number): Promise<PartitionState> {
@@ -478,26 +478,112 @@ export class Seglog {
     return this.exclusive(async () => {
       this.assertOpen()
       if (this.topics.has(name)) throw new SeglogError('TOPIC_EXISTS', `topic '${name}' already exists`)
-      const record: TopicRecord = { name, partitions, format, overrides, createdAt: this.clock() }
+      const record: TopicRecord = {
+        name,
+        id: newTopicId(),
+        epoch: 1,
+        partitions,
+        format,
+        overrides,
+        createdAt: this.clock(),
+      }
       const topic = this.newTopicState(record)
       this.checkCompression(topic.config)
-      try {
-        for (let p = 0; p < partitions; p++) topic.partitions.push(await this.openPartition(topic, p))
-        for (const p of topic.partitions) await p.log.flush()
-        this.fs.syncDirNow(this.realDir)
-        this.crashPoint('createTopic:before-commit')
-        await this.meta.putTopic(record)
-      } catch (err) {
-        for (const p of topic.partitions) {
-          await p.log.close().catch(() => {})
-          this.fs.rmdir(this.partitionDir(name, p.index))
-        }
-        throw err
-      }
-      this.topics.set(name, topic)
+      const staged = await this.stagePartitions(record, 0)
+      this.crashPoint('createTopic:before-commit')
+      await this.commitStaged(staged, () => this.meta.putTopic(record))
       this.crashPoint('createTopic:after-commit')
+      await this.placeStaged(record, staged, 'createTopic', [])
+      for (let p = 0; p < partitions; p++) topic.partitions.push(await this.openPartition(topic, p))
+      this.topics.set(name, topic)
       this.topicsChanged()
     })
+  }
+
+  /**
+   * First half of adding partitions [from, record.partitions): each new one becomes a `-create` directory
+   * holding its topic file, all fsynced. An existing `<topic>-<p>` directory (one kept as unknown) is adopted
+   * instead: its data becomes the partition's. Nothing is committed yet; on failure the staged directories are
+   * removed.
+   */
+  private async stagePartitions(
+    record: TopicRecord,
+    from: number,
+  ): Promise<{ staged: { partition: number; name: string }[]; adopted: number[] }> {
+    const staged: { partition: number; name: string }[] = []
+    const adopted: number[] = []
+    try {
+      for (let p = from; p < record.partitions; p++) {
+        if (this.fs.exists(this.partitionDir(record.name, p))) {
+          adopted.push(p)
+          continue
+        }
+        const dir = pendingDirName(record.name, p, record.id, CREATE_DIR_SUFFIX)
+        this.fs.mkdir(path.join(this.realDir, dir))
+        staged.push({ partition: p, name: dir })
+      }
+      await writeTopicFiles(
+        this.fs,
+        staged.map((s) => ({ dir: path.join(this.realDir, s.name), record, partition: s.partition })),
+      )
+      await this.fs.syncDir(this.realDir)
+    } catch (err) {
+      this.removeStaged(staged)
+      throw ioError(err, 'create partition directories in', this.realDir)
+    }
+    return { staged, adopted }
+  }
+
+  private removeStaged(staged: readonly { name: string }[]): void {
+    for (const s of staged) {
+      try {
+        this.fs.rmdir(path.join(this.realDir, s.name))
+      } catch {
+        // Left for the next open, which removes uncommitted `-create` directories.
+      }
+    }
+  }
+
+  /** The commit of a topic creation or growth: on failure nothing was committed and the staging is removed. */
+  private async commitStaged(staged: { staged: { name: string }[] }, commit: () => Promise<void>): Promise<void> {
+    try {
+      await commit()
+    } catch (err) {
+      this.removeStaged(staged.staged)
+      throw err
+    }
+  }
+
+  /**
+   * Second half, after the commit: `-create` directories renamed into place (fsynced), topic files written into
+   * adopted directories and into the topic's existing partitions `rewrite`. A failure here leaves the commit in
+   * force; the next open finishes the renames and rewrites.
+   */
+  private async placeStaged(
+    record: TopicRecord,
+    { staged, adopted }: { staged: { partition: number; name: string }[]; adopted: number[] },
+    op: 'createTopic' | 'createPartitions',
+    rewrite: number[],
+  ): Promise<void> {
+    try {
+      for (const [i, s] of staged.entries()) {
+        this.fs.rename(path.join(this.realDir, s.name), this.partitionDir(record.name, s.partition))
+        if (i === 0) this.crashPoint(`${op}:after-rename`)
+      }
+      await this.fs.syncDir(this.realDir)
+      await writeTopicFiles(
+        this.fs,
+        [...adopted, ...rewrite].map((p) => ({ dir: this.partitionDir(record.name, p), record, partition: p })),
+      )
+    } catch (err) {
+      const e = ioError(err, 'place new partitions of', this.realDir)
+      throw new SeglogError(
+        'IO_ERROR',
+        `topic '${record.name}' was committed with ${record.partitions} partitions, but placing them failed ` +
+          `(the next open finishes it): ${e.message}`,
+        { cause: e, path: e.path, errno: e.errno },
+      )
+    }
   }
 
   private checkCompression(config: TopicConfig): void {
@@ -562,7 +648,11 @@ export class Seglog {
         throw new SeglogError('INVALID_CONFIG', `use createPartitions to change the partition count of '${name}'`)
       }
       const { partitions: _p, format: _f, ...rest } = changes
-      const record: TopicRecord = { ...t.record, overrides: { ...t.record.overrides, ...rest } }
+      const record: TopicRecord = {
+        ...t.record,
+        epoch: t.record.epoch + 1,
+        overrides: { ...t.record.overrides, ...rest },
+      }
       const next = this.newTopicState(record)
       this.checkCompression(next.config)
       this.crashPoint('alterTopicConfig:before-commit')
@@ -571,6 +661,21 @@ export class Seglog {
       t.record = record
       t.config = next.config
       for (const p of t.partitions) p.log.updateConfig(logConfigOf(t.config))
+      // The topic files follow the commit; a crash before they are all rewritten leaves the store's newer record.
+      const files = t.partitions.map((p) => ({ dir: this.partitionDir(name, p.index), record, partition: p.index }))
+      try {
+        await writeTopicFiles(this.fs, files.slice(0, 1))
+        this.crashPoint('alterTopicConfig:after-file')
+        await writeTopicFiles(this.fs, files.slice(1))
+      } catch (err) {
+        const e = ioError(err, 'write topic files of', this.realDir)
+        throw new SeglogError(
+          'IO_ERROR',
+          `the config of topic '${name}' was changed and is in effect, but rewriting its topic files failed ` +
+            `(the next open rewrites them): ${e.message}`,
+          { cause: e, path: e.path, errno: e.errno },
+        )
+      }
     })
   }
 
@@ -588,24 +693,21 @@ export class Seglog {
         )
       }
       if (count === t.record.partitions) return
-      const added: PartitionState[] = []
-      try {
-        for (let p = t.record.partitions; p < count; p++) added.push(await this.openPartition(t, p))
-        for (const p of added) await p.log.flush()
-        this.fs.syncDirNow(this.realDir)
-        this.crashPoint('createPartitions:before-commit')
-        const record: TopicRecord = { ...t.record, partitions: count }
-        await this.meta.putTopic(record)
-        t.record = record
-        t.config = { ...t.config, partitions: count }
-      } catch (err) {
-        for (const p of added) {
-          await p.log.close().catch(() => {})
-          this.fs.rmdir(this.partitionDir(name, p.index))
-        }
-        throw err
-      }
-      t.partitions.push(...added)
+      const before = t.record.partitions
+      const record: TopicRecord = { ...t.record, epoch: t.record.epoch + 1, partitions: count }
+      const staged = await this.stagePartitions(record, before)
+      this.crashPoint('createPartitions:before-commit')
+      await this.commitStaged(staged, () => this.meta.putTopic(record))
+      t.record = record
+      t.config = { ...t.config, partitions: count }
+      this.crashPoint('createPartitions:after-commit')
+      await this.placeStaged(
+        record,
+        staged,
+        'createPartitions',
+        t.partitions.map((p) => p.index),
+      )
+      for (let p = before; p < count; p++) t.partitions.push(await this.openPartition(t, p))
       this.topicsChanged()
     })
   }
@@ -616,28 +718,57 @@ export class Seglog {
     return this.exclusive(async () => {
       this.assertOpen()
       const t = this.topic(name)
+      // Gone for new calls from here on; restored below if the deletion fails before its commit.
+      this.topics.delete(name)
       for (const p of t.partitions) {
         if (p.flushTimer) clearTimeout(p.flushTimer)
         p.flushTimer = null
-      }
-      this.crashPoint('deleteTopic:before-commit')
-      await this.meta.deleteTopic(name)
-      this.topics.delete(name)
-      this.crashPoint('deleteTopic:after-commit')
-      for (const p of t.partitions) {
         this.wake(p)
         await p.log.close().catch(() => {})
+      }
+      const renamed: { from: string; to: string }[] = []
+      try {
+        for (const p of t.partitions) {
+          const from = this.partitionDir(name, p.index)
+          const to = path.join(this.realDir, pendingDirName(name, p.index, t.record.id, DELETE_DIR_SUFFIX))
+          this.fs.rename(from, to)
+          renamed.push({ from, to })
+          if (renamed.length === 1) this.crashPoint('deleteTopic:after-rename')
+        }
+        await this.fs.syncDir(this.realDir)
+        this.crashPoint('deleteTopic:before-commit')
+        // The record and every group's committed offsets of the topic go in one atomic batch.
+        await this.meta.deleteTopic(name, await this.offsetStore_.topicKeys(name))
+      } catch (err) {
+        await this.undoDelete(t, renamed)
+        throw ioError(err, 'delete topic in', this.realDir)
+      }
+      this.crashPoint('deleteTopic:after-commit')
+      for (const r of renamed) {
         try {
-          this.fs.rmdir(this.partitionDir(name, p.index))
+          this.fs.rmdir(r.to)
         } catch {
-          // Swept at next open: the topic record is already gone.
+          // Removed at the next open: a `-delete` directory whose topic is gone.
         }
         this.crashPoint('deleteTopic:after-partition')
       }
-      this.fs.syncDirNow(this.realDir)
-      await this.offsetStore_.deleteTopic(name)
+      await this.fs.syncDir(this.realDir).catch(() => {})
       this.topicsChanged()
     })
+  }
+
+  /** A deletion failed before its commit: directories renamed back, partitions reopened, topic back in place. */
+  private async undoDelete(t: TopicState, renamed: readonly { from: string; to: string }[]): Promise<void> {
+    try {
+      for (const r of renamed) this.fs.rename(r.to, r.from)
+      await this.fs.syncDir(this.realDir)
+      const reopened: PartitionState[] = []
+      for (const p of t.partitions) reopened.push(await this.openPartition(t, p.index))
+      t.partitions = reopened
+    } catch {
+      // Left for the next open: the record is still there, so `-delete` directories are renamed back.
+    }
+    this.topics.set(t.record.name, t)
   }
 
   // ---- background work: retention ----

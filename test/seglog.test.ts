@@ -4,7 +4,7 @@ import * as path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { SeglogError } from '../src/errors.js'
 import { partitionForKey } from '../src/partitioner.js'
-import { Seglog } from '../src/seglog.js'
+import { type EngineEvent, Seglog } from '../src/seglog.js'
 
 let dir: string
 const open: Seglog[] = []
@@ -149,17 +149,20 @@ describe('Seglog topics', () => {
     expect(await codeOf(() => e.alterTopicConfig('nope', { retentionMs: 5 }))).toBe('TOPIC_NOT_FOUND')
   })
 
-  it('removes partition directories that no topic accounts for at open', async () => {
+  it('keeps partition directories that no topic accounts for at open, and reports them', async () => {
     const e = await Seglog.open(dir)
     await e.createTopic('t', { partitions: 1 })
     await e.close()
     fs.mkdirSync(path.join(dir, 'ghost-0'))
     fs.mkdirSync(path.join(dir, 't-1'))
-    const again = await engine()
-    expect(fs.existsSync(path.join(dir, 'ghost-0'))).toBe(false)
-    expect(fs.existsSync(path.join(dir, 't-1'))).toBe(false)
+    const events: EngineEvent[] = []
+    const again = await engine({ onEvent: (ev) => events.push(ev) })
+    expect(fs.existsSync(path.join(dir, 'ghost-0'))).toBe(true)
+    expect(fs.existsSync(path.join(dir, 't-1'))).toBe(true)
     expect(fs.existsSync(path.join(dir, 't-0'))).toBe(true)
     expect(again.listTopics()).toEqual(['t'])
+    const unknown = events.flatMap((ev) => (ev.type === 'unknown-dirs' ? ev.dirs.map((d) => d.name) : []))
+    expect(unknown.sort()).toEqual(['ghost-0', 't-1'])
   })
 })
 
