@@ -30,8 +30,3 @@ export function holdProcess(): () => void {
     if (--holds === 0) timer?.unref()
   }
 }
-
-/** Number of unreleased holds (tests). */
-export function processHolds(): number {
-  return holds
-}
