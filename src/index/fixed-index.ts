@@ -52,7 +52,6 @@ export class IndexFileProbe {
   static open(fsys: FileSystem, path: string, entrySize: number): IndexFileProbe | null {
     let handle: FileHandle
     try {
-      if (!fsys.exists(path)) return null
       handle = fsys.open(path, 'r')
     } catch (err) {
       if ((err as { code?: unknown }).code === 'ENOENT') return null
@@ -73,16 +72,22 @@ export class IndexFileProbe {
 
   /** The bytes of entry `i` (a scratch buffer, valid until the next call). */
   entry(i: number): Buffer {
-    let n: number
+    return this.entriesAt(i, 1, this.scratch)
+  }
+
+  /** The bytes of entries [i, i + n), in one read, into a new buffer. */
+  entriesAt(i: number, n: number, into: Buffer = Buffer.alloc(n * this.entrySize)): Buffer {
+    const length = n * this.entrySize
+    let read: number
     try {
-      n = this.handle.read(this.scratch, 0, this.entrySize, i * this.entrySize)
+      read = this.handle.read(into, 0, length, i * this.entrySize)
     } catch (err) {
       throw ioError(err, 'read index', this.handle.path)
     }
-    if (n < this.entrySize) {
-      throw corruptLog(`index entry ${i} is short (${n} of ${this.entrySize} bytes)`, this.handle.path)
+    if (read < length) {
+      throw corruptLog(`index entries ${i}..${i + n - 1} are short (${read} of ${length} bytes)`, this.handle.path)
     }
-    return this.scratch
+    return into
   }
 
   close(): void {

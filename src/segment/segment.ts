@@ -228,22 +228,38 @@ const RECOVERY_CHUNK_BYTES = 1024 * 1024
  */
 const MIN_OPEN_WALK_BYTES = 64 * 1024
 
-/** Reads batch headers forward through a handle, a chunk at a time (one read covers many small batches). */
+/** First read of an open-time header walk: enough for one header, not a big batch's body. */
+const MIN_HEADER_READ_BYTES = 512
+
+/**
+ * Reads batch headers forward through a handle, a chunk at a time. The chunk starts at `initialBytes` and doubles
+ * (up to `chunkBytes`) while the walk keeps stepping just past it, so small batches cost few reads and big ones
+ * do not drag their bodies in.
+ */
 class HeaderReader {
   private chunk: Buffer = Buffer.alloc(0)
   private chunkPos = 0
+  private next: number
 
   constructor(
     private readonly read: (buf: Buffer, length: number, position: number) => number,
     private readonly end: number,
     private readonly chunkBytes: number = HEADER_CHUNK_BYTES,
-  ) {}
+    initialBytes: number = chunkBytes,
+  ) {
+    this.next = initialBytes
+  }
 
   /** The buffer and index holding the 61-byte header at `pos`, or null when fewer bytes remain in the file. */
   at(pos: number): { buf: Buffer; at: number } | null {
     if (pos + BATCH_OVERHEAD > this.end) return null
-    if (pos < this.chunkPos || pos + BATCH_OVERHEAD > this.chunkPos + this.chunk.length) {
-      const len = Math.min(this.end - pos, this.chunkBytes)
+    const chunkEnd = this.chunkPos + this.chunk.length
+    if (pos < this.chunkPos || pos + BATCH_OVERHEAD > chunkEnd) {
+      if (this.chunk.length > 0) {
+        const sequential = pos >= this.chunkPos && pos - chunkEnd < this.chunk.length
+        this.next = sequential ? Math.min(this.next * 2, this.chunkBytes) : Math.min(this.next, MIN_HEADER_READ_BYTES)
+      }
+      const len = Math.min(this.end - pos, Math.max(this.next, BATCH_OVERHEAD))
       const buf = Buffer.allocUnsafe(len)
       const n = this.read(buf, len, pos)
       if (n < BATCH_OVERHEAD) return null
@@ -294,6 +310,13 @@ export function batchOffsetProblem(
     return `last offset ${last} is more than 2^31-1 past the segment's base offset ${segmentBase}`
   }
   return null
+}
+
+/** A batch header the open-time check has read: its max timestamp and the one of the batch before (NaN: unknown). */
+interface KnownBatch {
+  maxTimestamp: number
+  prevMaxTimestamp: number
+  position: number
 }
 
 /** Why the batch header at `h` does not end at `lastOffset` (an index entry's offset), or null. */
@@ -1084,7 +1107,8 @@ export class LogSegment {
           throw ioError(err, 'read', this.logPath)
         }
       }
-      const problem = this.openProblem(new HeaderReader(read, this.size), oi, ti, expect)
+      const reader = new HeaderReader(read, this.size, HEADER_CHUNK_BYTES, MIN_HEADER_READ_BYTES)
+      const problem = this.openProblem(reader, oi, ti, expect)
       if (problem === null) this.nextOffset = expect.endOffset
       return problem
     } finally {
@@ -1132,10 +1156,17 @@ export class LogSegment {
     // Offset index: first and last entries inside the segment, ordered.
     let firstEntry: { offset: number; position: number } | null = null
     let lastEntry: { offset: number; position: number } | null = null
+    let beforeLast: { offset: number; position: number } | null = null
     if (oCount > 0 && oi !== null) {
-      const l = OffsetIndex.decode(oi.entry(oCount - 1))
+      // The last two entries in one read: the one before the last starts the tail walk below.
+      const ends = oi.entriesAt(Math.max(0, oCount - 2), Math.min(2, oCount))
+      const l = OffsetIndex.decode(ends, ends.length - OffsetIndex.ENTRY_SIZE)
+      if (oCount > 1) {
+        const d = OffsetIndex.decode(ends, 0)
+        beforeLast = { offset: base + d.relativeOffset, position: d.position }
+      }
       lastEntry = { offset: base + l.relativeOffset, position: l.position }
-      const f = oCount > 1 ? OffsetIndex.decode(oi.entry(0)) : l
+      const f = oCount > 2 ? OffsetIndex.decode(oi.entry(0)) : oCount === 2 ? OffsetIndex.decode(ends, 0) : l
       firstEntry = { offset: base + f.relativeOffset, position: f.position }
       for (const e of [firstEntry, lastEntry]) {
         if (e.offset < base || e.offset >= end || e.position < 0 || e.position >= size) {
@@ -1147,24 +1178,30 @@ export class LogSegment {
       }
     }
     const budget = oCount >= maxOffsetEntries ? Number.POSITIVE_INFINITY : this.walkBudget()
-
-    // The tail: from the last offset-index entry (its batch must end at the entry's offset) to the end of the file.
-    const tail = this.walkHeaders(reader, lastEntry, Number.POSITIVE_INFINITY, end, budget)
+    /** Batches whose headers were read, by last offset: the time-index checks below reuse them. */
+    const known = new Map<number, KnownBatch>()
+    // The head: from position 0 to the batch of the first offset-index entry (which must end at its offset).
+    if (firstEntry !== null && oCount > 1) {
+      const head = this.walkHeaders(reader, null, firstEntry.offset, end, budget, known, firstEntry)
+      if (typeof head === 'string') return head
+    }
+    // The tail: from the entry before the last (so the last entry's batch and the one before it are both read)
+    // to the end of the file.
+    const tailStart = beforeLast
+    if (tailStart !== null) {
+      if (tailStart.offset < base || tailStart.position < 0 || tailStart.position >= (lastEntry?.position ?? 0)) {
+        return `offset index entry (${tailStart.offset}, position ${tailStart.position}) is out of order`
+      }
+    }
+    const tail = this.walkHeaders(reader, tailStart, Number.POSITIVE_INFINITY, end, budget, known, lastEntry)
     if (typeof tail === 'string') return tail
     if (tail.lastOffset !== end - 1) {
       return `the last batch ends at offset ${tail.lastOffset}, but the segment should end at ${end - 1}`
     }
-    if (firstEntry !== null && oCount > 1) {
-      const h = reader.at(firstEntry.position)
-      const why =
-        h === null
-          ? 'no batch header there'
-          : (headerProblem(h.buf, h.at, firstEntry.position, size) ?? lastOffsetMismatch(h, firstEntry.offset))
-      if (why !== null) return `offset index entry (${firstEntry.offset}, position ${firstEntry.position}): ${why}`
-    }
     if (clean !== undefined) {
-      const h = reader.at(0)
-      const first = h === null ? Number.NaN : batchMaxTimestamp(h.buf, h.at)
+      let first = Number.NaN
+      for (const b of known.values()) if (b.position === 0) first = b.maxTimestamp
+      if (Number.isNaN(first)) first = this.headerMaxTimestamp(reader, 0)
       if (first !== clean.firstBatchTimestamp) {
         return `the first batch's max timestamp is ${first}, the clean-shutdown state says ${clean.firstBatchTimestamp}`
       }
@@ -1201,7 +1238,7 @@ export class LogSegment {
     }
     const entries = tCount > 1 ? [lastT, firstT] : [lastT]
     for (const e of entries) {
-      const why = this.timeEntryProblem(reader, oi, oCount, e, end, budget)
+      const why = this.timeEntryProblem(reader, oi, oCount, e, end, budget, known, firstEntry, lastEntry)
       if (why !== null) return `time index entry (${e.timestamp}, ${e.offset}): ${why}`
     }
     return null
@@ -1215,8 +1252,10 @@ export class LogSegment {
   /**
    * Walks batch headers forward from `start` (an offset-index entry, whose batch must end at the entry's offset;
    * null = position 0) until a batch ends at or after `stopAt`, or the file ends. Checks each header's structure
-   * and offsets. Returns the last batch met (its last offset, position) and the max timestamps seen, or why the
-   * walk failed (including stepping over more than `budget` bytes: the index does not cover the log).
+   * and offsets, and that the walk lands on `mustPass` (another index entry) with the right last offset. Returns
+   * the last batch met (its last offset, position), the max timestamp seen and the one of the batch before the
+   * last, or why the walk failed (including stepping over more than `budget` bytes: the index does not cover the
+   * log). Every header read goes into `known`.
    */
   private walkHeaders(
     reader: HeaderReader,
@@ -1224,6 +1263,8 @@ export class LogSegment {
     stopAt: number,
     limit: number,
     budget: number,
+    known: Map<number, KnownBatch>,
+    mustPass: { offset: number; position: number } | null = null,
   ): { lastOffset: number; position: number; maxTimestamp: number; prevMaxTimestamp: number } | string {
     const size = this.size
     let pos = start === null ? 0 : start.position
@@ -1237,15 +1278,23 @@ export class LogSegment {
     let maxTimestamp = NO_TIMESTAMP
     let prevMaxTimestamp = Number.NaN
     let batchMax = Number.NaN
+    let passed = mustPass === null
+    const entryProblem = (e: { offset: number; position: number }, found: string): string =>
+      `offset index entry (${e.offset}, position ${e.position}) does not match the log: ${found}`
     while (pos < size) {
+      if (!passed && pos > (mustPass as { position: number }).position) {
+        return entryProblem(mustPass as { offset: number; position: number }, `no batch starts at that position`)
+      }
       const h = reader.at(pos)
       if (h === null) return `${size - pos} bytes at position ${pos} are too few for a batch`
       const bad = headerProblem(h.buf, h.at, pos, size)
-      if (bad !== null) return bad
+      if (bad !== null) return start !== null && pos === start.position ? entryProblem(start, bad) : bad
       const last = batchLastOffset(h.buf, h.at)
-      if (pos === start?.position && last !== start.offset) {
-        return `offset index entry (${start.offset}, position ${pos}) does not match the batch there (it ends at ${last})`
+      for (const e of [start, mustPass]) {
+        if (e !== null && pos === e.position && last !== e.offset)
+          return entryProblem(e, `the batch there ends at ${last}`)
       }
+      if (pos === mustPass?.position) passed = true
       const why = this.offsetProblem(h.buf, h.at, prevLast, limit)
       if (why !== null) return `batch at position ${pos}: ${why}`
       const bsize = batchSizeAt(h.buf, h.at, h.buf.length)
@@ -1258,18 +1307,30 @@ export class LogSegment {
       prevMaxTimestamp = batchMax
       batchMax = batchMaxTimestamp(h.buf, h.at)
       if (batchMax > maxTimestamp) maxTimestamp = batchMax
+      known.set(last, { maxTimestamp: batchMax, prevMaxTimestamp, position: pos })
       lastOffset = last
       lastPos = pos
       prevLast = last
       if (last >= stopAt) break
       pos += bsize
     }
+    if (!passed) {
+      return entryProblem(mustPass as { offset: number; position: number }, 'the walk did not reach its position')
+    }
     return { lastOffset, position: lastPos, maxTimestamp, prevMaxTimestamp }
+  }
+
+  /** Max timestamp of the batch at `pos` (NaN when there is no header). */
+  private headerMaxTimestamp(reader: HeaderReader, pos: number): number {
+    const h = reader.at(pos)
+    return h === null ? Number.NaN : batchMaxTimestamp(h.buf, h.at)
   }
 
   /**
    * Why the time-index entry `e` does not name the batch that first reached its timestamp: the batch ending at
-   * `e.offset` must carry `e.timestamp` as its max timestamp, and the batch before it a smaller one.
+   * `e.offset` must carry `e.timestamp` as its max timestamp, and the batch before it a smaller one. Batches
+   * already read (`known`) are not read again; otherwise the walk starts at the offset-index entry just before
+   * `e.offset` (found without a search when `e.offset` is the first or last entry's, as it usually is).
    */
   private timeEntryProblem(
     reader: HeaderReader,
@@ -1278,36 +1339,46 @@ export class LogSegment {
     e: { timestamp: number; offset: number },
     limit: number,
     budget: number,
+    known: Map<number, KnownBatch>,
+    firstEntry: { offset: number; position: number } | null,
+    lastEntry: { offset: number; position: number } | null,
   ): string | null {
-    // Start from the offset-index entry with the largest offset < e.offset: its batch comes before the one named.
+    const check = (b: KnownBatch): string | null => {
+      if (b.maxTimestamp !== e.timestamp) return `the batch ending there has max timestamp ${b.maxTimestamp}`
+      if (b.prevMaxTimestamp >= e.timestamp) return `an earlier batch already has max timestamp ${b.prevMaxTimestamp}`
+      return null
+    }
+    const seen = known.get(e.offset)
+    if (seen !== undefined && !Number.isNaN(seen.prevMaxTimestamp)) return check(seen)
     let start: { offset: number; position: number } | null = null
-    if (oi !== null && oCount > 0) {
+    const entryAt = (i: number): { offset: number; position: number } => {
+      const d = OffsetIndex.decode((oi as IndexFileProbe).entry(i))
+      return { offset: this.baseOffset + d.relativeOffset, position: d.position }
+    }
+    if (oi === null || oCount === 0 || e.offset === firstEntry?.offset) start = null
+    else if (e.offset === lastEntry?.offset) start = oCount > 1 ? entryAt(oCount - 2) : null
+    else {
+      // The offset-index entry with the largest offset < e.offset: its batch comes before the one named.
       let lo = 0
       let hi = oCount - 1
       let found = -1
       while (lo <= hi) {
         const mid = (lo + hi) >>> 1
-        const rel = OffsetIndex.decode(oi.entry(mid)).relativeOffset
-        if (this.baseOffset + rel < e.offset) {
+        if (entryAt(mid).offset < e.offset) {
           found = mid
           lo = mid + 1
         } else hi = mid - 1
       }
-      if (found >= 0) {
-        const d = OffsetIndex.decode(oi.entry(found))
-        start = { offset: this.baseOffset + d.relativeOffset, position: d.position }
-      }
+      if (found >= 0) start = entryAt(found)
     }
-    const walk = this.walkHeaders(reader, start, e.offset, limit, budget)
+    const walk = this.walkHeaders(reader, start, e.offset, limit, budget, known)
     if (typeof walk === 'string') return walk
     if (walk.lastOffset !== e.offset) return `no batch ends at that offset (the nearest ends at ${walk.lastOffset})`
-    const batch = reader.at(walk.position)
-    const maxTs = batch === null ? Number.NaN : batchMaxTimestamp(batch.buf, batch.at)
-    if (maxTs !== e.timestamp) return `the batch ending there has max timestamp ${maxTs}`
-    if (walk.prevMaxTimestamp >= e.timestamp) {
-      return `an earlier batch already has max timestamp ${walk.prevMaxTimestamp}`
-    }
-    return null
+    return check({
+      maxTimestamp: known.get(e.offset)?.maxTimestamp ?? Number.NaN,
+      prevMaxTimestamp: walk.prevMaxTimestamp,
+      position: walk.position,
+    })
   }
 
   /**
