@@ -55,7 +55,12 @@ import {
   segmentFileName,
   TIME_INDEX_SUFFIX,
 } from './file-names.js'
-import { type PartitionState, readPartitionState, writePartitionState } from './partition-state.js'
+import {
+  type CleanShutdownState,
+  type PartitionState,
+  readPartitionState,
+  writePartitionState,
+} from './partition-state.js'
 import { sweepPartitionDir } from './recovery.js'
 
 export interface LogConfig {
@@ -294,11 +299,7 @@ export class PartitionLog {
         this.cleanMarkOnDisk = true
       } else {
         cleanUsable = false
-        this.recoverSegments(
-          started,
-          this.segments.length - 1,
-          `the clean-shutdown state does not match the active segment: ${why}`,
-        )
+        this.rescanActive(started, clean, why)
       }
     } else if (this.segments.length > 0) {
       let startIdx = 0
@@ -360,6 +361,49 @@ export class PartitionLog {
       this.persistedRecoveryPoint = this.recoveryPoint_
       this.onEvent({ type: 'opened', dir: this.dir, clean: true, durationMs: performance.now() - started })
     }
+  }
+
+  /**
+   * The active segment disagreed with the clean-shutdown state (`why`): its body is scanned, without cutting
+   * anything, since a clean close fsynced all of it. Whole data means the state was wrong: the log's own end and
+   * timestamps are used. Damage means the data was changed after the close: it stays (reads that reach it throw
+   * CORRUPT_LOG) and appends go on after the end the close recorded, so no offset is handed out twice.
+   */
+  private rescanActive(started: number, clean: CleanShutdownState, why: string): void {
+    const active = this.active
+    const reason = `the clean-shutdown state does not match the active segment: ${why}`
+    active.rebuildIndexes(null)
+    this.unsynced.add(active)
+    if (active.damage !== null) {
+      this.onSegmentRepair({ baseOffset: active.baseOffset, reason, damage: active.damage.error })
+      active.resume({
+        nextOffset: clean.logEndOffset,
+        maxTimestamp: clean.maxTimestamp,
+        offsetOfMaxTimestamp: clean.offsetOfMaxTimestamp,
+        firstBatchTimestamp: clean.firstBatchTimestamp,
+      })
+      // New records go to a new segment: behind damage they could only be reached by walking through it.
+      if (active.size > 0) {
+        active.onBecomeInactive()
+        const seg = LogSegment.create(this.fs, this.dir, clean.logEndOffset, this.segmentConfig(), this.clock())
+        this.segments.push(seg)
+        this.relink()
+        this.unsynced.add(seg)
+        this.dirUnsynced = true
+        this.onEvent({ type: 'rolled', dir: this.dir, baseOffset: seg.baseOffset })
+      }
+    }
+    this.onEvent({
+      type: 'recovered',
+      dir: this.dir,
+      clean: false,
+      segmentsScanned: 1,
+      truncatedBytes: 0,
+      truncatedAtOffset: null,
+      deletedSegments: [],
+      reason: active.damage === null ? `${reason}; the log's own end offset ${active.nextOffset} is used` : reason,
+      durationMs: performance.now() - started,
+    })
   }
 
   private hasCleanerCheckpoint(): boolean {

@@ -597,9 +597,13 @@ export class LogSegment {
     return buf
   }
 
-  /** Offsets of this segment stay below this: the log end for the active segment, else the next segment's base. */
+  /**
+   * Offsets of this segment stay below this, and its data must reach it: the next segment's base, or the log end
+   * for the last segment.
+   */
   private get offsetLimit(): number {
-    return this.nextOffset >= 0 ? Math.min(this.nextOffset, this.nextSegmentBase) : this.nextSegmentBase
+    if (Number.isFinite(this.nextSegmentBase)) return this.nextSegmentBase
+    return this.nextOffset >= 0 ? this.nextOffset : Number.POSITIVE_INFINITY
   }
 
   /** CORRUPT_LOG for the batch at `pos`, naming this file and the offset a reader was after. */
