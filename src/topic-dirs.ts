@@ -120,11 +120,21 @@ function readTopicFile(fsys: FileSystem, dir: string): TopicFileRead | typeof NO
   return { ok: true, record: { ...parsed, id: parsed.id }, partition: j.partition as number, raw }
 }
 
+/** Topic files written at once: their fsyncs overlap on the thread pool; each holds a file and a directory fd. */
+const WRITE_BATCH = 8
+
 /**
- * Writes the topic file of each `dir` (tmp → fsync → rename → fsync directory), the fsyncs of all of them
- * running together on the thread pool.
+ * Writes the topic file of each `dir` (tmp → fsync → rename → fsync directory), up to WRITE_BATCH at a time
+ * so that their fsyncs run together on the thread pool without holding many file descriptors.
  */
 export async function writeTopicFiles(
+  fsys: FileSystem,
+  targets: readonly { dir: string; record: TopicRecord; partition: number }[],
+): Promise<void> {
+  for (let i = 0; i < targets.length; i += WRITE_BATCH) await writeSome(fsys, targets.slice(i, i + WRITE_BATCH))
+}
+
+async function writeSome(
   fsys: FileSystem,
   targets: readonly { dir: string; record: TopicRecord; partition: number }[],
 ): Promise<void> {
