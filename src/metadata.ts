@@ -5,7 +5,8 @@
  * Ownership lock: a second LevelDB, `<dir>/.seglog/lock`, that never holds a key. LevelDB takes an OS lock on
  * its `LOCK` file, which the kernel releases the moment the owning process dies (SIGKILL included), so no stale
  * lock ever needs manual cleanup. It is separate from the store so that the store's files can be checked, cut
- * and repaired while the directory is already owned: nothing here touches `meta/` without holding the lock.
+ * and repaired while the directory is already owned: nothing here touches `meta/` without holding the lock. A
+ * damaged lock store is recreated (it holds nothing), keeping its `LOCK` file.
  *
  * Opening checks every file LevelDB would read first (src/metadata-check.ts), because the binding aborts the
  * process on some damaged files and silently drops damaged log records on others:
@@ -144,20 +145,9 @@ export class MetadataStore {
   ): Promise<{ store: MetadataStore; repairs: MetadataRepair[] }> {
     const lockLocation = `${metaDir}/lock`
     const location = `${metaDir}/meta`
-    const lock = new Level<string, string>(lockLocation, { valueEncoding: 'utf8', maxOpenFiles: 16 })
+    const { lock, repairs: lockRepairs } = await MetadataStore.takeLock(options.fs, lockLocation, options.lockedMessage)
     try {
-      await lock.open()
-    } catch (err) {
-      if (codeOf(err) === 'LEVEL_LOCKED') {
-        throw new SeglogError('ENGINE_LOCKED', options.lockedMessage(), { cause: err, path: lockLocation })
-      }
-      if (codeOf(err) === 'LEVEL_CORRUPTION') {
-        throw corruptLog(`the ownership lock store is damaged; it holds no data, delete the directory`, lockLocation)
-      }
-      throw ioError(err, 'open ownership lock', lockLocation)
-    }
-    try {
-      const repairs = await MetadataStore.prepare(options.fs, location)
+      const repairs = [...lockRepairs, ...(await MetadataStore.prepare(options.fs, location))]
       // maxOpenFiles: LevelDB's default (1000) would eat the whole fd budget of a process under ulimit -n 1024.
       // compression off: the store is small, and raw blocks are what the open checks read without decoding.
       const db = new Level<string, string>(location, { valueEncoding: 'utf8', maxOpenFiles: 64, compression: false })
@@ -173,6 +163,53 @@ export class MetadataStore {
     } catch (err) {
       await lock.close().catch(() => {})
       throw err
+    }
+  }
+
+  /**
+   * Opens the lock store, which takes the ownership lock. LevelDB takes the lock before it reads anything, so
+   * any failure other than LEVEL_LOCKED means nobody held the lock: the store (which holds no data) was damaged.
+   * Then everything in it but `LOCK` is removed and it is opened again, fresh. `LOCK` itself is never removed:
+   * the OS lock is on that file, so a process that took it meanwhile keeps it, and this second open then gets
+   * ENGINE_LOCKED like any other.
+   */
+  private static async takeLock(
+    fsys: FileSystem,
+    location: string,
+    lockedMessage: () => string,
+  ): Promise<{ lock: Level<string, string>; repairs: MetadataRepair[] }> {
+    const attempt = async (): Promise<Level<string, string>> => {
+      const lock = new Level<string, string>(location, { valueEncoding: 'utf8', maxOpenFiles: 16 })
+      try {
+        await lock.open()
+        return lock
+      } catch (err) {
+        if (codeOf(err) === 'LEVEL_LOCKED') {
+          throw new SeglogError('ENGINE_LOCKED', lockedMessage(), { cause: err, path: location })
+        }
+        throw err
+      }
+    }
+    try {
+      return { lock: await attempt(), repairs: [] }
+    } catch (err) {
+      if (err instanceof SeglogError) throw err
+      const why = ((err as { cause?: Error }).cause ?? (err as Error))?.message ?? String(err)
+      try {
+        for (const name of fsys.readdir(location)) if (name !== 'LOCK') fsys.rmdir(`${location}/${name}`)
+      } catch {
+        throw levelError(err, 'open ownership lock store', location)
+      }
+      let lock: Level<string, string>
+      try {
+        lock = await attempt()
+      } catch (again) {
+        throw levelError(again, 'open ownership lock store', location)
+      }
+      return {
+        lock,
+        repairs: [{ path: location, reason: `ownership lock store recreated (it holds no data): ${why}` }],
+      }
     }
   }
 
