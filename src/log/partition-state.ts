@@ -11,7 +11,11 @@
  * | `clean.activeBaseOffset`, `clean.activeSize` | integers | the active segment as it was closed; checked against the file |
  * | `clean.logEndOffset`, `clean.maxTimestamp`, `clean.offsetOfMaxTimestamp`, `clean.firstBatchTimestamp` | integers | the active segment's append state, so opening reads no segment body |
  * | `compactedEnd`  | integer or null (optional) | segments based at or above it were never compacted, so their offsets are contiguous; null or absent = unknown |
+ * | `crc`           | integer (optional) | CRC-32C of the JSON text of every other field, in the order written; a file whose fields do not match it is ignored |
  *
+ * Why a checksum: a flipped bit in a digit leaves valid JSON with another number in range, and a wrong
+ * `logStartOffset` would hide records without any error. A file without `crc` (written by hand, or by an
+ * earlier version) is only type- and range-checked.
  * Every field is untrusted input: a value of the wrong type or out of range (offsets are integers in
  * [0, MAX_LOG_OFFSET]) makes the reader drop what it cannot use and say why (`problem`), so the open can report
  * it. The open then checks what remains against the segments on disk (`PartitionLog`).
@@ -23,6 +27,7 @@
 import { ioError } from '../errors.js'
 import type { FileSystem } from '../io/file-system.js'
 import { writeJsonFile } from '../io/json-file.js'
+import { crc32c } from '../segment/crc32c.js'
 import { MAX_LOG_OFFSET } from '../segment/segment.js'
 import { STATE_FILE } from './file-names.js'
 
@@ -98,6 +103,16 @@ export function readPartitionState(fsys: FileSystem, dir: string): PartitionStat
     return { state: null, problem: `${STATE_FILE} does not hold an object` }
   }
   const o = v as Record<string, unknown>
+  if ('crc' in o) {
+    const { crc, ...fields } = o
+    const computed = crc32c(Buffer.from(JSON.stringify(fields)))
+    if (crc !== computed) {
+      return {
+        state: null,
+        problem: `${STATE_FILE} does not match its checksum (stored ${String(crc)}, computed ${computed})`,
+      }
+    }
+  }
   if (o.version !== 1) return { state: null, problem: `${STATE_FILE} has version ${String(o.version)}, not 1` }
   if (!isOffset(o.logStartOffset)) {
     return { state: null, problem: `${STATE_FILE} logStartOffset ${String(o.logStartOffset)} is not an offset` }
@@ -131,5 +146,6 @@ export function readPartitionState(fsys: FileSystem, dir: string): PartitionStat
 }
 
 export function writePartitionState(fsys: FileSystem, dir: string, state: PartitionState): void {
-  writeJsonFile(fsys, dir, STATE_FILE, state)
+  const fields = { ...state }
+  writeJsonFile(fsys, dir, STATE_FILE, { ...fields, crc: crc32c(Buffer.from(JSON.stringify(fields))) })
 }

@@ -240,12 +240,30 @@ describe('a middle segment that lost data', () => {
 })
 
 describe('partition.state fields that do not fit the segments on disk', () => {
+  /** Edits the file as a hand edit would: without its checksum, so every field is checked on its own. */
   function editState(edit: (state: Record<string, unknown>) => void): void {
     const file = path.join(dir, STATE_FILE)
     const state = JSON.parse(fs.readFileSync(file, 'utf8'))
+    delete state.crc
     edit(state)
     fs.writeFileSync(file, JSON.stringify(state))
   }
+
+  it('a flipped bit in a digit (valid JSON, a number in range) fails the checksum: the log opens with every record from offset 0 and reports it', async () => {
+    const { end } = await buildClosedLog(965)
+    const file = path.join(dir, STATE_FILE)
+    const text = fs.readFileSync(file, 'utf8')
+    const at = text.indexOf('"logStartOffset":0') + '"logStartOffset":'.length
+    flipBit(file, at, 2) // '0' → '4': records 0..3 would vanish
+    expect(JSON.parse(fs.readFileSync(file, 'utf8')).logStartOffset).toBe(4)
+    const { log, events } = await reopen()
+    expect(log.logStartOffset).toBe(0)
+    expect(log.logEndOffset).toBe(end)
+    expectRange(log, 0, end)
+    const repaired = events.find((e) => e.type === 'state-repaired')
+    expect(repaired?.type === 'state-repaired' && repaired.reason).toContain('checksum')
+    await log.close()
+  })
 
   it('a raised clean.logEndOffset: the log ends after its last record, the next append leaves no hole, and the repair is reported', async () => {
     const { end } = await buildClosedLog(960)
