@@ -160,17 +160,24 @@ function physicalAt(buf: Uint8Array, pos: number): Physical | Bad {
   return { type, payload: buf.subarray(pos + HEADER_SIZE, pos + HEADER_SIZE + length), end: pos + HEADER_SIZE + length }
 }
 
-/** True when some position after `from` starts a record that passes its checksum. */
+/**
+ * True when a record that passes its checksum starts after `from`: anywhere in the rest of `from`'s block (the
+ * damage may hide where the next record starts), or at the start of any later block (the writer starts a
+ * fragment at every block boundary, so anything written later shows there).
+ */
 function validRecordAfter(buf: Uint8Array, from: number): boolean {
-  for (let q = from; q + HEADER_SIZE <= buf.length; q++) {
+  const plausible = (q: number): boolean => {
     const blockLeft = BLOCK_SIZE - (q % BLOCK_SIZE)
-    if (blockLeft < HEADER_SIZE) continue
+    if (blockLeft < HEADER_SIZE || q + HEADER_SIZE > buf.length) return false
     const type = buf[q + 6]
-    if (type < FULL || type > LAST) continue
+    if (type < FULL || type > LAST) return false
     const length = buf[q + 4] | (buf[q + 5] << 8)
-    if (HEADER_SIZE + length > blockLeft || q + HEADER_SIZE + length > buf.length) continue
-    if ('payload' in physicalAt(buf, q)) return true
+    if (HEADER_SIZE + length > blockLeft || q + HEADER_SIZE + length > buf.length) return false
+    return 'payload' in physicalAt(buf, q)
   }
+  const blockEnd = from - (from % BLOCK_SIZE) + BLOCK_SIZE
+  for (let q = from; q < Math.min(blockEnd, buf.length); q++) if (plausible(q)) return true
+  for (let b = blockEnd; b < buf.length; b += BLOCK_SIZE) if (plausible(b)) return true
   return false
 }
 
@@ -498,8 +505,11 @@ export function inspectStore(fsys: FileSystem, location: string): StoreInspectio
   }
   const cuts: StoreInspection['cuts'] = []
   const missing: string[] = []
+  const checked = new Set<string>()
   const checkLog = (number: number): void => {
     const path = `${location}/${logs.get(number)}`
+    if (checked.has(path)) return
+    checked.add(path)
     const buf = read(fsys, path)
     if (buf === null) return
     const log = check(path, () => readLogFile(buf))
@@ -514,6 +524,10 @@ export function inspectStore(fsys: FileSystem, location: string): StoreInspectio
     const path = `${location}/${tables.get(number)}`
     const buf = read(fsys, path)
     if (buf === null) return
+    // Checked once per size read: RepairDB reads a table at its file size, LevelDB at the MANIFEST's.
+    const key = `${path}@${size ?? buf.length}`
+    if (checked.has(key)) return
+    checked.add(key)
     check(path, () => checkTable(buf, size ?? buf.length))
   }
 
