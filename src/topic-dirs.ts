@@ -15,8 +15,9 @@
  * 255 bytes (Kafka does the same), which is why they are matched by id.
  *
  * `topic.json` in every partition directory holds the topic record (`{ version: 1, partition, name, id, epoch,
- * partitions, format, overrides, createdAt }`), written after the metadata commit of every change (or, for a
- * partition being created, before it, in the `-create` directory). At open, for each topic:
+ * partitions, format, overrides, createdAt, crc }`, `crc` the CRC-32C of the JSON of the fields before it),
+ * written after the metadata commit of every change (or, for a partition being created, before it, in the
+ * `-create` directory). A file that fails its checks is not used. At open, for each topic:
  * - the metadata store's record wins, unless a topic file of the same id has a higher epoch (the store lost
  *   an update): then the file's record is restored;
  * - without a record, the topic is restored from its topic files (the id held by most directories, then the
@@ -32,6 +33,7 @@ import { ioError } from './errors.js'
 import type { FileSystem } from './io/file-system.js'
 import { CREATE_DIR_SUFFIX, type DELETE_DIR_SUFFIX, LOG_SUFFIX, TOPIC_FILE } from './log/file-names.js'
 import { parseTopicRecord, type TopicRecord } from './metadata.js'
+import { crc32c } from './segment/crc32c.js'
 
 export type PendingSuffix = typeof CREATE_DIR_SUFFIX | typeof DELETE_DIR_SUFFIX
 
@@ -81,7 +83,13 @@ export function parseDirName(name: string): ParsedDir | null {
 
 export function topicFileContent(record: TopicRecord, partition: number): string {
   const { name, id, epoch, partitions, format, overrides, createdAt } = record
-  return JSON.stringify({ version: 1, partition, name, id, epoch, partitions, format, overrides, createdAt })
+  const body = { version: 1, partition, name, id, epoch, partitions, format, overrides, createdAt }
+  return JSON.stringify({ ...body, crc: crcOf(body) })
+}
+
+/** CRC-32C of the JSON of a topic file's fields (all but `crc`, in file order). */
+function crcOf(body: object): number {
+  return crc32c(Buffer.from(JSON.stringify(body)))
 }
 
 export type TopicFileRead =
@@ -108,9 +116,15 @@ function readTopicFile(fsys: FileSystem, dir: string): TopicFileRead | typeof NO
   } catch {
     return { ok: false, reason: `${TOPIC_FILE} is not JSON`, raw }
   }
-  const j = json as { version?: unknown; partition?: unknown } | null
+  const j = json as { version?: unknown; partition?: unknown; crc?: unknown } | null
   if (j === null || typeof j !== 'object' || j.version !== 1)
     return { ok: false, reason: `${TOPIC_FILE}: bad version`, raw }
+  // A flipped digit is valid JSON in range (a retention, a partition count): the checksum catches it. A file
+  // without one (written by hand) is taken on its range checks alone.
+  if (j.crc !== undefined) {
+    const { crc, ...body } = j
+    if (crc !== crcOf(body)) return { ok: false, reason: `${TOPIC_FILE}: checksum mismatch`, raw }
+  }
   if (!Number.isSafeInteger(j.partition) || (j.partition as number) < 0) {
     return { ok: false, reason: `${TOPIC_FILE}: bad partition`, raw }
   }

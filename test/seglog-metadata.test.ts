@@ -237,6 +237,31 @@ describe('Seglog with a lost metadata store', () => {
     })
   })
 
+  it('rebuilds a topic from its sound topic files only: a flipped digit in one is caught by its checksum', async () => {
+    const expected = await buildBase()
+    fs.rmSync(metaDir(), { recursive: true })
+    // 3600000 → 3600008: still valid JSON and in range, so only the checksum can tell.
+    for (const p of [0, 1]) {
+      const file = path.join(dir, `alpha-${p}`, 'topic.json')
+      fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace('"retentionMs":3600000', '"retentionMs":3600008'))
+    }
+    const beta = path.join(dir, 'beta-0', 'topic.json')
+    fs.writeFileSync(beta, fs.readFileSync(beta, 'utf8').replace('"partitions":2', '"partitions":7'))
+    let events: EngineEvent[] = []
+    let e = await open(dir, events)
+    await expectIntact(e, expected)
+    expect(events.filter((ev) => ev.type === 'unknown-dirs' || ev.type === 'partitions-missing')).toEqual([])
+    await close(e)
+    // Every topic file of a topic damaged, and its record gone: kept and reported, not guessed.
+    fs.rmSync(metaDir(), { recursive: true })
+    for (const p of [0, 1]) fs.writeFileSync(path.join(dir, `beta-${p}`, 'topic.json'), '{"version":1,"crc":1}')
+    events = []
+    e = await open(dir, events)
+    expect(e.listTopics()).toEqual(['alpha'])
+    expect(only(events, 'unknown-dirs').flatMap((ev) => ev.dirs.map((d) => d.name))).toEqual(['beta-0', 'beta-1'])
+    expect(partitionDirs()).toEqual(['alpha-0', 'alpha-1', 'alpha-2', 'beta-0', 'beta-1'])
+  })
+
   it('keeps and reports partition directories the metadata does not know, and never removes them', async () => {
     const expected = await buildBase()
     // A copied-in partition without its topic file, and one past a known topic's partition count.
@@ -300,6 +325,7 @@ describe('Seglog with a lost metadata store', () => {
       expect(f).toMatchObject({ version: 1, partition: p, name: 'beta', partitions: 3, format: 'binary' })
       expect(f.overrides).toEqual({ retentionMs: 5000, maxMessageBytes: 500_000 })
       expect(f.id).toMatch(/^[0-9a-f]{32}$/)
+      expect(Number.isInteger(f.crc)).toBe(true)
     }
     expect(new Set(files.map((f) => `${f.id}/${f.epoch}`)).size).toBe(1)
   })
