@@ -22,7 +22,8 @@
  *
  * What a check returns (`inspectStore`): the store is new (no LevelDB files), sound, or sound but missing files
  * (repairable by LevelDB's own RepairDB, since every file that is there passed its checks), plus the torn tails
- * of write-ahead logs to cut and the findings to report. Any other damage throws CORRUPT_LOG naming the file.
+ * of write-ahead logs to cut, the MANIFEST to name in a lost or garbled CURRENT, and the findings to report. Any
+ * other damage throws CORRUPT_LOG naming the file.
  *
  * The rule for write-ahead logs: damage confined to the last record (a record cut short at the end of the
  * file, a last record that fails its checksum, a zero-filled tail) is what a crash during a write leaves, and
@@ -458,6 +459,8 @@ export interface StoreInspection {
   cuts: { path: string; length: number; reason: string }[]
   /** Files the store needs that are gone (CURRENT, the MANIFEST, live tables, the live log). */
   missing: string[]
+  /** When CURRENT is lost or garbled: the MANIFEST to name in it instead (sound, with all its tables). */
+  current: string | null
 }
 
 const TABLE_NAME = /^(\d+)\.(ldb|sst)$/
@@ -487,7 +490,7 @@ export function inspectStore(fsys: FileSystem, location: string): StoreInspectio
   try {
     names = fsys.readdir(location)
   } catch (err) {
-    if ((err as { code?: unknown }).code === 'ENOENT') return { state: 'new', cuts: [], missing: [] }
+    if ((err as { code?: unknown }).code === 'ENOENT') return { state: 'new', cuts: [], missing: [], current: null }
     throw err
   }
   const tables = new Map<number, string>()
@@ -501,7 +504,7 @@ export function inspectStore(fsys: FileSystem, location: string): StoreInspectio
   }
   const hasCurrent = names.includes('CURRENT')
   if (!hasCurrent && tables.size === 0 && logs.size === 0 && manifests.length === 0) {
-    return { state: 'new', cuts: [], missing: [] }
+    return { state: 'new', cuts: [], missing: [], current: null }
   }
   const cuts: StoreInspection['cuts'] = []
   const missing: string[] = []
@@ -531,44 +534,74 @@ export function inspectStore(fsys: FileSystem, location: string): StoreInspectio
     check(path, () => checkTable(buf, size ?? buf.length))
   }
 
-  if (hasCurrent) {
-    const currentPath = `${location}/CURRENT`
-    const current = read(fsys, currentPath)
-    const m = current === null ? null : /^(MANIFEST-\d+)\n$/.exec(current.toString('latin1'))
-    if (current !== null && m === null) {
-      throw corruptLog('does not name a MANIFEST file (LevelDB metadata file)', currentPath)
+  const replay = (name: string): ManifestState | null => {
+    const path = `${location}/${name}`
+    const manifest = read(fsys, path)
+    if (manifest === null) return null
+    return check(path, () => {
+      const log = readLogFile(manifest)
+      // LevelDB itself accepts an edit cut short at the end of its MANIFEST, but no failed check.
+      if (log.tail !== null && !log.tail.cut) throw new Damage(`${log.tail.reason} at byte ${log.tail.offset}`)
+      return replayManifest(log.records)
+    })
+  }
+  /** Checks what `state` needs; the tables it names that are gone. */
+  const checkLive = (state: ManifestState): string[] => {
+    const gone: string[] = []
+    for (const [number, size] of state.tables) {
+      if (!tables.has(number)) gone.push(`${String(number).padStart(6, '0')}.ldb`)
+      else checkTableFile(number, size)
     }
-    const manifestName = m?.[1] ?? null
-    const manifestPath = `${location}/${manifestName}`
-    const manifest = manifestName === null ? null : read(fsys, manifestPath)
-    if (manifest !== null) {
-      const state = check(manifestPath, () => {
-        const log = readLogFile(manifest)
-        // LevelDB itself accepts an edit cut short at the end of its MANIFEST, but no failed check.
-        if (log.tail !== null && !log.tail.cut) {
-          throw new Damage(`${log.tail.reason} at byte ${log.tail.offset}`)
-        }
-        return replayManifest(log.records)
-      })
-      for (const [number, size] of state.tables) {
-        if (!tables.has(number)) missing.push(`${String(number).padStart(6, '0')}.ldb`)
-        else checkTableFile(number, size)
+    for (const n of logs.keys()) if (n >= state.logNumber || n === state.prevLogNumber) checkLog(n)
+    return gone
+  }
+  const sound = (state: ManifestState, current: string | null): StoreInspection => {
+    // The log LevelDB writes to is created before the MANIFEST names it: gone means deleted.
+    if (!logs.has(state.logNumber)) missing.push(`${String(state.logNumber).padStart(6, '0')}.log`)
+    return { state: 'sound', cuts, missing, current }
+  }
+  /**
+   * CURRENT lost or garbled: the newest MANIFEST that is sound and whose tables are all there describes the
+   * store exactly (LevelDB points CURRENT at a MANIFEST only once it is complete; a newer complete one is an
+   * open that did not get to switch), so naming it in CURRENT loses nothing.
+   */
+  const newestSoundManifest = (): { name: string; state: ManifestState } | null => {
+    const byNumber = manifests.sort((a, b) => Number(b.slice(9)) - Number(a.slice(9)))
+    for (const name of byNumber) {
+      let state: ManifestState | null
+      try {
+        state = replay(name)
+      } catch {
+        continue
       }
-      const live = [...logs.keys()].filter((n) => n >= state.logNumber || n === state.prevLogNumber)
-      for (const n of live) checkLog(n)
-      if (missing.length === 0) {
-        // The log LevelDB writes to is created before the MANIFEST names it: gone means deleted.
-        if (!logs.has(state.logNumber)) missing.push(`${String(state.logNumber).padStart(6, '0')}.log`)
-        return { state: 'sound', cuts, missing }
-      }
-    } else {
-      missing.push(manifestName ?? 'CURRENT')
+      if (state !== null && [...state.tables.keys()].every((n) => tables.has(n))) return { name, state }
     }
+    return null
+  }
+
+  const currentPath = `${location}/CURRENT`
+  const current = hasCurrent ? read(fsys, currentPath) : null
+  const named = current === null ? null : /^(MANIFEST-\d+)\n$/.exec(current.toString('latin1'))
+  const state = named === null ? null : replay(named[1])
+  if (state !== null) {
+    missing.push(...checkLive(state))
+    if (missing.length === 0) return sound(state, null)
   } else {
-    missing.push('CURRENT')
+    const adopt = newestSoundManifest()
+    if (adopt !== null) {
+      checkLive(adopt.state)
+      return sound(adopt.state, adopt.name)
+    }
+    if (current !== null && named === null) {
+      throw corruptLog(
+        'does not name a MANIFEST file, and no MANIFEST can replace it (LevelDB metadata file)',
+        currentPath,
+      )
+    }
+    missing.push(named?.[1] ?? 'CURRENT')
   }
   // Missing files: RepairDB rebuilds the store from every table and log present, so all of them must be sound.
   for (const number of tables.keys()) checkTableFile(number, null)
   for (const number of logs.keys()) checkLog(number)
-  return { state: 'missing-files', cuts, missing }
+  return { state: 'missing-files', cuts, missing, current: null }
 }

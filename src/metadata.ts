@@ -12,7 +12,8 @@
  * process on some damaged files and silently drops damaged log records on others:
  * - damage to a file LevelDB needs → CORRUPT_LOG naming the file; nothing is changed;
  * - a torn last record of the write-ahead log (a crash during a write) → cut, reported;
- * - missing files (CURRENT, the MANIFEST, a table) while every present file is sound → LevelDB's own RepairDB
+ * - CURRENT missing or garbled while a sound MANIFEST with all its tables is there → CURRENT names it, reported;
+ * - other missing files (the MANIFEST, a table) while every present file is sound → LevelDB's own RepairDB
  *   rebuilds the store from the tables and logs that are there, reported; a missing write-ahead log → reported.
  * A clean close flushes the write-ahead log into a (checksummed) table, so after one, losing `*.log` loses
  * nothing. Topic records are also kept beside the data (`topic.json`, src/topic-dirs.ts), so the engine rebuilds
@@ -36,7 +37,7 @@ import { randomUUID } from 'node:crypto'
 import { Level } from 'level'
 import { type TopicConfig, type ValueFormatName, validateTopicConfig, validateTopicName } from './config.js'
 import { corruptLog, ioError, SeglogError } from './errors.js'
-import type { FileSystem } from './io/file-system.js'
+import { type FileSystem, writeFileAtomic } from './io/file-system.js'
 import { inspectStore } from './metadata-check.js'
 
 export interface TopicRecord {
@@ -237,6 +238,17 @@ export class MetadataStore {
       repairs.push({
         path: cut.path,
         reason: `write-ahead log cut to ${cut.length} bytes (${cut.reason}): the write a crash interrupted is dropped`,
+      })
+    }
+    if (inspection.current !== null) {
+      try {
+        writeFileAtomic(fsys, location, 'CURRENT', Buffer.from(`${inspection.current}\n`))
+      } catch (err) {
+        throw ioError(err, 'write', `${location}/CURRENT`)
+      }
+      repairs.push({
+        path: `${location}/CURRENT`,
+        reason: `CURRENT was missing or named no MANIFEST: now names ${inspection.current}, which is sound with all its tables`,
       })
     }
     if (inspection.state === 'missing-files') {

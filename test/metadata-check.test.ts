@@ -71,7 +71,7 @@ describe('metadata log files', () => {
     expect(log.tail).toBe(null)
     expect(log.validEnd).toBe(buf.length)
     expect(log.records.map((r) => r.length > 32768)).toEqual([false, true, false])
-    expect(inspectStore(nodeFileSystem, dir)).toEqual({ state: 'sound', cuts: [], missing: [] })
+    expect(inspectStore(nodeFileSystem, dir)).toEqual({ state: 'sound', cuts: [], missing: [], current: null })
   })
 
   it('finds a log cut anywhere in its last record as a torn tail, to be cut to the end of the record before', async () => {
@@ -170,11 +170,34 @@ describe('metadata store files', () => {
     await writeStore({ flush: true })
     const log = logFile()
     fs.rmSync(log)
-    expect(inspectStore(nodeFileSystem, dir)).toEqual({ state: 'sound', cuts: [], missing: [path.basename(log)] })
+    expect(inspectStore(nodeFileSystem, dir)).toEqual({
+      state: 'sound',
+      cuts: [],
+      missing: [path.basename(log)],
+      current: null,
+    })
     fs.rmSync(files('.ldb')[0])
     expect(inspectStore(nodeFileSystem, dir).state).toBe('missing-files')
     fs.rmSync(path.join(dir, 'CURRENT'))
     expect(inspectStore(nodeFileSystem, dir)).toMatchObject({ state: 'missing-files', missing: ['CURRENT'] })
+  })
+
+  it('names the sound MANIFEST for a lost or garbled CURRENT, and gives up only when no MANIFEST is sound', async () => {
+    await writeStore({ flush: true })
+    const manifest = fs.readdirSync(dir).find((n) => n.startsWith('MANIFEST-')) as string
+    for (const damage of [
+      () => fs.rmSync(path.join(dir, 'CURRENT')),
+      () => fs.writeFileSync(path.join(dir, 'CURRENT'), 'MANIFEST-9\n'),
+    ]) {
+      damage()
+      expect(inspectStore(nodeFileSystem, dir)).toMatchObject({ state: 'sound', current: manifest })
+    }
+    fs.writeFileSync(path.join(dir, 'CURRENT'), 'garbage')
+    expect(inspectStore(nodeFileSystem, dir)).toMatchObject({ state: 'sound', current: manifest })
+    const buf = fs.readFileSync(path.join(dir, manifest))
+    buf[12] ^= 1
+    fs.writeFileSync(path.join(dir, manifest), buf)
+    expect(corruptPath(() => inspectStore(nodeFileSystem, dir))).toBe(path.join(dir, 'CURRENT'))
   })
 
   it('calls an empty or absent directory a new store', () => {

@@ -181,8 +181,7 @@ describe('Seglog with a lost metadata store', () => {
     expect(partitionDirs()).toEqual(dirsBefore)
     await expectIntact(e, expected)
     const repaired = only(events, 'metadata-repaired')
-    expect(repaired.length).toBe(1)
-    expect(repaired[0].reason).toContain('CURRENT')
+    expect(repaired.map((ev) => path.basename(ev.path)).sort()).toEqual([expect.stringMatching(/\.log$/), 'CURRENT'])
     await close(e)
     const again: EngineEvent[] = []
     await expectIntact(await open(dir, again), expected)
@@ -352,12 +351,29 @@ describe('Seglog with a damaged metadata store', () => {
     expect(only(events, 'topic-restored').map((ev) => ev.topic)).toEqual(['alpha', 'beta'])
   })
 
-  it('fails the open with CORRUPT_LOG naming CURRENT when it names no MANIFEST', async () => {
+  it('repairs a garbled CURRENT by naming the sound MANIFEST, and reports it', async () => {
+    const expected = await buildBase()
+    fs.writeFileSync(path.join(metaDir(), 'CURRENT'), 'MANIF\n')
+    const events: EngineEvent[] = []
+    const e = await open(dir, events)
+    await expectIntact(e, expected)
+    expect((await e.fetchOffsets('g')).length).toBe(2)
+    expect(only(events, 'metadata-repaired').map((ev) => path.basename(ev.path))).toEqual(['CURRENT'])
+    expect(only(events, 'topic-restored')).toEqual([])
+  })
+
+  it('fails the open with CORRUPT_LOG naming CURRENT when it is garbled and no MANIFEST is sound', async () => {
     await buildBase()
     fs.writeFileSync(path.join(metaDir(), 'CURRENT'), 'MANIF\n')
+    const manifest = path.join(metaDir(), metaFiles().find((n) => n.startsWith('MANIFEST-')) as string)
+    const buf = fs.readFileSync(manifest)
+    buf[10] ^= 0xff
+    fs.writeFileSync(manifest, buf)
+    const before = snapshot(dir)
     const err = await openError()
     expect(err.code).toBe('CORRUPT_LOG')
     expect(err.path).toBe(path.join(fs.realpathSync(metaDir()), 'CURRENT'))
+    expect(snapshot(dir)).toEqual(before)
   })
 
   it('recreates a damaged ownership lock store (it holds no data) and reports it', async () => {
@@ -523,7 +539,7 @@ async function legacyStore(): Promise<void> {
 // ---- fuzz ----
 
 const FUZZ_SEED = Number(process.env.SEGLOG_META_FUZZ_SEED ?? 0x3e7a)
-const FUZZ_CASES = Number(process.env.SEGLOG_META_FUZZ_CASES ?? 120)
+const FUZZ_CASES = Number(process.env.SEGLOG_META_FUZZ_CASES ?? 200)
 // SEGLOG_META_FUZZ_REPORT=<file> writes every case (damage, outcome, error path) as JSON.
 
 type Mutation = (rng: () => number, files: string[]) => string
