@@ -4,6 +4,7 @@ import * as path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { Consumer, EachMessagePayload } from '../../src/consumer.js'
 import { Seglog } from '../../src/seglog.js'
+import { batchesOf, logFile, segmentBases } from '../support/damage.js'
 
 let dir: string
 let log: Seglog
@@ -22,6 +23,14 @@ async function until(cond: () => boolean, ms = 5000): Promise<void> {
     if (Date.now() > end) throw new Error('timed out waiting')
     await new Promise((r) => setTimeout(r, 5))
   }
+}
+
+/** [base offset, last offset] of every batch in a partition's segment files, read from disk. */
+function batchesOnDisk(topic: string, partition: number): [number, number][] {
+  const partitionDir = path.join(dir, `${topic}-${partition}`)
+  return segmentBases(partitionDir).flatMap((base) =>
+    batchesOf(logFile(partitionDir, base)).map((b): [number, number] => [b.baseOffset, b.lastOffset]),
+  )
 }
 
 async function fill(topic: string, n: number, partitions = 1): Promise<void> {
@@ -172,15 +181,17 @@ describe('Consumer commits and retries', () => {
     await fill('t', 12)
     const c = log.consumer({ groupId: 'g' })
     await c.subscribe({ topics: ['t'], fromBeginning: true })
-    const sizes: number[] = []
+    const offsets: number[] = []
     await c.run({
       eachBatch: async ({ batch }) => {
-        sizes.push(batch.messages.length)
+        for (const m of batch.messages) offsets.push(m.offset)
         expect(batch.highWatermark).toBe(12)
       },
     })
-    await until(() => sizes.reduce((a, b) => a + b, 0) === 12)
+    await until(() => offsets.length >= 12)
     await c.stop()
+    // Every record exactly once, in order: a lost record and a repeated one would not cancel out here.
+    expect(offsets).toEqual(Array.from({ length: 12 }, (_, i) => i))
     expect((await c.committed())[0].offset).toBe(12)
   })
 })
@@ -226,13 +237,22 @@ describe('Consumer groups', () => {
   it('lets different groups each see every record', async () => {
     await log.createTopic('t', { partitions: 2 })
     await fill('t', 10, 2)
-    const seen = { x: 0, y: 0 }
+    const seen: Record<'x' | 'y', string[]> = { x: [], y: [] }
+    const consumers: Consumer[] = []
     for (const g of ['x', 'y'] as const) {
       const c = log.consumer({ groupId: g })
       await c.subscribe({ topics: [/^t$/], fromBeginning: true })
-      await c.run({ eachMessage: async () => void seen[g]++ })
+      await c.run({
+        eachMessage: async ({ partition, message }) => void seen[g].push(`${partition}:${message.offset}`),
+      })
+      consumers.push(c)
     }
-    await until(() => seen.x === 10 && seen.y === 10)
+    await until(() => seen.x.length >= 10 && seen.y.length >= 10)
+    for (const c of consumers) await c.stop()
+    // Each group saw every record (partition:offset) exactly once.
+    const every = [0, 1].flatMap((p) => Array.from({ length: 5 }, (_, o) => `${p}:${o}`))
+    expect(seen.x.slice().sort()).toEqual(every)
+    expect(seen.y.slice().sort()).toEqual(every)
     expect((await log.listGroups()).map((g) => g.groupId)).toEqual(['x', 'y'])
   })
 
@@ -279,6 +299,8 @@ describe('Producer', () => {
     )
     const metas = await Promise.all(sends)
     expect(metas.map((m) => m[0].offset)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+    // The ten sends were written as one append: one batch holding offsets 0..9.
+    expect(batchesOnDisk('t', 0)).toEqual([[0, 9]])
     const batch = await p.sendBatch({
       topicMessages: [
         { topic: 't', messages: [{ partition: 1, value: 'a' }] },
@@ -293,6 +315,21 @@ describe('Producer', () => {
     await p.disconnect()
     expect((await queued)[0].offset).toBe(2)
     await expect(p.send({ topic: 't', messages: [{ value: 'x' }] })).rejects.toMatchObject({ code: 'ENGINE_CLOSED' })
+  })
+
+  it('writes each send as its own batch with lingerMs 0', async () => {
+    await log.createTopic('t', { config: { format: 'string' } })
+    const p = log.producer({ lingerMs: 0, acks: 1 })
+    const sends = Array.from({ length: 5 }, (_, i) => p.send({ topic: 't', messages: [{ value: `m${i}` }] }))
+    expect((await Promise.all(sends)).map((m) => m[0].offset)).toEqual([0, 1, 2, 3, 4])
+    expect(batchesOnDisk('t', 0)).toEqual([
+      [0, 0],
+      [1, 1],
+      [2, 2],
+      [3, 3],
+      [4, 4],
+    ])
+    await p.disconnect()
   })
 
   it('fails only the send with a bad message when sends were gathered', async () => {
