@@ -12,10 +12,11 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { SeglogError } from '../src/errors.js'
 import { type EngineEvent, Seglog } from '../src/seglog.js'
 import { expectDerivedPartition } from './support/derived.js'
-import { appendDerived, mulberry32, startEngineChild, valueFor } from './support/engine-child.js'
+import { appendDerived, startEngineChild, valueFor } from './support/engine-child.js'
+import { codeOf } from './support/errors.js'
+import { mulberry32 } from './support/random.js'
 
 /** Fixed seed for the record counts of the set-up; printed so a failure can be replayed. */
 const SEED = 0xc4a5
@@ -71,16 +72,6 @@ async function open(events?: EngineEvent[]): Promise<Seglog> {
 async function close(e: Seglog): Promise<void> {
   await e.close()
   engines.splice(engines.indexOf(e), 1)
-}
-
-async function codeOf(fn: () => unknown): Promise<string | undefined> {
-  try {
-    await fn()
-  } catch (err) {
-    if (!(err instanceof SeglogError)) throw err
-    return err.code
-  }
-  return undefined
 }
 
 /** Partition directories of `topic`, sorted by partition. */

@@ -11,14 +11,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { SeglogError } from '../src/errors.js'
 import { Seglog } from '../src/seglog.js'
 import { expectDerivedPartition } from './support/derived.js'
-import {
-  ACKED_PARTITIONS,
-  ACKED_TOPIC,
-  type EngineChild,
-  mulberry32,
-  REPO_ROOT,
-  startEngineChild,
-} from './support/engine-child.js'
+import { ACKED_PARTITIONS, ACKED_TOPIC, type EngineChild, REPO_ROOT, startEngineChild } from './support/engine-child.js'
+import { codeOf } from './support/errors.js'
+import { mulberry32 } from './support/random.js'
 
 /** Fixed seed for the kill timing and the child's appends; printed so a failure can be replayed. */
 const SEED = 0x0e11ed
@@ -65,16 +60,6 @@ async function tryOpenElsewhere(...paths: string[]): Promise<OpenAttempt[]> {
   expect(c.stderr()).toBe('')
   expect(exit.code).toBe(0)
   return c.lines.filter((l) => l !== '').map((l) => JSON.parse(l) as OpenAttempt)
-}
-
-async function codeOf(fn: () => unknown): Promise<string | undefined> {
-  try {
-    await fn()
-  } catch (err) {
-    if (!(err instanceof SeglogError)) throw err
-    return err.code
-  }
-  return undefined
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))

@@ -2,9 +2,10 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { SeglogError } from '../src/errors.js'
+import type { SeglogError } from '../src/errors.js'
 import { partitionForKey } from '../src/partitioner.js'
 import { type EngineEvent, Seglog } from '../src/seglog.js'
+import { codeOf } from './support/errors.js'
 
 let dir: string
 const open: Seglog[] = []
@@ -20,16 +21,6 @@ async function engine(options: Parameters<typeof Seglog.open>[1] = {}, where = d
   const e = await Seglog.open(where, options)
   open.push(e)
   return e
-}
-
-async function codeOf(fn: () => unknown): Promise<string | undefined> {
-  try {
-    await fn()
-  } catch (err) {
-    if (!(err instanceof SeglogError)) throw err
-    return err.code
-  }
-  return undefined
 }
 
 describe('Seglog ownership and lifecycle', () => {

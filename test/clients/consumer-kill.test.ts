@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { Seglog } from '../../src/seglog.js'
 import { type ChildVariant, KILL_GROUP, KILL_PARTITIONS, KILL_TOPIC, valueFor } from '../support/consumer-child.js'
-import { mulberry32 } from '../support/kill-child.js'
+import { mulberry32 } from '../support/random.js'
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const CHILD = 'test/support/consumer-child.ts'

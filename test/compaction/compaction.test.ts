@@ -18,10 +18,10 @@ import {
   readBatchHeader,
   TimestampType,
 } from '../../src/segment/record-batch.js'
+import { mulberry32 } from '../support/random.js'
 import {
   appendWorkload,
   expectedAfterPass,
-  mulberry32,
   type Rec,
   readAll,
   SMALL_LOG,

@@ -13,16 +13,8 @@ import { type CompactionConfig, compactPartition } from '../../src/compaction/co
 import { SeglogError } from '../../src/errors.js'
 import { PartitionLog } from '../../src/log/partition-log.js'
 import { batchesOf, flipBaseOffsetBit, logFile, segmentBases } from '../support/damage.js'
-import {
-  appendWorkload,
-  expectedAfterPass,
-  mulberry32,
-  type Rec,
-  readAll,
-  SMALL_LOG,
-  TS_BASE,
-  tempDir,
-} from './support.js'
+import { mulberry32 } from '../support/random.js'
+import { appendWorkload, expectedAfterPass, type Rec, readAll, SMALL_LOG, TS_BASE, tempDir } from './support.js'
 
 const NOW = TS_BASE + 10_000_000
 const CFG: CompactionConfig = {

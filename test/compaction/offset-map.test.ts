@@ -7,7 +7,7 @@ import {
   OffsetMap,
 } from '../../src/compaction/offset-map.js'
 import { murmur2 } from '../../src/partitioner.js'
-import { mulberry32 } from './support.js'
+import { mulberry32 } from '../support/random.js'
 
 function randomKey(rng: () => number): Buffer {
   const len = Math.floor(rng() * 24)

@@ -6,7 +6,7 @@ import {
   planCompaction,
   type SegmentSummary,
 } from '../../src/compaction/planner.js'
-import { mulberry32 } from './support.js'
+import { mulberry32 } from '../support/random.js'
 
 const NOW = 1_700_000_000_000
 const BASE_CONFIG: CompactionPlanConfig = {

@@ -17,7 +17,8 @@ import {
   readInt64,
 } from '../../src/segment/record-batch.js'
 import { LogSegment } from '../../src/segment/segment.js'
-import { appendWorkload, mulberry32, readAll, SMALL_LOG, TS_BASE, tempDir, tempFiles, toInput } from './support.js'
+import { mulberry32 } from '../support/random.js'
+import { appendWorkload, readAll, SMALL_LOG, TS_BASE, tempDir, tempFiles, toInput } from './support.js'
 
 const NOW = TS_BASE + 10_000_000
 let dir: string

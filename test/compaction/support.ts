@@ -8,18 +8,6 @@ import * as path from 'node:path'
 import type { LogConfig, PartitionLog } from '../../src/log/partition-log.js'
 import type { BatchRecordInput, DecodedRecord } from '../../src/segment/record-batch.js'
 
-/** mulberry32: tiny seeded PRNG, uniform in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 export function tempDir(prefix = 'seglog-compaction-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix))
 }

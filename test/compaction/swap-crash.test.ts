@@ -14,10 +14,10 @@ import { readCleanerCheckpoint } from '../../src/compaction/checkpoint.js'
 import { Cleaner } from '../../src/compaction/cleaner.js'
 import { compactPartition } from '../../src/compaction/compactor.js'
 import { PartitionLog } from '../../src/log/partition-log.js'
+import { mulberry32 } from '../support/random.js'
 import {
   appendWorkload,
   expectedAfterPass,
-  mulberry32,
   type Rec,
   readAll,
   SMALL_LOG,

@@ -11,7 +11,8 @@ import { Cleaner } from '../../src/compaction/cleaner.js'
 import { compactPartition } from '../../src/compaction/compactor.js'
 import { type FileSystem, nodeFileSystem } from '../../src/io/file-system.js'
 import { PartitionLog } from '../../src/log/partition-log.js'
-import { appendWorkload, mulberry32, type Rec, readAll, SMALL_LOG, TS_BASE, tempDir } from './support.js'
+import { mulberry32 } from '../support/random.js'
+import { appendWorkload, type Rec, readAll, SMALL_LOG, TS_BASE, tempDir } from './support.js'
 import { CHILD_COMPACTION_CONFIG } from './swap-child.js'
 
 const SEED = 0x5eb5

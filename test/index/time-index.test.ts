@@ -2,21 +2,10 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { isSeglogError } from '../../src/errors.js'
 import { TimeIndex } from '../../src/index/time-index.js'
 import { nodeFileSystem } from '../../src/io/file-system.js'
-
-/** Small seeded PRNG (mulberry32): same seed, same sequence. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+import { codeOf } from '../support/errors.js'
+import { mulberry32 } from '../support/random.js'
 
 interface Entry {
   timestamp: number
@@ -28,15 +17,6 @@ function modelLookup(entries: Entry[], base: number, target: number): Entry {
   let found: Entry = { timestamp: -1, offset: base }
   for (const e of entries) if (e.timestamp <= target) found = e
   return found
-}
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn()
-  } catch (err) {
-    return isSeglogError(err) ? err.code : `not a SeglogError: ${String(err)}`
-  }
-  return undefined
 }
 
 function entryBytes(entries: [number, number][]): Buffer {

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { BoundedFileSystem } from '../../src/io/bounded-fs.js'
 import { type FileHandle, type FileSystem, nodeFileSystem, type OpenMode } from '../../src/io/file-system.js'
+import { errnoOf } from '../support/errors.js'
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const childScript = path.join(repoRoot, 'test/support/bounded-fs-child.ts')
@@ -31,15 +32,6 @@ function readAll(h: FileHandle): string {
   const buf = Buffer.alloc(h.size())
   const n = h.read(buf, 0, buf.length, 0)
   return buf.toString('utf8', 0, n)
-}
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn()
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code ?? 'NO_CODE'
-  }
-  return undefined
 }
 
 /**
@@ -168,7 +160,7 @@ describe('BoundedFileSystem', () => {
 
   it('reports ENOENT from open of a missing file in mode r, as the inner file system does', () => {
     const bfs = new BoundedFileSystem(nodeFileSystem, { maxOpenFiles: 4 })
-    expect(codeOf(() => bfs.open(path.join(dir, 'missing'), 'r'))).toBe('ENOENT')
+    expect(errnoOf(() => bfs.open(path.join(dir, 'missing'), 'r'))).toBe('ENOENT')
     expect(bfs.openCount).toBe(0)
   })
 
@@ -209,14 +201,14 @@ describe('BoundedFileSystem', () => {
     bfs.unlink(path.join(dir, 'cached.log'))
     expect(bfs.openCount).toBe(before - 1) // the cached handle's fd was released
     for (const h of [evicted, cached]) {
-      expect(codeOf(() => append(h, 'z'))).toBe('ENOENT')
-      expect(codeOf(() => h.size())).toBe('ENOENT')
-      expect(codeOf(() => h.syncNow())).toBe('ENOENT')
+      expect(errnoOf(() => append(h, 'z'))).toBe('ENOENT')
+      expect(errnoOf(() => h.size())).toBe('ENOENT')
+      expect(errnoOf(() => h.syncNow())).toBe('ENOENT')
     }
     expect(fs.existsSync(path.join(dir, 'evicted.log'))).toBe(false)
     expect(fs.existsSync(path.join(dir, 'cached.log'))).toBe(false)
     evicted.close() // closing a dead handle is fine
-    expect(codeOf(() => evicted.close())).toBe('EBADF')
+    expect(errnoOf(() => evicted.close())).toBe('EBADF')
   })
 
   it('makes the handles of a file replaced by a rename dead, and those of a removed directory too', () => {
@@ -225,13 +217,13 @@ describe('BoundedFileSystem', () => {
     append(old, 'old')
     fs.writeFileSync(path.join(dir, 'index.tmp'), 'new')
     bfs.rename(path.join(dir, 'index.tmp'), path.join(dir, 'index'))
-    expect(codeOf(() => readAll(old))).toBe('ENOENT')
+    expect(errnoOf(() => readAll(old))).toBe('ENOENT')
     expect(fs.readFileSync(path.join(dir, 'index'), 'utf8')).toBe('new')
 
     bfs.mkdir(path.join(dir, 'sub'))
     const inSub = bfs.open(path.join(dir, 'sub', 'f'), 'rw')
     bfs.rmdir(path.join(dir, 'sub'))
-    expect(codeOf(() => append(inSub, 'z'))).toBe('ENOENT')
+    expect(errnoOf(() => append(inSub, 'z'))).toBe('ENOENT')
     expect(fs.existsSync(path.join(dir, 'sub'))).toBe(false)
   })
 
@@ -241,12 +233,12 @@ describe('BoundedFileSystem', () => {
     append(h, 'abc')
     h.close()
     expect(bfs.openCount).toBe(0)
-    expect(codeOf(() => readAll(h))).toBe('EBADF')
-    expect(codeOf(() => append(h, 'x'))).toBe('EBADF')
-    expect(codeOf(() => h.truncate(0))).toBe('EBADF')
-    expect(codeOf(() => h.syncNow())).toBe('EBADF')
+    expect(errnoOf(() => readAll(h))).toBe('EBADF')
+    expect(errnoOf(() => append(h, 'x'))).toBe('EBADF')
+    expect(errnoOf(() => h.truncate(0))).toBe('EBADF')
+    expect(errnoOf(() => h.syncNow())).toBe('EBADF')
     await expect(h.sync()).rejects.toMatchObject({ code: 'EBADF' })
-    expect(codeOf(() => h.close())).toBe('EBADF')
+    expect(errnoOf(() => h.close())).toBe('EBADF')
     expect(fs.readFileSync(path.join(dir, 'f'), 'utf8')).toBe('abc')
   })
 
@@ -367,9 +359,9 @@ describe('BoundedFileSystem', () => {
     append(h, 'ok')
     expect(readAll(h)).toBe('ok')
     spy.failOpens = ['ENFILE', 'ENFILE']
-    expect(codeOf(() => bfs.open(path.join(dir, 'new2'), 'rw'))).toBe('ENFILE')
+    expect(errnoOf(() => bfs.open(path.join(dir, 'new2'), 'rw'))).toBe('ENFILE')
     spy.failOpens = ['EACCES']
-    expect(codeOf(() => bfs.open(path.join(dir, 'new3'), 'rw'))).toBe('EACCES')
+    expect(errnoOf(() => bfs.open(path.join(dir, 'new3'), 'rw'))).toBe('EACCES')
   })
 
   it('delegates the other FileSystem methods to the inner file system', async () => {

@@ -15,7 +15,8 @@ import { STATE_FILE } from '../../src/log/file-names.js'
 import { type LogConfig, type LogEvent, PartitionLog } from '../../src/log/partition-log.js'
 import { crc32c, encodeBatch } from '../../src/segment/record-batch.js'
 import { batchesOf, flipBaseOffsetBit, flipBit, logFile, segmentBases } from '../support/damage.js'
-import { mulberry32, recordProblem, recordsFor, TIMESTAMP_BASE } from '../support/kill-child.js'
+import { recordProblem, recordsFor, TIMESTAMP_BASE } from '../support/kill-child.js'
+import { mulberry32 } from '../support/random.js'
 
 const SMALL: Partial<LogConfig> = { segmentBytes: 4096, indexIntervalBytes: 256 }
 

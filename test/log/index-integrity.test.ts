@@ -11,7 +11,8 @@ import * as path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { type LogConfig, type LogEvent, PartitionLog } from '../../src/log/partition-log.js'
 import { indexFile, patchFile, segmentBases, swapFiles, timeIndexFile } from '../support/damage.js'
-import { mulberry32, recordProblem, recordsFor, TIMESTAMP_BASE } from '../support/kill-child.js'
+import { recordProblem, recordsFor, TIMESTAMP_BASE } from '../support/kill-child.js'
+import { mulberry32 } from '../support/random.js'
 
 /** About 40 KB of records: ~5 segments, an index entry every few batches. */
 const CONFIG: Partial<LogConfig> = { segmentBytes: 8192, indexIntervalBytes: 256 }

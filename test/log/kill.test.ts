@@ -12,7 +12,8 @@ import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { type LogEvent, PartitionLog } from '../../src/log/partition-log.js'
-import { KILL_TEST_CONFIG, mulberry32, recordProblem, recordsFor } from '../support/kill-child.js'
+import { KILL_TEST_CONFIG, recordProblem, recordsFor } from '../support/kill-child.js'
+import { mulberry32 } from '../support/random.js'
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const CHILD = 'test/support/kill-child.ts'

@@ -2,9 +2,9 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { SeglogError } from '../../src/errors.js'
 import { type LogConfig, type LogEvent, PartitionLog } from '../../src/log/partition-log.js'
 import { type BatchRecordInput, TimestampType } from '../../src/segment/record-batch.js'
+import { codeOf } from '../support/errors.js'
 import { FaultyFileSystem } from '../support/faulty-fs.js'
 
 let dir: string
@@ -40,16 +40,6 @@ function fill(log: PartitionLog, n: number, batch: number): void {
     for (let j = i; j < Math.min(n, i + batch); j++) records.push(rec(j))
     log.append(records)
   }
-}
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn()
-  } catch (err) {
-    expect(err).toBeInstanceOf(SeglogError)
-    return (err as SeglogError).code
-  }
-  return undefined
 }
 
 async function open(config: Partial<LogConfig> = {}, extra: Parameters<typeof PartitionLog.open>[1] = {}) {

@@ -22,7 +22,8 @@ import {
 import { type LogConfig, type LogEvent, PartitionLog, type PartitionLogOptions } from '../../src/log/partition-log.js'
 import { batchBaseOffset, batchLastOffset, batchSizeAt, encodeBatch } from '../../src/segment/record-batch.js'
 import { FaultyFileSystem } from '../support/faulty-fs.js'
-import { mulberry32, recordProblem, recordsFor } from '../support/kill-child.js'
+import { recordProblem, recordsFor } from '../support/kill-child.js'
+import { mulberry32 } from '../support/random.js'
 
 /** Segments of a few batches each, with index entries, so scenarios span several segments. */
 const SMALL: Partial<LogConfig> = { segmentBytes: 4096, indexIntervalBytes: 256 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { planRetention, type RetentionPolicy, type SegmentSummary } from '../../src/retention/planner.js'
+import { mulberry32 } from '../support/random.js'
 
 const NOW = 1_700_000_000_000
 
@@ -240,17 +241,6 @@ describe('planRetention: the empty active segment', () => {
 })
 
 // ---- property test ----
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 interface Case {
   segments: SegmentSummary[]

@@ -7,6 +7,7 @@ import { type LogConfig, type LogEvent, PartitionLog } from '../../src/log/parti
 import type { RetentionPolicy } from '../../src/retention/planner.js'
 import { applyRetention, RETENTION_REASONS, summarizeSegments } from '../../src/retention/retention.js'
 import { type BatchRecordInput, encodeBatch } from '../../src/segment/record-batch.js'
+import { codeOf } from '../support/errors.js'
 
 /** Record i has timestamp T0 + i seconds. */
 const T0 = 1_700_000_000_000
@@ -46,16 +47,6 @@ async function build(config: Partial<LogConfig> = {}, onEvent?: (e: LogEvent) =>
 
 function bases(log: PartitionLog): number[] {
   return log.segmentInfos().map((s) => s.baseOffset)
-}
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn()
-  } catch (err) {
-    expect(err).toBeInstanceOf(SeglogError)
-    return (err as SeglogError).code
-  }
-  return undefined
 }
 
 /** Every readable offset, in order (reading from the log start to the end). */

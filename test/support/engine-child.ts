@@ -27,24 +27,13 @@ import * as nodePath from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { SeglogError } from '../../src/errors.js'
 import { type Seglog as Engine, Seglog } from '../../src/seglog.js'
+import { mulberry32 } from './random.js'
 
 export const ACKED_TOPIC = 'acked'
 export const ACKED_PARTITIONS = 3
 export const APPENDERS = 4
 export const MANY_TOPICS = 20
 export const MANY_PARTITIONS = 100
-
-/** mulberry32: tiny seeded PRNG, uniform in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** `<topic>/<partition>/<offset>:` followed by 0..99 pattern bytes, all derived from the three. */
 export function valueFor(topic: string, partition: number, offset: number): Buffer {

@@ -29,6 +29,7 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as nodePath from 'node:path'
 import { type FileHandle, type FileSystem, nodeFileSystem, type OpenMode } from '../../src/io/file-system.js'
+import { mulberry32 } from './random.js'
 
 /** Operations `failNext` can fail. `read` covers `FileSystem.readFile` too; `sync`/`syncDir` cover the `Now` forms. */
 export type FaultOp =
@@ -141,18 +142,6 @@ function errnoError(code: string, syscall: string, path?: string, dest?: string)
   if (path !== undefined) err.path = path
   if (dest !== undefined) (err as NodeJS.ErrnoException & { dest?: string }).dest = dest
   return err
-}
-
-/** mulberry32: tiny seeded PRNG, uniform in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
 }
 
 function newDir(): DirNode {

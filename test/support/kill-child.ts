@@ -14,6 +14,10 @@ import * as nodePath from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { type LogConfig, PartitionLog } from '../../src/log/partition-log.js'
 import type { BatchRecordInput, DecodedRecord, RecordHeader } from '../../src/segment/record-batch.js'
+import { mulberry32 } from './random.js'
+
+/** Also re-exported for support modules that draw seeds next to the kill-test helpers. */
+export { mulberry32 }
 
 /** Small segments and a dense index, so a short run rolls often. */
 export const KILL_TEST_CONFIG: Partial<LogConfig> = { segmentBytes: 64 * 1024, indexIntervalBytes: 1024 }
@@ -23,18 +27,6 @@ export const MAX_BATCH_RECORDS = 50
 
 /** Record timestamps are TIMESTAMP_BASE + offset. */
 export const TIMESTAMP_BASE = 1_700_000_000_000
-
-/** mulberry32: tiny seeded PRNG, uniform in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** `v:<offset>:` followed by 0..199 pattern bytes, both derived from the offset. */
 export function valueFor(offset: number): Buffer {
