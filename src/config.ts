@@ -1,5 +1,5 @@
 /**
- * Topic configuration: names, defaults and ranges (DESIGN.md §4; Kafka's names in `KAFKA_NAMES`).
+ * Topic configuration: names, defaults and ranges (the README's config table; Kafka's names in `KAFKA_NAMES`).
  *
  * `validateTopicConfig` is the one place that checks a config: every public method that takes config passes it
  * here and works only with the normalized result. A wrong *type* on a known field is still INVALID_CONFIG (config

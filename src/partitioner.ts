@@ -1,6 +1,6 @@
 /**
  * Partition choice for records without an explicit partition, the way Kafka's Java producer does it
- * (reference `kafka-log.md` §9), so the same key lands on the same partition here, in KafkaJS and in Kafka.
+ * (`BuiltInPartitioner`, `Utils.murmur2`), so the same key lands on the same partition here, in KafkaJS and in Kafka.
  *
  * Rules:
  * - **Keyed records**: `toPositive(murmur2(keyBytes)) % numPartitions`, over the key's serialized bytes (a string

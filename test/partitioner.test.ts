@@ -14,7 +14,7 @@ function seeded(seed: number): () => number {
   }
 }
 
-// Reference §9 table (UtilsTest.testMurmur2 vectors; partitions computed there).
+// Kafka's UtilsTest.testMurmur2 vectors, with the partition each gives for 3, 6, 10 and 12 partitions.
 const VECTORS: [key: string, murmur: number, positive: number, p3: number, p6: number, p10: number, p12: number][] = [
   ['21', -973932308, 1173551340, 0, 0, 0, 0],
   ['foobar', -790332482, 1357151166, 0, 0, 6, 6],

@@ -1,6 +1,6 @@
 /**
  * Cleaner: runs compaction jobs (`rewrite.ts`) on ONE worker thread (`cleaner-worker.ts`), so the heavy rewrite
- * never blocks appends or reads on the main thread (DESIGN.md §8).
+ * never blocks appends or reads on the main thread.
  *
  * - Jobs run one at a time, in call order. The worker starts on the first job and is kept for the next ones;
  *   it is `unref()`ed while idle (an idle cleaner never keeps the process alive) and `ref()`ed while a job runs.

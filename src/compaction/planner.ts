@@ -1,7 +1,7 @@
 /**
  * Compaction planning: which part of a partition a cleaning pass may touch and whether it should run now
  * (Kafka's `LogCleanerManager.cleanableOffsets`, `calculateCleanableBytes`, `maxCompactionDelay` and
- * `LogToClean`; reference `kafka-log.md` §6 "Choosing a log"). PURE: no I/O, the clock is an argument.
+ * `LogToClean`). PURE: no I/O, the clock is an argument.
  *
  * Rules
  * - firstDirtyOffset = the checkpointed value, or logStartOffset when there is none; reset to logStartOffset when

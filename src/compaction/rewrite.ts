@@ -1,6 +1,6 @@
 /**
  * One compaction pass over a partition directory, as the cleaner worker runs it (Kafka's `Cleaner.doClean`,
- * `buildOffsetMap`, `cleanSegments`, `cleanInto`, `MemoryRecords.filterTo`; reference `kafka-log.md` §6).
+ * `buildOffsetMap`, `cleanSegments`, `cleanInto`, `MemoryRecords.filterTo`).
  * Synchronous, node:fs only, no shared state: it runs on a worker thread (see `cleaner-worker.ts`) and is
  * callable in-process for tests.
  *

@@ -1012,7 +1012,7 @@ export class PartitionLog {
   /**
    * Swaps the cleaned segments written by the compaction worker (`<base>.log|.index|.timeindex` + `.cleaned`) in
    * for the log's first segments (Kafka's `LocalLog.replaceSegments`), with the crash-safe
-   * `.cleaned → .swap → final` protocol (kafka-log.md §6, FORMAT.md "Crash protocol", recovery.ts steps 3–4):
+   * `.cleaned → .swap → final` protocol (FORMAT.md "Crash protocol", recovery.ts steps 3–4):
    *
    * 0. Validate: `replacedBaseOffsets` must still be exactly the log's first segments, never the active one (and
    *    have the sizes in `options.expectedSizes` when given); `cleaned` must be ascending, start at the first

@@ -2,7 +2,7 @@
  * Retention planner: decides how many of a partition's oldest segments retention deletes. Pure — no I/O, the
  * clock is passed in — so every rule can be tested on hand-built segment lists; `retention.ts` applies the plan.
  *
- * Kafka's rules (`UnifiedLog.deleteOldSegments`, reference notes §4–§5), applied in this order, each to the
+ * Kafka's rules (`UnifiedLog.deleteOldSegments`), applied in this order, each to the
  * segments the previous rules left:
  * 1. Log start offset breach (always, whatever the cleanup policy): a segment goes when its *next* segment's base
  *    offset is <= logStartOffset, i.e. every offset it holds is below the log start. The last segment has no next

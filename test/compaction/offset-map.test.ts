@@ -23,7 +23,7 @@ describe('OffsetMap', () => {
       const key = randomKey(rng)
       expect(murmur2Seeded(key, 0x9747b28c)).toBe(murmur2(key) >>> 0)
     }
-    // Kafka's vectors (kafka-log.md §9).
+    // Kafka's vectors (UtilsTest.testMurmur2).
     expect(murmur2Seeded(Buffer.from('21'), 0x9747b28c) | 0).toBe(-973932308)
     expect(murmur2Seeded(Buffer.from('foobar'), 0x9747b28c) | 0).toBe(-790332482)
   })
