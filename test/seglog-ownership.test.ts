@@ -1,5 +1,5 @@
 /**
- * Ownership across real processes (DESIGN §9 "Ownership"): another process opening the directory, by any path,
+ * Ownership across real processes: another process opening the directory, by any path,
  * gets ENGINE_LOCKED at once, naming the owner; ownership ends within a second of the owner's death (SIGKILL
  * included), and everything the dead owner acknowledged under acks -1 is there, intact. The child is
  * `test/support/engine-child.ts`.
