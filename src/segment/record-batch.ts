@@ -11,7 +11,8 @@
  * | 12..16 | int32  | partitionLeaderEpoch | NOT covered by the CRC; seglog writes 0                           |
  * | 16     | int8   | magic                | 2                                                                 |
  * | 17..21 | uint32 | crc                  | CRC-32C (Castagnoli) of bytes [21, end of batch)                  |
- * | 21..23 | int16  | attributes           | bits 0–2 codec, 3 timestamp type, 4 txn, 5 control, 6 delete horizon |
+ * | 21..23 | int16  | attributes           | bits 0–2 codec (0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd), 3 timestamp |
+ * |        |        |                      | type (1 = LogAppendTime), 4 txn, 5 control, 6 delete horizon set  |
  * | 23..27 | int32  | lastOffsetDelta      | last offset = baseOffset + this                                   |
  * | 27..35 | int64  | baseTimestamp        | first record's timestamp (or the delete horizon, bit 6)           |
  * | 35..43 | int64  | maxTimestamp         | largest record timestamp, or the append time (LogAppendTime)      |
@@ -27,7 +28,7 @@
  * |----------------|---------|-----------------------------------------|
  * | length         | varint  | bytes after this field                  |
  * | attributes     | int8    | unused, 0                               |
- * | timestampDelta | varlong | vs baseTimestamp                        |
+ * | timestampDelta | varlong | vs baseTimestamp; up to 10 bytes        |
  * | offsetDelta    | varint  | vs baseOffset                           |
  * | keyLength      | varint  | −1 = null key                           |
  * | key            | bytes   |                                         |
