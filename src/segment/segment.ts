@@ -700,6 +700,7 @@ export class LogSegment {
         // Keep complete batches only, each checked against the one before.
         let used = size
         let prev = last
+        let lastStart = 0
         while (used < buffer.length) {
           const p = pos + used
           if (this.damage !== null && p >= this.damage.position) break
@@ -713,14 +714,44 @@ export class LogSegment {
           if (used + BATCH_OVERHEAD > buffer.length) break
           this.checkWalked(buffer, used, p, prev, prev + 1)
           prev = batchLastOffset(buffer, used)
+          lastStart = used
           used += s
         }
+        this.checkFollower(pos + lastStart, used - lastStart, prev, buffer, pos, target)
         const out = used === buffer.length ? buffer : buffer.subarray(0, used)
         this.setHint(prev + 1, pos + used, prev)
         return { buffer: out, position: pos }
       }
       prevLast = last
       pos += size
+    }
+  }
+
+  /**
+   * In a segment that may have compaction gaps, a batch about to be served is also checked against the base offset
+   * of the batch after it: a base offset flipped upward would otherwise pass for a gap. (The segment's last batch
+   * is checked against the next segment's base instead; a dense segment's batches against the one before.)
+   */
+  private checkFollower(
+    pos: number,
+    size: number,
+    last: number,
+    chunk: Buffer | null,
+    chunkPos: number,
+    target: number,
+  ): void {
+    const next = pos + size
+    if (this.dense || next + 8 > this.size) return
+    let base: number
+    if (chunk !== null && next >= chunkPos && next + 8 <= chunkPos + chunk.length)
+      base = batchBaseOffset(chunk, next - chunkPos)
+    else {
+      const b = Buffer.allocUnsafe(8)
+      if (this.readAt(b, 8, next) < 8) return
+      base = batchBaseOffset(b, 0)
+    }
+    if (!(base > last)) {
+      throw this.corruptBatch(pos, `it ends at offset ${last}, but the batch after it starts at ${base}`, target)
     }
   }
 
@@ -802,6 +833,7 @@ export class LogSegment {
         count = batchRecordsCount(chunk, at)
       }
       if (last >= target) {
+        this.checkFollower(pos, size, last, chunk, chunkPos, target)
         const inChunk = chunk !== null && pos + size <= chunkPos + chunk.length
         return {
           position: pos,
@@ -907,6 +939,7 @@ export class LogSegment {
       )
       if (problem !== null) throw corruptLog(`batch at position ${p} (offset ${base}): ${problem}`, this.logPath, base)
       const last = batchLastOffset(buf, at)
+      if (at > 0) this.checkFollower(p, bsize, last, buf, position, target)
       if (stoppedInside && next <= last) {
         nextPos = p
         hintPrev = base - 1
@@ -1060,6 +1093,16 @@ export class LogSegment {
       let at = 0
       while (at < buf.length && found === null) {
         const size = batchSizeAt(buf, at, buf.length)
+        // The max timestamp decides whether the batch is skipped: it must pass the CRC before it is believed.
+        const problem = checkBatch(buf, at, size)
+        if (problem !== null) {
+          const base = batchBaseOffset(buf, at)
+          throw corruptLog(
+            `batch at position ${range.position + at} (offset ${base}): ${problem}`,
+            this.logPath,
+            target,
+          )
+        }
         if (batchMaxTimestamp(buf, at) >= timestamp) {
           this.decodeRange(
             { buffer: buf.subarray(at, at + size), position: range.position + at },

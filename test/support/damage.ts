@@ -83,3 +83,30 @@ export function swapFiles(a: string, b: string): void {
 export function copyDir(from: string, to: string): void {
   fs.cpSync(from, to, { recursive: true })
 }
+
+/**
+ * Makes the tree `to` hold exactly what `from` holds, rewriting only the files that differ (cheaper than deleting
+ * and copying a case directory again: unlinks and copies are what a fuzz case spends its time on).
+ */
+export function restoreTree(from: string, to: string): void {
+  fs.mkdirSync(to, { recursive: true })
+  const want = new Set(fs.readdirSync(from))
+  for (const name of fs.readdirSync(to)) {
+    if (!want.has(name)) fs.rmSync(path.join(to, name), { recursive: true, force: true })
+  }
+  for (const name of want) {
+    const src = path.join(from, name)
+    const dst = path.join(to, name)
+    if (fs.statSync(src).isDirectory()) {
+      if (fs.existsSync(dst) && !fs.statSync(dst).isDirectory()) fs.rmSync(dst, { force: true })
+      restoreTree(src, dst)
+      continue
+    }
+    if (fs.existsSync(dst)) {
+      const d = fs.statSync(dst)
+      if (d.isDirectory()) fs.rmSync(dst, { recursive: true, force: true })
+      else if (d.size === fs.statSync(src).size && fs.readFileSync(dst).equals(fs.readFileSync(src))) continue
+    }
+    fs.copyFileSync(src, dst)
+  }
+}
