@@ -52,35 +52,38 @@ describe('a compaction pass over a segment with a flipped base offset', () => {
     [0, 'up by one'],
     [2, 'up by four'],
     [40, 'far beyond the log'],
-  ] as const)('fails with CORRUPT_LOG naming the file and leaves the partition as it was (bit %i: %s)', async (bit) => {
-    const rng = mulberry32(0xbad + bit)
-    const log = await openLog()
-    const written = appendWorkload(log, rng, 2000, { keys: 30 })
-    await log.close()
-    open.length = 0
-    const bases = segmentBases(dir)
-    const file = logFile(dir, bases[3])
-    const batches = batchesOf(file)
-    expect(batches.length).toBeGreaterThanOrEqual(3)
-    // A middle batch: the open-time check reads only each segment's first and last batches.
-    flipBaseOffsetBit(file, batches[1].position, bit)
-    const before = listing()
+  ] as const)(
+    'fails with CORRUPT_LOG naming the file and leaves the partition as it was (bit %i: %s)',
+    async (bit, _how) => {
+      const rng = mulberry32(0xbad + bit)
+      const log = await openLog()
+      const written = appendWorkload(log, rng, 2000, { keys: 30 })
+      await log.close()
+      open.length = 0
+      const bases = segmentBases(dir)
+      const file = logFile(dir, bases[3])
+      const batches = batchesOf(file)
+      expect(batches.length).toBeGreaterThanOrEqual(3)
+      // A middle batch: the open-time check reads only each segment's first and last batches.
+      flipBaseOffsetBit(file, batches[1].position, bit)
+      const before = listing()
 
-    const reopened = await openLog()
-    const pass = compactPartition(reopened, CFG, { now: NOW, cleaner, force: true })
-    const err = await pass.then(
-      () => null,
-      (e: unknown) => e,
-    )
-    expect(err).toBeInstanceOf(SeglogError)
-    expect((err as SeglogError).code).toBe('CORRUPT_LOG')
-    expect((err as SeglogError).path).toBe(file)
-    expect(listing()).toEqual(before)
-    expect(readCleanerCheckpoint(dir)).toBeNull()
-    // Everything outside the damaged segment reads back as written.
-    const head = reopened.read(0, { maxRecords: bases[3], maxBytes: 1 << 24 }).map((r) => r.offset)
-    expect(head).toEqual(written.slice(0, bases[3]).map((r) => r.offset))
-  })
+      const reopened = await openLog()
+      const pass = compactPartition(reopened, CFG, { now: NOW, cleaner, force: true })
+      const err = await pass.then(
+        () => null,
+        (e: unknown) => e,
+      )
+      expect(err).toBeInstanceOf(SeglogError)
+      expect((err as SeglogError).code).toBe('CORRUPT_LOG')
+      expect((err as SeglogError).path).toBe(file)
+      expect(listing()).toEqual(before)
+      expect(readCleanerCheckpoint(dir)).toBeNull()
+      // Everything outside the damaged segment reads back as written.
+      const head = reopened.read(0, { maxRecords: bases[3], maxBytes: 1 << 24 }).map((r) => r.offset)
+      expect(head).toEqual(written.slice(0, bases[3]).map((r) => r.offset))
+    },
+  )
 })
 
 describe('a damaged cleaner.checkpoint', () => {
