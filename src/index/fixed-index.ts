@@ -11,8 +11,10 @@
  * file at construction (`fs.readFile`; missing file = empty index). Lookups never touch the disk. The file handle
  * is opened lazily, read-write, on the first write or truncation; an index used only for lookups never opens one.
  *
- * No checksum: an index is rebuilt from the log after an unclean shutdown, never trusted. `sanityCheck()` catches
- * only gross damage (odd length, out-of-order entries); the segment runs it on open and rebuilds on CORRUPT_LOG.
+ * No checksum: an index is a cache of its log. The segment checks it against the log on every open (lengths and end
+ * entries, read with `IndexFileProbe`, without loading the file) and rebuilds it from the log after an unclean
+ * shutdown or when a check or a lookup finds it wrong. `sanityCheck()` catches gross damage (odd length,
+ * out-of-order entries) when the file is loaded; the segment rebuilds on CORRUPT_LOG.
  *
  * Concurrency: single writer, the owning segment; not safe for concurrent mutation (e.g. `close()` while a
  * `sync()` is in flight).

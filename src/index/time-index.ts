@@ -21,7 +21,7 @@
  * last entry's is CORRUPT_LOG. `lookup(t)` returns the entry with the largest timestamp ≤ t, or `(−1, baseOffset)`.
  * `truncateTo(o)` drops the entries with offset ≥ o.
  *
- * No checksum; rebuilt from the log after an unclean shutdown, never trusted.
+ * No checksum; checked against the log on every open and rebuilt from it when found wrong (see `LogSegment`).
  *
  * Concurrency: single writer: the owning segment; not safe for concurrent mutation. Entries live in memory
  * (loaded with one read at construction), so lookups never touch the disk. See `fixed-index.ts`.

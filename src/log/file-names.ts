@@ -7,8 +7,8 @@
  * | suffix        | what                                                                        | on open (recovery)                         |
  * |---------------|-----------------------------------------------------------------------------|--------------------------------------------|
  * | `.log`        | record batches (RecordBatch v2)                                             | loaded; tail CRC-scanned if unclean        |
- * | `.index`      | sparse offset index                                                         | trusted only after a clean shutdown        |
- * | `.timeindex`  | sparse time index                                                           | trusted only after a clean shutdown        |
+ * | `.index`      | sparse offset index                                                         | checked against the log; rebuilt if wrong  |
+ * | `.timeindex`  | sparse time index                                                           | checked against the log; rebuilt if wrong  |
  * | `X.cleaned`   | compaction output being written (X = one of the three above)                | deleted (the operation is abandoned)       |
  * | `X.swap`      | compaction output complete, replacing older segments                        | swap finished (old files removed, renamed) |
  * | `X.deleted`   | segment file scheduled for deletion (readers may still hold it); `X.N.deleted` for a later generation of the same name | deleted |

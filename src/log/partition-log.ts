@@ -14,9 +14,11 @@
  * created; all callers that arrive while an fsync is running share the next one (group commit).
  *
  * Crash safety: after an unclean shutdown, open scans from the recovery point, cuts the log after the last valid
- * batch and rebuilds indexes (never trusting them). After a clean close, open reads no segment body: the active
- * segment's append state comes from `partition.state`, and the clean mark is removed (durably) before the first
- * mutation, so a crash after that is treated as unclean.
+ * batch and rebuilds indexes (never trusting them). After a clean close, open scans no segment body: the active
+ * segment's append state comes from `partition.state` (checked against its last batches and time index), every
+ * segment's index files are checked against its log and rebuilt when wrong, and the clean mark is removed
+ * (durably) before the first mutation, so a crash after that is treated as unclean. Every `partition.state` field
+ * is checked against the segments on disk; what does not fit is reported and not used.
  *
  * Failure: an I/O error that leaves the on-disk state unknown (a failed fsync, a write that could not be cut
  * back) poisons the log: reads keep working, writes throw IO_ERROR until it is reopened (and recovered).

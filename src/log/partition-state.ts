@@ -9,7 +9,7 @@
  * | `recoveryPoint` | integer        | every byte below this offset is known to be fsynced; recovery starts here |
  * | `clean`         | object or null | present only after a clean close, cleared before the next mutation        |
  * | `clean.activeBaseOffset`, `clean.activeSize` | integers | the active segment as it was closed; checked against the file |
- * | `clean.logEndOffset`, `clean.maxTimestamp`, `clean.offsetOfMaxTimestamp`, `clean.firstBatchTimestamp` | integers | the active segment's append state, so opening reads no segment body |
+ * | `clean.logEndOffset`, `clean.maxTimestamp`, `clean.offsetOfMaxTimestamp`, `clean.firstBatchTimestamp` | integers | the active segment's append state, so opening scans no segment body (checked against its last batches) |
  * | `compactedEnd`  | integer or null (optional) | segments based at or above it were never compacted, so their offsets are contiguous; null or absent = unknown |
  * | `crc`           | integer (optional) | CRC-32C of the JSON text of every other field, in the order written; a file whose fields do not match it is ignored |
  *

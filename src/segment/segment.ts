@@ -10,9 +10,13 @@
  *   entry is (last offset of the batch, file position where that batch starts). The time index entry next to it
  *   is (max timestamp so far, offset of the batch that carried it).
  *
- * What is checksummed: each batch (CRC-32C, see record-batch.ts). Indexes carry no checksum: after an unclean
- * shutdown `recover()` rebuilds them from the log; they are trusted only after a clean shutdown (and after a
- * sanity check when loaded).
+ * What is checksummed: each batch (CRC-32C, see record-batch.ts) from byte 21 on. The base offset (bytes 0–7) is
+ * not, so every path that trusts a batch checks its offsets against its neighbours and the segment's bounds
+ * (`batchOffsetProblem`, `checkWalked`, `checkFollower`); in a dense segment (never compacted) batches must be
+ * contiguous. Indexes carry no checksum: `checkOnOpen` compares them with the log on every open (cheaply: end
+ * entries and the headers they name), `recover()` rebuilds them after an unclean shutdown, and an index entry a
+ * lookup finds wrong makes them be rebuilt. Damage found below the recovery point is kept as `damage`: reads that
+ * reach it throw CORRUPT_LOG.
  *
  * Concurrency: a segment is owned by one PartitionLog; all mutating calls come from it, serialised. Reads are
  * synchronous and may interleave with appends between calls (JS is single threaded), never inside one.
