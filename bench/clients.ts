@@ -37,9 +37,9 @@ import { Session } from 'node:inspector/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
-import type { Consumer, EachBatchPayload, EachMessagePayload } from '../src/consumer.js'
-import type { Producer } from '../src/producer.js'
-import { type Message, Seglog, type SeglogRecord } from '../src/seglog.js'
+import type { Consumer, EachBatchPayload, EachMessagePayload } from '../src/clients/consumer.js'
+import type { Producer } from '../src/clients/producer.js'
+import { type Message, Seglog, type SeglogRecord } from '../src/main.js'
 import {
   DATA_SLOTS,
   fmtNum,

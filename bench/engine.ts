@@ -25,7 +25,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { encodeValue } from '../src/format.js'
 import { PartitionLog } from '../src/log/partition-log.js'
-import { type Acks, type Message, Seglog } from '../src/seglog.js'
+import { type Acks, type Message, Seglog } from '../src/main.js'
 import {
   BASE_TIMESTAMP,
   DATA_SLOTS,

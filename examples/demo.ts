@@ -3,7 +3,7 @@
  * throughput. Run it twice: the second run reopens the same directory and keeps appending.
  */
 import * as path from 'node:path'
-import { Seglog } from '../src/index.js'
+import { Seglog } from '../src/main.js'
 
 const dir = process.argv[2] ?? path.join(process.cwd(), 'demo-data')
 const log = await Seglog.open(dir)

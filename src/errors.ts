@@ -19,6 +19,8 @@ export const ERROR_CODES = [
   'COMPRESSION_UNSUPPORTED',
   'IO_ERROR',
   'ABORTED',
+  'GROUP_NOT_EMPTY',
+  'INTERNAL',
 ] as const
 
 export type SeglogErrorCode = (typeof ERROR_CODES)[number]
@@ -63,6 +65,14 @@ export function ioError(err: unknown, op: string, path: string): SeglogError {
   const errno = typeof (err as { code?: unknown })?.code === 'string' ? (err as { code: string }).code : 'EIO'
   const why = err instanceof Error ? err.message : String(err)
   return new SeglogError('IO_ERROR', `${op} failed on ${path}: ${why}`, { cause: err, path, errno })
+}
+
+/**
+ * An internal step could not complete: an invariant of seglog's own state failed (a bug), or a compaction's swap
+ * found its partition changed meanwhile (retried inside a few times first). Nothing was changed.
+ */
+export function internalError(message: string, details: SeglogErrorDetails = {}): SeglogError {
+  return new SeglogError('INTERNAL', message, details)
 }
 
 export function corruptLog(message: string, path: string, offset?: number): SeglogError {

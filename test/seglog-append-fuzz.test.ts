@@ -15,7 +15,7 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { SeglogError } from '../src/errors.js'
-import { type Message, Seglog } from '../src/seglog.js'
+import { type Message, Seglog } from '../src/main.js'
 
 const SEED = Number(process.env.SEGLOG_FUZZ_SEED ?? 0x5eed1e)
 const CALLS = Number(process.env.SEGLOG_FUZZ_CALLS ?? 2500)

@@ -8,8 +8,9 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { SeglogError } from '../src/errors.js'
+import { TEST_HOOKS } from '../src/internal.js'
 import { nodeFileSystem } from '../src/io/file-system.js'
-import { type Message, Seglog, type SeglogOptions } from '../src/seglog.js'
+import { type Message, Seglog, type SeglogOptions } from '../src/main.js'
 
 let dir: string
 const engines: Seglog[] = []
@@ -262,14 +263,14 @@ describe('Seglog.open options', () => {
     ['maxOpenFiles given as a string', { maxOpenFiles: '100' }],
     ['a fractional maxOpenFiles', { maxOpenFiles: 100.5 }],
     ['an onEvent that is not a function', { onEvent: {} }],
-    ['a crashPoint that is not a function', { crashPoint: 1 }],
+    ['a crashPoint that is not a function', { [TEST_HOOKS]: { crashPoint: 1 } }],
     ['a NaN retentionCheckIntervalMs', { retentionCheckIntervalMs: Number.NaN }],
     ['a negative cleanerBackoffMs', { cleanerBackoffMs: -1 }],
     ['a cleanerMapBytes too small for the offset map', { cleanerMapBytes: 10 }],
     ['codecs that are not an object', { codecs: 5 }],
     ['a codec without functions', { codecs: { lz4: {} } }],
     ['a codec for an unknown type', { codecs: { brotli: { compress: () => 0, decompress: () => 0 } } }],
-    ['an fs that is not a FileSystem', { fs: { open: () => 0 } }],
+    ['an fs that is not a FileSystem', { [TEST_HOOKS]: { fs: { open: () => 0 } } }],
   ])('rejects %s with a TypeError, and the directory stays usable', async (_name, options) => {
     expect(await rejection(Seglog.open(dir, options as never))).toBeInstanceOf(TypeError)
     const e = await engine()
@@ -287,12 +288,11 @@ describe('Seglog.open options', () => {
       maxOpenFiles: 64,
       clock: () => 1_000,
       onEvent: (ev) => events.push(ev),
-      crashPoint: () => {},
+      [TEST_HOOKS]: { crashPoint: () => {}, fs: nodeFileSystem },
       retentionCheckIntervalMs: 0,
       cleanerBackoffMs: 0,
       cleanerMapBytes: 1 << 16,
       codecs: { lz4: { compress: (d) => d, decompress: (d) => d } },
-      fs: nodeFileSystem,
       defaults: { maxMessageBytes: 68 },
     })
     await e.createTopic('t')

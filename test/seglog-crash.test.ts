@@ -12,7 +12,8 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { type EngineEvent, Seglog } from '../src/seglog.js'
+import { TEST_HOOKS } from '../src/internal.js'
+import { type EngineEvent, Seglog } from '../src/main.js'
 import { expectDerivedPartition } from './support/derived.js'
 import { appendDerived, startEngineChild, valueFor } from './support/engine-child.js'
 import { codeOf } from './support/errors.js'
@@ -218,7 +219,7 @@ async function useIt(e: Seglog, point: string, outcome: Outcome): Promise<void> 
 describe('Seglog crash points of metadata operations', () => {
   it('exposes exactly the crash points this test covers', async () => {
     const seen = new Set<string>()
-    const e = await Seglog.open(dir, { crashPoint: (p) => seen.add(p) })
+    const e = await Seglog.open(dir, { [TEST_HOOKS]: { crashPoint: (p) => seen.add(p) } })
     engines.push(e)
     await e.createTopic('a', { partitions: 2 })
     await e.alterTopicConfig('a', { retentionMs: 5000 })

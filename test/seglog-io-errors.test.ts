@@ -9,7 +9,8 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { SeglogError } from '../src/errors.js'
-import { type Acks, type EngineEvent, Seglog } from '../src/seglog.js'
+import { TEST_HOOKS } from '../src/internal.js'
+import { type Acks, type EngineEvent, Seglog } from '../src/main.js'
 import { FaultyFileSystem } from './support/faulty-fs.js'
 
 let dir: string
@@ -64,7 +65,7 @@ describe('Seglog under a full disk', () => {
     'rejects an append hit by ENOSPC with IO_ERROR, writes nothing, and takes the next append (acks %s)',
     async (acks) => {
       const faulty = new FaultyFileSystem(dir)
-      const e = await open({ fs: faulty })
+      const e = await open({ [TEST_HOOKS]: { fs: faulty } })
       await e.createTopic('t', { config: { format: 'string' } })
       const acked: string[] = []
       for (let i = 0; i < 5; i++) {
@@ -105,7 +106,7 @@ describe('Seglog under a full disk', () => {
 
   it('cuts a torn write back so the failed append leaves no bytes behind', async () => {
     const faulty = new FaultyFileSystem(dir)
-    const e = await open({ fs: faulty })
+    const e = await open({ [TEST_HOOKS]: { fs: faulty } })
     await e.createTopic('t', { config: { format: 'string' } })
     await e.append('t', [{ value: 'first' }, { value: 'second' }], { acks: -1 })
     const bytes = logBytesOnDisk('t', 0)
@@ -131,7 +132,7 @@ describe('Seglog when an index write fails during append', () => {
   // batch was in the file left it past the segment's logical end, and recovery at the next open resurrected it.
   it('never shows the records of an append rejected for an offset-index ENOSPC, not even after reopen', async () => {
     const faulty = new FaultyFileSystem(dir)
-    const e = await open({ fs: faulty })
+    const e = await open({ [TEST_HOOKS]: { fs: faulty } })
     // A tiny index interval: every append writes an index entry.
     await e.createTopic('t', { config: { format: 'string', indexIntervalBytes: 16 } })
     for (let i = 0; i < 3; i++) await e.append('t', [{ value: `ok${i}` }], { acks: -1 })
@@ -150,7 +151,7 @@ describe('Seglog when an index write fails during append', () => {
   // CORRUPT_LOG ("append expected an offset > 12, got 3") until the engine is reopened.
   it('keeps taking appends after a time-index ENOSPC rejected one', async () => {
     const faulty = new FaultyFileSystem(dir)
-    const e = await open({ fs: faulty })
+    const e = await open({ [TEST_HOOKS]: { fs: faulty } })
     await e.createTopic('t', { config: { format: 'string', indexIntervalBytes: 16 } })
     // Explicit, increasing timestamps: the time index skips an entry whose timestamp equals the last one (Kafka's
     // rule), so with Date.now() two appends in one millisecond would write no time-index entry to fail.
@@ -174,7 +175,7 @@ describe('Seglog when an index write fails during append', () => {
 describe('Seglog when fsync fails', () => {
   it('rejects acks -1 appends with IO_ERROR, keeps earlier records readable, and recovers them all on reopen', async () => {
     const faulty = new FaultyFileSystem(dir)
-    const e = await open({ fs: faulty })
+    const e = await open({ [TEST_HOOKS]: { fs: faulty } })
     await e.createTopic('t', { partitions: 2, config: { format: 'string' } })
     const acked: string[][] = [[], []]
     for (let i = 0; i < 4; i++) {

@@ -3,8 +3,8 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { SeglogError } from '../src/errors.js'
+import { type EngineEvent, Seglog } from '../src/main.js'
 import { partitionForKey } from '../src/partitioner.js'
-import { type EngineEvent, Seglog } from '../src/seglog.js'
 import { codeOf } from './support/errors.js'
 
 let dir: string

@@ -18,7 +18,7 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { Seglog } from '../../src/seglog.js'
+import { Seglog } from '../../src/main.js'
 import { type ChildVariant, KILL_GROUP, KILL_PARTITIONS, KILL_TOPIC, valueFor } from '../support/consumer-child.js'
 import { mulberry32 } from '../support/random.js'
 

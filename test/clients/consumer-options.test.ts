@@ -8,8 +8,9 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import type { ConsumerEventMap, ConsumerOptions, RunOptions } from '../../src/consumer.js'
-import { Seglog } from '../../src/seglog.js'
+import type { ConsumerEventMap, ConsumerOptions, RunOptions } from '../../src/clients/consumer.js'
+import { TEST_HOOKS } from '../../src/internal.js'
+import { Seglog } from '../../src/main.js'
 import { FaultyFileSystem } from '../support/faulty-fs.js'
 
 let dir: string
@@ -155,7 +156,7 @@ describe('run() options', () => {
 describe('failures in the background loop', () => {
   it('a failing fetch is reported as consumer.crash with its backoff, and consuming resumes once reads work', async () => {
     const faulty = new FaultyFileSystem(dir)
-    await open({ fs: faulty })
+    await open({ [TEST_HOOKS]: { fs: faulty } })
     await log.createTopic('t')
     await log.append('t', [{ value: 1 }])
     faulty.failNext({ op: 'read', path: '.log', count: 2 })
@@ -179,7 +180,7 @@ describe('failures in the background loop', () => {
 
   it('a fetch that keeps failing stops the consumer after its retries; stop() then resolves at once', async () => {
     const faulty = new FaultyFileSystem(dir)
-    await open({ fs: faulty })
+    await open({ [TEST_HOOKS]: { fs: faulty } })
     await log.createTopic('t')
     await log.append('t', [{ value: 1 }])
     faulty.failNext({ op: 'read', path: '.log', count: Number.POSITIVE_INFINITY })

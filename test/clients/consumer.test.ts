@@ -2,8 +2,8 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import type { Consumer, EachMessagePayload } from '../../src/consumer.js'
-import { Seglog } from '../../src/seglog.js'
+import type { Consumer, EachMessagePayload } from '../../src/clients/consumer.js'
+import { Seglog } from '../../src/main.js'
 import { batchesOf, logFile, segmentBases } from '../support/damage.js'
 
 let dir: string
@@ -85,10 +85,7 @@ describe('Consumer start position', () => {
     await log.createTopic('t', { config: { segmentBytes: 1024 } })
     for (let i = 0; i < 60; i++) await log.append('t', [{ value: 'x'.repeat(50) }])
     await log.resetOffsets({ groupId: 'g', topic: 't', to: { offsets: [{ partition: 0, offset: 2 }] } })
-    const internal = log as unknown as {
-      topics: Map<string, { partitions: { log: { advanceLogStartOffset(o: number): void } }[] }>
-    }
-    internal.topics.get('t')!.partitions[0].log.advanceLogStartOffset(40)
+    await log.deleteRecords('t', 0, 40)
     const c = log.consumer({ groupId: 'g', autoOffsetReset: 'earliest' })
     const resets: unknown[] = []
     c.on(c.events.OFFSET_RESET, (e) => resets.push(e))

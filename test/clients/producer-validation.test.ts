@@ -7,7 +7,7 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { SeglogError } from '../../src/errors.js'
-import { type Message, Seglog } from '../../src/seglog.js'
+import { type Message, Seglog } from '../../src/main.js'
 
 let dir: string
 let log: Seglog

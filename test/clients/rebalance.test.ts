@@ -12,9 +12,9 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import type { Consumer, EachMessagePayload } from '../../src/consumer.js'
-import type { TopicPartition } from '../../src/group.js'
-import { Seglog } from '../../src/seglog.js'
+import type { Consumer, EachMessagePayload } from '../../src/clients/consumer.js'
+import type { TopicPartition } from '../../src/clients/group.js'
+import { Seglog } from '../../src/main.js'
 
 let dir: string
 let log: Seglog

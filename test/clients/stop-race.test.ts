@@ -12,8 +12,8 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import type { Consumer, RunOptions } from '../../src/consumer.js'
-import { Seglog } from '../../src/seglog.js'
+import type { Consumer, RunOptions } from '../../src/clients/consumer.js'
+import { Seglog } from '../../src/main.js'
 
 /** Far longer than any stop takes here (a few ms), short enough to report a hang quickly. */
 const STOP_MS = 3000

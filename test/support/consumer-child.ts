@@ -20,8 +20,8 @@
  */
 import * as nodePath from 'node:path'
 import { pathToFileURL } from 'node:url'
-import type { RunOptions } from '../../src/consumer.js'
-import { Seglog } from '../../src/seglog.js'
+import type { RunOptions } from '../../src/clients/consumer.js'
+import { Seglog } from '../../src/main.js'
 
 export const KILL_TOPIC = 'kt'
 export const KILL_GROUP = 'g'

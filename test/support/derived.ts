@@ -3,7 +3,7 @@
  * derived records `keyFor`/`valueFor` describe, densely from offset 0, and returns its log end offset.
  */
 import { expect } from 'vitest'
-import type { Seglog } from '../../src/seglog.js'
+import type { Seglog } from '../../src/main.js'
 import { keyFor, valueFor } from './engine-child.js'
 
 export async function expectDerivedPartition(e: Seglog, topic: string, partition: number): Promise<number> {

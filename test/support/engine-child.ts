@@ -26,7 +26,8 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import * as nodePath from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { SeglogError } from '../../src/errors.js'
-import { type Seglog as Engine, Seglog } from '../../src/seglog.js'
+import { TEST_HOOKS } from '../../src/internal.js'
+import { type Seglog as Engine, Seglog } from '../../src/main.js'
 import { mulberry32 } from './random.js'
 
 export const ACKED_TOPIC = 'acked'
@@ -225,11 +226,13 @@ async function appendForever(dir: string, seed: number): Promise<void> {
 
 async function crashAt(dir: string, point: string): Promise<void> {
   const log = await Seglog.open(dir, {
-    crashPoint: (p) => {
-      if (p === point) {
-        out(`crash ${p}`)
-        process.kill(process.pid, 'SIGKILL')
-      }
+    [TEST_HOOKS]: {
+      crashPoint: (p) => {
+        if (p === point) {
+          out(`crash ${p}`)
+          process.kill(process.pid, 'SIGKILL')
+        }
+      },
     },
   })
   for (const [partition, acks] of [

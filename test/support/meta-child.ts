@@ -23,7 +23,7 @@ import * as nodePath from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { Level } from 'level'
 import { SeglogError } from '../../src/errors.js'
-import { Seglog } from '../../src/seglog.js'
+import { Seglog } from '../../src/main.js'
 import { keyFor, valueFor } from './engine-child.js'
 
 export interface ExpectedTopic {

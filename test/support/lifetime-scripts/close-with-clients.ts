@@ -4,7 +4,7 @@
  * closes the engine and prints `closed`. close() stops every client and ends the streams, and nothing may keep
  * the process alive afterwards; the loops print `stream ended` and `loop ended` when they end.
  */
-import { Seglog } from '../../../src/index.js'
+import { Seglog } from '../../../src/main.js'
 
 const log = await Seglog.open(process.argv[2], { retentionCheckIntervalMs: 50 })
 await log.createTopic('t', { config: { flushMs: 60_000 } })

@@ -3,7 +3,7 @@
  * `got <offset>` per message; when the loop ends it closes the engine and prints `loop ended`. SIGUSR2 appends a
  * record; SIGTERM stops the consumer from outside the loop (printing `stopped` once stop() resolved).
  */
-import { Seglog } from '../../../src/index.js'
+import { Seglog } from '../../../src/main.js'
 
 const log = await Seglog.open(process.argv[2])
 await log.createTopic('t')

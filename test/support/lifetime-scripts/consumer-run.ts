@@ -4,7 +4,7 @@
  * SIGUSR2 appends one more record to partition 1 (printing `appended`); SIGTERM stops the consumer, closes the
  * engine and prints `stopped`. A signal listener does not keep a Node process alive: only the consumer does.
  */
-import { Seglog } from '../../../src/index.js'
+import { Seglog } from '../../../src/main.js'
 
 const log = await Seglog.open(process.argv[2])
 await log.createTopic('t', { partitions: 2 })

@@ -4,12 +4,14 @@
  * `consumer.crash` event (printed `crash <code> <retryInMs>`), stop after the retries (printed `stop event`),
  * and never let the error escape as an unhandled rejection. The script then closes and prints `closed`.
  */
-import { Seglog } from '../../../src/index.js'
+
+import { TEST_HOOKS } from '../../../src/internal.js'
+import { Seglog } from '../../../src/main.js'
 import { FaultyFileSystem } from '../faulty-fs.js'
 
 const dir = process.argv[2]
 const faulty = new FaultyFileSystem(dir)
-const log = await Seglog.open(dir, { fs: faulty })
+const log = await Seglog.open(dir, { [TEST_HOOKS]: { fs: faulty } })
 await log.createTopic('t')
 await log.append('t', [{ value: 1 }])
 faulty.failNext({ op: 'read', path: '.log', count: Number.POSITIVE_INFINITY })

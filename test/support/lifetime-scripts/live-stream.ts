@@ -3,7 +3,7 @@
  * `rec <offset>` per record; when the stream ends it prints `stream ended`. SIGUSR2 appends a record; SIGTERM
  * closes the engine (which ends the stream) and prints `closed`.
  */
-import { Seglog } from '../../../src/index.js'
+import { Seglog } from '../../../src/main.js'
 
 const log = await Seglog.open(process.argv[2])
 await log.createTopic('t')

@@ -3,7 +3,7 @@
  * awaits one send through a producer with `lingerMs: 5`, prints `sent <offset>`, then disconnects, closes and
  * prints `closed`. Nothing else keeps the process alive while the send waits for its linger time.
  */
-import { Seglog } from '../../../src/index.js'
+import { Seglog } from '../../../src/main.js'
 
 const log = await Seglog.open(process.argv[2])
 await log.createTopic('t')

@@ -3,7 +3,7 @@
  * `queued`, and ends its top level. The queued sends must keep the process alive until they settle: each
  * prints `settled <offset>` when it resolves, and the last one closes the engine and prints `closed`.
  */
-import { Seglog } from '../../../src/index.js'
+import { Seglog } from '../../../src/main.js'
 
 const log = await Seglog.open(process.argv[2])
 await log.createTopic('t')

@@ -5,7 +5,7 @@
  * the same microtask chain), iterates a second group with `for await` and `break`s, tails a live stream until it
  * saw everything and `break`s, disconnects the producer and closes. Prints one line per step, `done` last.
  */
-import { Seglog } from '../../../src/index.js'
+import { Seglog } from '../../../src/main.js'
 
 const TOTAL = 6
 const log = await Seglog.open(process.argv[2], { retentionCheckIntervalMs: 50 })

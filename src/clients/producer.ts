@@ -10,10 +10,10 @@
  * A custom partitioner has KafkaJS's shape: `() => ({ topic, partitionMetadata, message }) => number`; it is
  * called for messages without an explicit `partition`.
  */
-import { SeglogError } from './errors.js'
-import { holdProcess } from './keep-alive.js'
-import { checkMessages } from './messages.js'
-import type { Acks, Message } from './seglog.js'
+import { SeglogError } from '../errors.js'
+import { holdProcess } from '../keep-alive.js'
+import { checkMessages } from '../messages.js'
+import { type Acks, checkAcks, type Message } from '../records.js'
 
 export interface PartitionMetadata {
   partitionId: number
@@ -83,12 +83,6 @@ function estimateBytes(m: Message): number {
   return 24 + valueBytes + (k === null || k === undefined ? 0 : k.length)
 }
 
-function checkAcks(acks: unknown): Acks | undefined {
-  if (acks === undefined) return undefined
-  if (acks !== -1 && acks !== 0 && acks !== 1) throw new TypeError(`acks must be -1, 0 or 1, got ${String(acks)}`)
-  return acks
-}
-
 export class Producer {
   private readonly lingerMs: number
   private readonly batchBytes: number
@@ -109,7 +103,7 @@ export class Producer {
     if (!Number.isInteger(batchBytes) || batchBytes < 1) throw new TypeError('batchBytes must be a positive integer')
     this.lingerMs = linger
     this.batchBytes = batchBytes
-    this.acks = checkAcks(options.acks)
+    this.acks = options.acks === undefined ? undefined : checkAcks(options.acks)
     const factory = options.partitioner ?? options.createPartitioner
     if (factory !== undefined && typeof factory !== 'function') throw new TypeError('partitioner must be a function')
     this.partitionerFn = factory ? factory() : null
@@ -137,7 +131,7 @@ export class Producer {
       const { topic, messages } = record
       if (typeof topic !== 'string') throw new TypeError('topic must be a string')
       if (!Array.isArray(messages)) throw new TypeError('messages must be an array')
-      const acks = checkAcks(record.acks) ?? this.acks
+      const acks = record.acks === undefined ? this.acks : checkAcks(record.acks)
       // Checked alone before it can be gathered with other sends, so a bad message fails only its own send.
       if (this.lingerMs > 0) checkMessages(messages)
       const prepared = this.applyPartitioner(topic, messages)

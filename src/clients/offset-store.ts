@@ -17,8 +17,8 @@
  * the earliest offset re-delivers (at-least-once holds), `'latest'` skips what was not yet consumed.
  */
 import type { Level } from 'level'
-import { corruptLog } from './errors.js'
-import { levelError } from './metadata.js'
+import { levelError } from '../engine/metadata.js'
+import { corruptLog } from '../errors.js'
 
 export interface CommittedOffset {
   topic: string

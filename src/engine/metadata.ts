@@ -26,7 +26,7 @@
  * | `offset:…`, `group:…` | committed offsets and known groups (src/offset-store.ts)                  |
  *
  * Every write is `sync: true`, so a metadata change is the durable commit point of the operation it belongs to
- * (see the crash order in `seglog.ts`). Records written before topics had an `id` and `epoch` get them when
+ * (see the crash order in `topics.ts`). Records written before topics had an `id` and `epoch` get them when
  * first listed (and are written back).
  *
  * Caveat handled by the caller: LevelDB's lock is a POSIX fcntl lock, which is per process, and LevelDB closes
@@ -35,9 +35,9 @@
  */
 import { randomUUID } from 'node:crypto'
 import { Level } from 'level'
-import { type TopicConfig, type ValueFormatName, validateTopicConfig, validateTopicName } from './config.js'
-import { corruptLog, ioError, SeglogError } from './errors.js'
-import { type FileSystem, writeFileAtomic } from './io/file-system.js'
+import { type TopicConfig, type ValueFormatName, validateTopicConfig, validateTopicName } from '../config.js'
+import { corruptLog, ioError, SeglogError } from '../errors.js'
+import { type FileSystem, writeFileAtomic } from '../io/file-system.js'
 import { inspectStore } from './metadata-check.js'
 
 export interface TopicRecord {

@@ -29,13 +29,13 @@
  * once; messages of one partition are handled strictly in order.
  */
 import { EventEmitter } from 'node:events'
-import { checkBoolean, checkInteger, checkNonNegative, describeValue } from './check.js'
-import { consumerChannel } from './diagnostics.js'
-import { isSeglogError, SeglogError } from './errors.js'
+import { checkBoolean, checkInteger, checkNonNegative, describeValue } from '../check.js'
+import { consumerChannel } from '../diagnostics.js'
+import { isSeglogError, SeglogError } from '../errors.js'
+import { holdProcess } from '../keep-alive.js'
+import type { SeglogRecord } from '../records.js'
 import type { GroupCoordinator, GroupMember, PartitionAssigner, TopicPartition } from './group.js'
-import { holdProcess } from './keep-alive.js'
 import type { OffsetCommit, OffsetStore } from './offset-store.js'
-import type { SeglogRecord } from './seglog.js'
 
 /** What a consumer needs from the engine (implemented by Seglog). */
 export interface ConsumerHost {
@@ -45,7 +45,8 @@ export interface ConsumerHost {
   offsets(topic: string, partition: number): { logStartOffset: number; logEndOffset: number }
   listTopics(): string[]
   partitionCount(topic: string): number | undefined
-  waitForAppend(topic: string, partition: number, offset: number, signal: AbortSignal): Promise<void>
+  /** Resolves once the partition's log end is above `offset`, or on abort, topic deletion or engine close. */
+  waitPast(topic: string, partition: number, offset: number, signal: AbortSignal): Promise<void>
   coordinator(groupId: string, assigner: PartitionAssigner): GroupCoordinator
   registerClient(client: { stop(): Promise<void> }): void
   unregisterClient(client: { stop(): Promise<void> }): void
@@ -653,7 +654,7 @@ export class Consumer implements GroupMember {
         const onAbort = () => wait.abort()
         signal.addEventListener('abort', onAbort, { once: true })
         run.nudge = onAbort
-        await this.host.waitForAppend(topic, partition, run.position, wait.signal).catch(() => {})
+        await this.host.waitPast(topic, partition, run.position, wait.signal).catch(() => {})
         run.nudge = null
         signal.removeEventListener('abort', onAbort)
         continue

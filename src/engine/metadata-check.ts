@@ -30,9 +30,9 @@
  * every write is fsynced before it is acknowledged, so only an unacknowledged write can be there: it is cut and
  * reported. Damage followed by a valid record is damage to acknowledged data: CORRUPT_LOG.
  */
-import { corruptLog } from './errors.js'
-import type { FileSystem } from './io/file-system.js'
-import { crc32c } from './segment/crc32c.js'
+import { corruptLog } from '../errors.js'
+import type { FileSystem } from '../io/file-system.js'
+import { crc32c } from '../segment/crc32c.js'
 
 const BLOCK_SIZE = 32768
 const HEADER_SIZE = 7

@@ -6,13 +6,14 @@
  * returning NaN, a fraction or a negative number fails the operation that read it with INVALID_CONFIG instead of
  * writing a timestamp that cannot be stored (or throwing a RangeError from `Date`).
  */
-import { MIN_OFFSET_MAP_BYTES } from './compaction/offset-map.js'
-import { CodecRegistry } from './compression.js'
-import { type TopicConfig, validateTopicConfig } from './config.js'
-import { SeglogError } from './errors.js'
-import type { FileSystem } from './io/file-system.js'
-import { MAX_TIMESTAMP } from './messages.js'
-import type { SeglogOptions } from './seglog.js'
+import { MIN_OFFSET_MAP_BYTES } from '../compaction/offset-map.js'
+import { CodecRegistry } from '../compression.js'
+import { type TopicConfig, validateTopicConfig } from '../config.js'
+import { SeglogError } from '../errors.js'
+import type { FileSystem } from '../io/file-system.js'
+import { MAX_TIMESTAMP } from '../messages.js'
+import { checkAcks } from '../records.js'
+import { type SeglogOptions, TEST_HOOKS, type TestHooks } from './options.js'
 
 /** The methods a FileSystem must have (`unlinkAsync` is optional). */
 const FILE_SYSTEM_METHODS: readonly (keyof FileSystem)[] = [
@@ -43,15 +44,30 @@ function isPlainObject(x: unknown): x is Record<string, unknown> {
   return proto === Object.prototype || proto === null
 }
 
-function optionalFunction(options: SeglogOptions, name: 'clock' | 'onEvent' | 'crashPoint'): void {
-  const v = options[name]
+function optionalFunction(options: object, name: string): void {
+  const v = (options as Record<string, unknown>)[name]
   if (v !== undefined && typeof v !== 'function') throw new TypeError(`${name} must be a function, got ${show(v)}`)
 }
 
-function optionalInteger(options: SeglogOptions, name: keyof SeglogOptions, min: number): void {
+function optionalInteger(options: SeglogOptions, name: keyof SeglogOptions & string, min: number): void {
   const v = options[name]
   if (v !== undefined && (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min)) {
     throw new TypeError(`${name} must be an integer >= ${min}, got ${show(v)}`)
+  }
+}
+
+/** The test hooks (`TEST_HOOKS`): `fs` must be a FileSystem, `crashPoint` a function. */
+function checkTestHooks(hooks: TestHooks): void {
+  if (hooks === null || typeof hooks !== 'object')
+    throw new TypeError(`test hooks must be an object, got ${show(hooks)}`)
+  optionalFunction(hooks, 'crashPoint')
+  if (hooks.fs !== undefined) {
+    if (hooks.fs === null || typeof hooks.fs !== 'object') {
+      throw new TypeError(`fs must be a FileSystem, got ${show(hooks.fs)}`)
+    }
+    for (const m of FILE_SYSTEM_METHODS) {
+      if (typeof hooks.fs[m] !== 'function') throw new TypeError(`fs must be a FileSystem: its ${m} is not a function`)
+    }
   }
 }
 
@@ -85,16 +101,13 @@ export function checkOpenOptions(options: unknown): {
   }
   const o = options as SeglogOptions
   const defaults = validateTopicConfig(o.defaults, 'defaults')
-  if (o.acks !== undefined && o.acks !== -1 && o.acks !== 0 && o.acks !== 1) {
-    throw new TypeError(`acks must be -1, 0 or 1, got ${show(o.acks)}`)
-  }
+  if (o.acks !== undefined) checkAcks(o.acks)
   optionalInteger(o, 'maxOpenFiles', 16)
   optionalInteger(o, 'retentionCheckIntervalMs', 0)
   optionalInteger(o, 'cleanerBackoffMs', 0)
   optionalInteger(o, 'cleanerMapBytes', MIN_OFFSET_MAP_BYTES)
   optionalFunction(o, 'clock')
   optionalFunction(o, 'onEvent')
-  optionalFunction(o, 'crashPoint')
   if (o.codecs !== undefined) {
     if (!isPlainObject(o.codecs)) throw new TypeError(`codecs must be an object, got ${show(o.codecs)}`)
     // Registering into a throwaway registry checks names and shapes with the registry's own errors.
@@ -103,12 +116,8 @@ export function checkOpenOptions(options: unknown): {
       if (codec !== undefined) probe.register(name as 'gzip', codec)
     }
   }
-  if (o.fs !== undefined) {
-    if (o.fs === null || typeof o.fs !== 'object') throw new TypeError(`fs must be a FileSystem, got ${show(o.fs)}`)
-    for (const m of FILE_SYSTEM_METHODS) {
-      if (typeof o.fs[m] !== 'function') throw new TypeError(`fs must be a FileSystem: its ${m} is not a function`)
-    }
-  }
+  const hooks = o[TEST_HOOKS]
+  if (hooks !== undefined) checkTestHooks(hooks)
   let clock = o.clock
   if (clock !== undefined) {
     clock = checkedClock(clock)

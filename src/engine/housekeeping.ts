@@ -1,0 +1,181 @@
+/**
+ * Background work of the engine: retention and compaction passes, on their timers and on demand
+ * (`runRetention`, `compact`).
+ *
+ * Invariants: every pass, retention or compaction, timer or manual, runs through one serializer (`serial`), so
+ * at most one pass touches the partitions at a time and a compaction never races a retention pass over the same
+ * segments. The timers are unref'd (background work never keeps a process alive), and a timer tick that finds a
+ * compaction pass queued or running adds none. A partition whose pass fails is reported (`retention-failed`,
+ * `compaction-failed`) and retried at the next pass; a compaction pass that lost a race with another change of
+ * its partition (`INTERNAL` from the swap) is re-planned at once, a few times. `stop()` ends the timers, aborts a
+ * compaction in progress (its worker is terminated and its `.cleaned` files removed) and waits for the queue.
+ *
+ * Concurrency: callable at any time on the event loop while the engine is open; passes queue in call order.
+ */
+import { Cleaner } from '../compaction/cleaner.js'
+import { type CompactionResult, compactPartition } from '../compaction/compactor.js'
+import { ioError, SeglogError } from '../errors.js'
+import { applyRetention, type RetentionResult } from '../retention/retention.js'
+import type { EngineContext, PartitionState, TopicState } from './context.js'
+
+export type PartitionRetention = { topic: string; partition: number } & RetentionResult
+export type PartitionCompaction = { topic: string; partition: number } & CompactionResult
+
+export interface HousekeepingOptions {
+  /** Retention timer period (ms); 0 = never. */
+  retentionIntervalMs: number
+  /** Cleaner timer period (ms); 0 = never. */
+  cleanerBackoffMs: number
+  /** Memory budget of the compaction offset map. */
+  cleanerMapBytes: number
+}
+
+/** Attempts of one partition's compaction when the swap keeps finding the partition changed meanwhile. */
+const COMPACTION_ATTEMPTS = 3
+
+export class Housekeeping {
+  private queue: Promise<unknown> = Promise.resolve()
+  private compactionsQueued = 0
+  private retentionTimer: NodeJS.Timeout | null = null
+  private cleanerTimer: NodeJS.Timeout | null = null
+  private cleaner: Cleaner | null = null
+  private readonly abort = new AbortController()
+
+  constructor(
+    private readonly ctx: EngineContext,
+    private readonly topics: { all(): Iterable<TopicState> },
+    private readonly options: HousekeepingOptions,
+  ) {}
+
+  /** Starts the timers (once the engine is open). */
+  start(): void {
+    const { retentionIntervalMs, cleanerBackoffMs } = this.options
+    if (cleanerBackoffMs > 0) {
+      this.cleanerTimer = setInterval(() => {
+        if (this.ctx.isOpen() && this.compactionsQueued === 0) void this.compact(null, false).catch(() => {})
+      }, cleanerBackoffMs)
+      this.cleanerTimer.unref()
+    }
+    if (retentionIntervalMs > 0) {
+      this.retentionTimer = setInterval(() => {
+        if (this.ctx.isOpen()) void this.runRetention().catch(() => {})
+      }, retentionIntervalMs)
+      this.retentionTimer.unref()
+    }
+  }
+
+  /** Ends the timers, aborts a compaction in progress and waits for every queued pass. Never rejects. */
+  async stop(): Promise<void> {
+    if (this.retentionTimer) clearInterval(this.retentionTimer)
+    this.retentionTimer = null
+    if (this.cleanerTimer) clearInterval(this.cleanerTimer)
+    this.cleanerTimer = null
+    this.abort.abort()
+    await this.queue.catch(() => {})
+    await this.cleaner?.close().catch(() => {})
+  }
+
+  /** The one serializer of passes; a pass whose turn comes after close began is ABORTED. */
+  private serial<T>(what: string, fn: () => Promise<T> | T): Promise<T> {
+    const run = this.queue.then(() => {
+      if (!this.ctx.isOpen() || this.abort.signal.aborted) {
+        throw new SeglogError('ABORTED', `${what} was stopped: the engine at ${this.ctx.dir} is closing`)
+      }
+      return fn()
+    })
+    this.queue = run.catch(() => {})
+    return this.ctx.track(run)
+  }
+
+  /** Retention over every topic (Kafka's rules); resolves once it is applied on disk. */
+  runRetention(): Promise<PartitionRetention[]> {
+    return this.serial('retention', () => this.retentionPass(this.topics.all()))
+  }
+
+  /**
+   * A compaction pass over `only` (or every compacted topic), `force` ignoring the dirty-ratio and lag triggers.
+   * A forced pass rejects with the first partition's failure; a background one reports it and goes on.
+   */
+  compact(only: TopicState | null, force: boolean): Promise<PartitionCompaction[]> {
+    this.compactionsQueued++
+    const run = this.serial('compaction', () => this.compactionPass(only ? [only] : [...this.topics.all()], force))
+    const done = () => void this.compactionsQueued--
+    run.then(done, done)
+    return run
+  }
+
+  private retentionPass(topics: Iterable<TopicState>): PartitionRetention[] {
+    const out: PartitionRetention[] = []
+    const now = this.ctx.clock()
+    for (const t of topics) {
+      const policy = {
+        retentionMs: t.config.retentionMs,
+        retentionBytes: t.config.retentionBytes,
+        deleteEnabled: t.config.cleanupPolicy !== 'compact',
+      }
+      for (const p of t.partitions) {
+        const started = performance.now()
+        try {
+          const result = applyRetention(p.log, policy, now)
+          if (result.segmentsDeleted === 0) continue
+          const report = { topic: t.record.name, partition: p.index, ...result }
+          out.push(report)
+          this.ctx.onEvent({ type: 'retention', ...report, durationMs: performance.now() - started })
+        } catch (err) {
+          const error = ioError(err, 'retention', p.log.dir)
+          this.ctx.onEvent({ type: 'retention-failed', topic: t.record.name, partition: p.index, error })
+        }
+      }
+    }
+    return out
+  }
+
+  private async compactionPass(topics: readonly TopicState[], force: boolean): Promise<PartitionCompaction[]> {
+    const out: PartitionCompaction[] = []
+    for (const t of topics) {
+      if (t.config.cleanupPolicy === 'delete') continue
+      for (const p of t.partitions) {
+        if (!this.ctx.isOpen() || this.abort.signal.aborted) return out
+        try {
+          const result = await this.compactPartition(t, p, force)
+          out.push({ topic: t.record.name, partition: p.index, ...result })
+          if (result.cleaned) {
+            const { plan: _plan, ...rest } = result
+            this.ctx.onEvent({ type: 'compaction', topic: t.record.name, partition: p.index, ...rest })
+          }
+        } catch (err) {
+          const error = ioError(err, 'compaction', p.log.dir)
+          if (error.code === 'ABORTED' && !this.ctx.isOpen()) {
+            // close() stopped the pass: a manual compact() says so; the background pass just ends.
+            if (force) throw error
+            return out
+          }
+          this.ctx.onEvent({ type: 'compaction-failed', topic: t.record.name, partition: p.index, error })
+          if (force) throw error
+        }
+      }
+      // Retention of a `compact,delete` topic runs inside the same turn of the serializer.
+      if (t.config.cleanupPolicy === 'compact,delete') this.retentionPass([t])
+    }
+    return out
+  }
+
+  /** One partition's pass, re-planned when its swap found the partition changed meanwhile. */
+  private async compactPartition(t: TopicState, p: PartitionState, force: boolean): Promise<CompactionResult> {
+    for (let attempt = 1; ; attempt++) {
+      this.cleaner ??= new Cleaner()
+      try {
+        return await compactPartition(p.log, t.config, {
+          now: this.ctx.clock(),
+          mapBytes: this.options.cleanerMapBytes,
+          signal: this.abort.signal,
+          force,
+          cleaner: this.cleaner,
+        })
+      } catch (err) {
+        if (!(err instanceof SeglogError && err.code === 'INTERNAL') || attempt >= COMPACTION_ATTEMPTS) throw err
+        if (!this.ctx.isOpen() || this.abort.signal.aborted) throw err
+      }
+    }
+  }
+}
