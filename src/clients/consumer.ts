@@ -1,7 +1,7 @@
 /**
  * Consumer: KafkaJS-shaped group consumer over an in-process engine, with native `number` offsets.
  *
- * Semantics (DESIGN §3, §9; KafkaJS docs):
+ * Semantics (KafkaJS's, as its docs describe them):
  * - The committed offset is the next offset to read. A partition starts at its committed offset; with none it
  *   starts at the log start when `subscribe({ fromBeginning: true })`, else per `autoOffsetReset` ('latest'
  *   default, or 'earliest'). A committed offset outside [logStart, logEnd] (retention passed it) is reset per
