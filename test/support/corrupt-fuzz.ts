@@ -33,7 +33,7 @@ import { type FileSystem, nodeFileSystem } from '../../src/io/file-system.js'
 import { type LogConfig, type LogEvent, PartitionLog } from '../../src/log/partition-log.js'
 import { Seglog } from '../../src/main.js'
 import { batchesOf, restoreTree, segmentBases } from './damage.js'
-import { mulberry32 } from './kill-child.js'
+import { mulberry32 } from './random.js'
 
 export type Outcome = 'intact' | 'typed-error' | 'repaired'
 

@@ -16,9 +16,6 @@ import { type LogConfig, PartitionLog } from '../../src/log/partition-log.js'
 import type { BatchRecordInput, DecodedRecord, RecordHeader } from '../../src/segment/record-batch.js'
 import { mulberry32 } from './random.js'
 
-/** Also re-exported for support modules that draw seeds next to the kill-test helpers. */
-export { mulberry32 }
-
 /** Small segments and a dense index, so a short run rolls often. */
 export const KILL_TEST_CONFIG: Partial<LogConfig> = { segmentBytes: 64 * 1024, indexIntervalBytes: 1024 }
 
