@@ -18,7 +18,8 @@
  * Failures: anything that fails before the swap (worker error, abort through `signal`, a closed log) leaves the
  * partition exactly as it was and readable: the `.cleaned` leftovers are deleted, and the promise rejects with a
  * SeglogError (ABORTED for an abort or a lost race; CORRUPT_LOG, IO_ERROR, COMPRESSION_UNSUPPORTED from the worker),
- * so the caller can retry later. Passes over one log are serialized.
+ * so the caller can retry later. Callers run one pass over a log at a time (the engine's housekeeping runs every
+ * pass through one serializer).
  */
 import * as fs from 'node:fs'
 import type { CleanupPolicy, TopicConfig } from '../config.js'
@@ -218,8 +219,6 @@ export function summarizeSegments(log: PartitionLog): SegmentSummary[] {
 
 // ---- the pass ----
 
-const running = new WeakMap<PartitionLog, Promise<unknown>>()
-
 function resolveConfig(log: PartitionLog, input: CompactionConfigInput): Required<CompactionConfig> {
   const c = input as Partial<CompactionConfig>
   const eff = log.effectiveConfig
@@ -245,14 +244,7 @@ export function compactPartition(
   config: CompactionConfigInput,
   options: CompactOptions = {},
 ): Promise<CompactionResult> {
-  const previous = running.get(log) ?? Promise.resolve()
-  const pass = previous.catch(() => {}).then(() => compactOnce(log, config, options))
-  const tail = pass.catch(() => {})
-  running.set(log, tail)
-  tail.then(() => {
-    if (running.get(log) === tail) running.delete(log)
-  })
-  return pass
+  return compactOnce(log, config, options)
 }
 
 async function compactOnce(

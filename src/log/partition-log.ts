@@ -518,7 +518,7 @@ export class PartitionLog {
       try {
         seg.syncNow()
       } catch (err) {
-        throw this.poisonWith(err instanceof SeglogError ? err : ioError(err, 'fsync', seg.logPath))
+        throw this.poisonWith(ioError(err, 'fsync', seg.logPath))
       }
       this.unsynced.delete(seg)
     }
@@ -538,7 +538,7 @@ export class PartitionLog {
       try {
         this.writeState(null)
       } catch (err) {
-        throw err instanceof SeglogError ? err : ioError(err, 'write', this.dir)
+        throw ioError(err, 'write', this.dir)
       }
       this.cleanMarkOnDisk = false
     }
@@ -685,7 +685,7 @@ export class PartitionLog {
     try {
       seg.append(batch, lastOffset, maxTimestamp)
     } catch (err) {
-      const e = err instanceof SeglogError ? err : ioError(err, 'append', seg.logPath)
+      const e = ioError(err, 'append', seg.logPath)
       if ((err as { unrecoverable?: unknown }).unrecoverable !== undefined) throw this.poisonWith(e)
       throw e
     }
@@ -711,7 +711,7 @@ export class PartitionLog {
     try {
       old.syncNow()
     } catch (err) {
-      throw this.poisonWith(err instanceof SeglogError ? err : ioError(err, 'fsync', old.logPath))
+      throw this.poisonWith(ioError(err, 'fsync', old.logPath))
     }
     this.unsynced.delete(old)
     const seg = LogSegment.create(this.fs, this.dir, base, this.segmentConfig(), this.clock())
@@ -771,7 +771,7 @@ export class PartitionLog {
       if (dir) await this.fs.syncDir(this.dir).catch((err) => Promise.reject(ioError(err, 'fsync', this.dir)))
     } catch (err) {
       // After a failed fsync the kernel may have dropped the dirty pages: what is on disk is unknown.
-      throw this.poisonWith(err instanceof SeglogError ? err : ioError(err, 'fsync', this.dir))
+      throw this.poisonWith(ioError(err, 'fsync', this.dir))
     }
     if (target > this.recoveryPoint_) this.recoveryPoint_ = target
     // Persist the recovery point once per segment (not per fsync: that would triple the cost of acks=-1).
@@ -783,7 +783,7 @@ export class PartitionLog {
       try {
         this.writeState(null)
       } catch (err) {
-        throw this.poisonWith(err instanceof SeglogError ? err : ioError(err, 'write', this.dir))
+        throw this.poisonWith(ioError(err, 'write', this.dir))
       }
     }
   }
@@ -900,7 +900,7 @@ export class PartitionLog {
       this.unsynced.add(seg)
       if (seg.nextOffset === -1) throw corruptLog(`segment end unknown after truncation`, seg.logPath)
     } catch (err) {
-      throw this.poisonWith(err instanceof SeglogError ? err : ioError(err, 'truncate', this.dir))
+      throw this.poisonWith(ioError(err, 'truncate', this.dir))
     }
     this.recoveryPoint_ = Math.min(this.recoveryPoint_, this.logEndOffset)
     // The recovery point moved back: persist it now, or recovery could trust bytes that are gone.
@@ -1111,7 +1111,7 @@ export class PartitionLog {
         seg.syncNow()
       } catch (err) {
         removeNew()
-        throw this.poisonWith(err instanceof SeglogError ? err : ioError(err, 'fsync', seg.logPath))
+        throw this.poisonWith(ioError(err, 'fsync', seg.logPath))
       }
       this.unsynced.delete(seg)
     }
@@ -1151,7 +1151,7 @@ export class PartitionLog {
       this.segments.splice(0, n, ...loaded)
       this.relink()
     } catch (err) {
-      throw this.poisonWith(err instanceof SeglogError ? err : ioError(err, 'load', this.dir))
+      throw this.poisonWith(ioError(err, 'load', this.dir))
     }
   }
   // ---- end of compaction swap ----
