@@ -7,14 +7,15 @@
  * segments. The timers are unref'd (background work never keeps a process alive), and a timer tick that finds a
  * compaction pass queued or running adds none. A partition whose pass fails is reported (`retention-failed`,
  * `compaction-failed`) and retried at the next pass; a compaction pass that lost a race with another change of
- * its partition (`INTERNAL` from the swap) is re-planned at once, a few times. `stop()` ends the timers, aborts a
+ * its partition (the swap found its segments changed) is re-planned at once, a few times, and then fails with
+ * INTERNAL: a caller sees ABORTED only when close() stopped the pass. `stop()` ends the timers, aborts a
  * compaction in progress (its worker is terminated and its `.cleaned` files removed) and waits for the queue.
  *
  * Concurrency: callable at any time on the event loop while the engine is open; passes queue in call order.
  */
 import { Cleaner } from '../compaction/cleaner.js'
 import { type CompactionResult, compactPartition } from '../compaction/compactor.js'
-import { ioError, SeglogError } from '../errors.js'
+import { internalError, ioError, SeglogError } from '../errors.js'
 import { applyRetention, type RetentionResult } from '../retention/retention.js'
 import type { EngineContext, PartitionState, TopicState } from './context.js'
 
@@ -173,8 +174,17 @@ export class Housekeeping {
           cleaner: this.cleaner,
         })
       } catch (err) {
-        if (!(err instanceof SeglogError && err.code === 'INTERNAL') || attempt >= COMPACTION_ATTEMPTS) throw err
-        if (!this.ctx.isOpen() || this.abort.signal.aborted) throw err
+        // ABORTED that neither close() nor our signal caused: the swap lost a race with another change of the
+        // partition (deleteRecords, a truncation). That is no abort of the caller's: re-plan, then INTERNAL.
+        const lostRace =
+          err instanceof SeglogError && err.code === 'ABORTED' && this.ctx.isOpen() && !this.abort.signal.aborted
+        if (!lostRace) throw err
+        if (attempt >= COMPACTION_ATTEMPTS) {
+          throw internalError(
+            `compaction of ${p.log.dir} found the partition changed meanwhile ${attempt} times: ${err.message}`,
+            { cause: err, path: p.log.dir },
+          )
+        }
       }
     }
   }
