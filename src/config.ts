@@ -6,7 +6,9 @@
  * often comes from files and environment variables, where the caller wants a message naming the field, not a
  * TypeError); an unknown field is INVALID_CONFIG too, so typos do not silently fall back to defaults.
  */
+import { DEFAULT_COMPACTION_CONFIG } from './compaction/planner.js'
 import { SeglogError } from './errors.js'
+import { DEFAULT_LOG_CONFIG } from './log/partition-log.js'
 import { MIN_ONE_RECORD_BATCH_SIZE } from './segment/record-batch.js'
 
 export type CleanupPolicy = 'delete' | 'compact' | 'compact,delete'
@@ -40,21 +42,25 @@ const DAY = 24 * 60 * 60 * 1000
 const INT32_MAX = 0x7fffffff
 const FOREVER = Number.MAX_SAFE_INTEGER
 
+/**
+ * Kafka's topic defaults. The storage-level numbers come from the layers that use them (the log's
+ * `DEFAULT_LOG_CONFIG`, compaction's `DEFAULT_COMPACTION_CONFIG`), so each number is written once.
+ */
 export const DEFAULT_TOPIC_CONFIG: Readonly<TopicConfig> = Object.freeze({
   partitions: 1,
-  segmentBytes: 1024 * 1024 * 1024,
-  segmentMs: 7 * DAY,
-  indexIntervalBytes: 4096,
-  segmentIndexBytes: 10 * 1024 * 1024,
-  maxMessageBytes: 1_048_588,
+  segmentBytes: DEFAULT_LOG_CONFIG.segmentBytes,
+  segmentMs: DEFAULT_LOG_CONFIG.segmentMs,
+  indexIntervalBytes: DEFAULT_LOG_CONFIG.indexIntervalBytes,
+  segmentIndexBytes: DEFAULT_LOG_CONFIG.segmentIndexBytes,
+  maxMessageBytes: DEFAULT_LOG_CONFIG.maxMessageBytes,
   retentionMs: 7 * DAY,
   retentionBytes: -1,
   cleanupPolicy: 'delete',
-  minCleanableDirtyRatio: 0.5,
-  minCompactionLagMs: 0,
-  maxCompactionLagMs: FOREVER,
-  deleteRetentionMs: DAY,
-  fileDeleteDelayMs: 60_000,
+  minCleanableDirtyRatio: DEFAULT_COMPACTION_CONFIG.minCleanableDirtyRatio,
+  minCompactionLagMs: DEFAULT_COMPACTION_CONFIG.minCompactionLagMs,
+  maxCompactionLagMs: DEFAULT_COMPACTION_CONFIG.maxCompactionLagMs,
+  deleteRetentionMs: DEFAULT_COMPACTION_CONFIG.deleteRetentionMs,
+  fileDeleteDelayMs: DEFAULT_LOG_CONFIG.fileDeleteDelayMs,
   compressionType: 'none',
   messageTimestampType: 'CreateTime',
   flushMessages: FOREVER,

@@ -15,9 +15,7 @@
 import { ioError } from '../errors.js'
 import { type FileSystem, nodeFileSystem } from '../io/file-system.js'
 import { writeJsonFile } from '../io/json-file.js'
-
-/** File name of the cleaner checkpoint inside a partition directory (belongs in `src/log/file-names.ts`). */
-export const CLEANER_CHECKPOINT_FILE = 'cleaner.checkpoint'
+import { CLEANER_CHECKPOINT } from '../segment/file-names.js'
 
 export interface CleanerCheckpoint {
   version: 1
@@ -36,7 +34,7 @@ export interface CleanerCheckpointRead {
  * then starts at the log start, which costs work, never data); failing to read it at all is IO_ERROR.
  */
 export function readCleanerCheckpointFile(dir: string, fsys: FileSystem = nodeFileSystem): CleanerCheckpointRead {
-  const path = `${dir}/${CLEANER_CHECKPOINT_FILE}`
+  const path = `${dir}/${CLEANER_CHECKPOINT}`
   let raw: Buffer | null
   try {
     raw = fsys.readFile(path)
@@ -48,17 +46,17 @@ export function readCleanerCheckpointFile(dir: string, fsys: FileSystem = nodeFi
   try {
     v = JSON.parse(raw.toString('utf8'))
   } catch {
-    return { firstDirtyOffset: null, problem: `${CLEANER_CHECKPOINT_FILE} is not valid JSON (${raw.length} bytes)` }
+    return { firstDirtyOffset: null, problem: `${CLEANER_CHECKPOINT} is not valid JSON (${raw.length} bytes)` }
   }
   const o = v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Partial<CleanerCheckpoint>) : null
   if (o === null || o.version !== 1) {
-    return { firstDirtyOffset: null, problem: `${CLEANER_CHECKPOINT_FILE} is not a version 1 checkpoint` }
+    return { firstDirtyOffset: null, problem: `${CLEANER_CHECKPOINT} is not a version 1 checkpoint` }
   }
   const offset = o.firstDirtyOffset
   if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) {
     return {
       firstDirtyOffset: null,
-      problem: `${CLEANER_CHECKPOINT_FILE} firstDirtyOffset ${String(offset)} is not an offset`,
+      problem: `${CLEANER_CHECKPOINT} firstDirtyOffset ${String(offset)} is not an offset`,
     }
   }
   return { firstDirtyOffset: offset, problem: null }
@@ -75,5 +73,5 @@ export function writeCleanerCheckpoint(dir: string, firstDirtyOffset: number, fs
     throw new TypeError(`firstDirtyOffset must be a non-negative safe integer, got ${firstDirtyOffset}`)
   }
   const data: CleanerCheckpoint = { version: 1, firstDirtyOffset }
-  writeJsonFile(fsys, dir, CLEANER_CHECKPOINT_FILE, data)
+  writeJsonFile(fsys, dir, CLEANER_CHECKPOINT, data)
 }

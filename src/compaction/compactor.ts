@@ -2,7 +2,8 @@
  * compactPartition: one compaction pass of one partition, end to end (Kafka's `LogCleaner.cleanFilthiestLog` for a
  * single log):
  *
- * 1. Summaries of the log's segments (`summarizeSegments`: sizes from the log, timestamps from the files).
+ * 1. Summaries of the log's segments (`PartitionLog.segmentSummaries`: sizes from memory, timestamps from each
+ *    segment's time index and first batch header).
  * 2. Plan (`planCompaction`) from the checkpointed first dirty offset (`cleaner.checkpoint`); an out-of-range
  *    checkpoint is reset to the log start and rewritten. Not cleanable → resolves `{ cleaned: false, reason }`
  *    without touching anything (unless `force`, which ignores the dirty ratio and lag triggers but still never
@@ -21,16 +22,13 @@
  * so the caller can retry later. Callers run one pass over a log at a time (the engine's housekeeping runs every
  * pass through one serializer).
  */
-import * as fs from 'node:fs'
 import type { CleanupPolicy, TopicConfig } from '../config.js'
 import { SeglogError } from '../errors.js'
-import { INDEX_SUFFIX, LOG_SUFFIX, segmentFileName, TIME_INDEX_SUFFIX } from '../log/file-names.js'
 import type { PartitionLog } from '../log/partition-log.js'
-import { BATCH_OVERHEAD, batchMaxTimestamp, batchSizeAt, readInt64 } from '../segment/record-batch.js'
 import { readCleanerCheckpointFile, writeCleanerCheckpoint } from './checkpoint.js'
 import { type Cleaner, sharedCleaner } from './cleaner.js'
 import { DEFAULT_OFFSET_MAP_BYTES, MIN_OFFSET_MAP_BYTES } from './offset-map.js'
-import { type CompactionPlan, planCompaction, type SegmentSummary } from './planner.js'
+import { type CompactionPlan, DEFAULT_COMPACTION_CONFIG, planCompaction } from './planner.js'
 import { type CleanJob, type CleanProgress, removeCleanedFiles } from './rewrite.js'
 
 /** Compaction settings (a topic's config); segment sizes default to the log's own effective config. */
@@ -87,146 +85,16 @@ export interface CompactionResult {
   checkpointProblem: string | null
 }
 
-const DEFAULTS = {
-  minCleanableDirtyRatio: 0.5,
-  minCompactionLagMs: 0,
-  maxCompactionLagMs: Number.MAX_SAFE_INTEGER,
-  deleteRetentionMs: 24 * 60 * 60 * 1000,
-}
-
-// ---- segment summaries ----
-
-interface CachedTimestamps {
-  largestTimestamp: number
-  firstBatchTimestamp: number
-}
-
-/** Per directory, per `${base}:${size}:${inode}`: inactive segments are immutable, so what was read stays true. */
-const timestampCache = new Map<string, Map<string, CachedTimestamps>>()
-const MAX_CACHED_DIRS = 4096
-const HEADER_SCAN_CHUNK_BYTES = 64 * 1024
-
-function readAt(fd: number, length: number, position: number): Buffer {
-  const buf = Buffer.alloc(length)
-  let done = 0
-  while (done < length) {
-    const n = fs.readSync(fd, buf, done, length - done, position + done)
-    if (n === 0) return buf.subarray(0, done)
-    done += n
-  }
-  return buf
-}
-
-function lastEntry(path: string, entrySize: number): Buffer | null {
-  let fd: number
-  try {
-    fd = fs.openSync(path, 'r')
-  } catch {
-    return null
-  }
-  try {
-    const size = fs.fstatSync(fd).size
-    const entries = Math.floor(size / entrySize)
-    if (entries === 0) return null
-    return readAt(fd, entrySize, (entries - 1) * entrySize)
-  } finally {
-    fs.closeSync(fd)
-  }
-}
-
-/**
- * Largest record timestamp and first batch's max timestamp of an inactive segment, read from its files without a
- * full scan: the time index's last entry covers everything up to the offset index's last entry; the batch headers
- * after that entry's position (about indexIntervalBytes) are read. No timestamp at all → the file's mtime (Kafka).
- */
-function readSegmentTimestamps(dir: string, baseOffset: number, size: number): CachedTimestamps {
-  const logPath = `${dir}/${segmentFileName(baseOffset, LOG_SUFFIX)}`
-  const timeEntry = lastEntry(`${dir}/${segmentFileName(baseOffset, TIME_INDEX_SUFFIX)}`, 12)
-  const offsetEntry = lastEntry(`${dir}/${segmentFileName(baseOffset, INDEX_SUFFIX)}`, 8)
-  let largest = timeEntry === null ? -1 : readInt64(timeEntry, 0)
-  let firstBatch = -1
-  let fd: number
-  try {
-    fd = fs.openSync(logPath, 'r')
-  } catch {
-    return { largestTimestamp: largest, firstBatchTimestamp: -1 }
-  }
-  try {
-    if (size >= BATCH_OVERHEAD) firstBatch = batchMaxTimestamp(readAt(fd, BATCH_OVERHEAD, 0), 0)
-    let pos = offsetEntry === null ? 0 : Math.max(0, Math.min(offsetEntry.readInt32BE(4), size))
-    let chunk: Buffer = Buffer.alloc(0)
-    let chunkPos = pos
-    while (pos + BATCH_OVERHEAD <= size) {
-      if (pos + BATCH_OVERHEAD > chunkPos + chunk.length) {
-        chunk = readAt(fd, Math.min(HEADER_SCAN_CHUNK_BYTES, size - pos), pos)
-        chunkPos = pos
-        if (chunk.length < BATCH_OVERHEAD) break
-      }
-      const at = pos - chunkPos
-      const s = batchSizeAt(chunk, at, chunk.length)
-      if (s < BATCH_OVERHEAD) break
-      const ts = batchMaxTimestamp(chunk, at)
-      if (ts > largest) largest = ts
-      pos += s
-    }
-    if (largest < 0) largest = fs.fstatSync(fd).mtimeMs
-  } finally {
-    fs.closeSync(fd)
-  }
-  return { largestTimestamp: Math.floor(largest), firstBatchTimestamp: firstBatch }
-}
-
-/**
- * What the planner needs about each segment of `log`, the active one last. Sizes and bounds come from the log
- * (endOffset = the next segment's base, or the log end for the active one); the timestamps of inactive segments
- * from their files (cached while the segment is unchanged). The active segment's timestamps are not read (-1):
- * the planner never uses them.
- */
-export function summarizeSegments(log: PartitionLog): SegmentSummary[] {
-  const infos = log.segmentInfos()
-  const logEnd = log.logEndOffset
-  let cache = timestampCache.get(log.dir)
-  if (cache === undefined) {
-    if (timestampCache.size >= MAX_CACHED_DIRS) timestampCache.clear()
-    cache = new Map()
-    timestampCache.set(log.dir, cache)
-  }
-  const next = new Map<string, CachedTimestamps>()
-  const out: SegmentSummary[] = []
-  for (let i = 0; i < infos.length; i++) {
-    const { baseOffset, size } = infos[i]
-    const last = i === infos.length - 1
-    const endOffset = last ? logEnd : infos[i + 1].baseOffset
-    if (last) {
-      out.push({ baseOffset, endOffset, size, largestTimestamp: -1, firstBatchTimestamp: -1 })
-      continue
-    }
-    // The inode tells a compacted segment from the one it replaced (same base, possibly the same size).
-    let ino = 0
-    try {
-      ino = fs.statSync(`${log.dir}/${segmentFileName(baseOffset, LOG_SUFFIX)}`).ino
-    } catch {
-      // read below as best it can; not cached under a stable key
-    }
-    const key = `${baseOffset}:${size}:${ino}`
-    const ts = cache.get(key) ?? readSegmentTimestamps(log.dir, baseOffset, size)
-    next.set(key, ts)
-    out.push({ baseOffset, endOffset, size, ...ts })
-  }
-  timestampCache.set(log.dir, next)
-  return out
-}
-
 // ---- the pass ----
 
 function resolveConfig(log: PartitionLog, input: CompactionConfigInput): Required<CompactionConfig> {
   const c = input as Partial<CompactionConfig>
   const eff = log.effectiveConfig
   return {
-    minCleanableDirtyRatio: c.minCleanableDirtyRatio ?? DEFAULTS.minCleanableDirtyRatio,
-    minCompactionLagMs: c.minCompactionLagMs ?? DEFAULTS.minCompactionLagMs,
-    maxCompactionLagMs: c.maxCompactionLagMs ?? DEFAULTS.maxCompactionLagMs,
-    deleteRetentionMs: c.deleteRetentionMs ?? DEFAULTS.deleteRetentionMs,
+    minCleanableDirtyRatio: c.minCleanableDirtyRatio ?? DEFAULT_COMPACTION_CONFIG.minCleanableDirtyRatio,
+    minCompactionLagMs: c.minCompactionLagMs ?? DEFAULT_COMPACTION_CONFIG.minCompactionLagMs,
+    maxCompactionLagMs: c.maxCompactionLagMs ?? DEFAULT_COMPACTION_CONFIG.maxCompactionLagMs,
+    deleteRetentionMs: c.deleteRetentionMs ?? DEFAULT_COMPACTION_CONFIG.deleteRetentionMs,
     cleanupPolicy: c.cleanupPolicy ?? 'compact',
     segmentBytes: c.segmentBytes ?? eff.segmentBytes,
     segmentIndexBytes: c.segmentIndexBytes ?? eff.segmentIndexBytes,
@@ -263,7 +131,7 @@ async function compactOnce(
     throw new RangeError(`mapBytes must be an integer >= ${MIN_OFFSET_MAP_BYTES}, got ${mapBytes}`)
   }
 
-  const summaries = summarizeSegments(log)
+  const summaries = log.segmentSummaries()
   const segmentsBefore = summaries.length
   const { firstDirtyOffset: checkpoint, problem: checkpointProblem } = readCleanerCheckpointFile(log.dir)
   const skipped = (reason: string, plan: CompactionPlan | null, firstDirty: number): CompactionResult => ({

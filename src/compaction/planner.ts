@@ -21,19 +21,22 @@
  * size stays <= segmentBytes, its summed index sizes <= maxIndexBytes, and its offset span fits an int32
  * relative offset (empty segments are exempt from the span check). Every group holds at least one segment.
  */
+import type { SegmentSummary } from '../log/partition-log.js'
+import { segmentIndexFor } from '../segment/segment.js'
 
-/** What the planner needs to know about one segment. The last summary is the active segment. */
-export interface SegmentSummary {
-  baseOffset: number
-  /** Exclusive upper bound of the segment's offsets: the next segment's base, or the log end for the active one. */
-  endOffset: number
-  /** Bytes in the `.log`. */
-  size: number
-  /** Largest record timestamp in the segment (Kafka falls back to the file's mtime when there is none). */
-  largestTimestamp: number
-  /** maxTimestamp of the segment's first batch; -1 when it has none. */
-  firstBatchTimestamp: number
-}
+/** What the planner knows of each segment (`PartitionLog.segmentSummaries`); the last summary is the active segment. */
+export type { SegmentSummary }
+
+/**
+ * Kafka's compaction defaults (`min.cleanable.dirty.ratio`, `min/max.compaction.lag.ms`, `delete.retention.ms`):
+ * the one source of these numbers; the topic config table (`src/config.ts`) builds on it.
+ */
+export const DEFAULT_COMPACTION_CONFIG = Object.freeze({
+  minCleanableDirtyRatio: 0.5,
+  minCompactionLagMs: 0,
+  maxCompactionLagMs: Number.MAX_SAFE_INTEGER,
+  deleteRetentionMs: 24 * 60 * 60 * 1000,
+})
 
 export interface CompactionPlanConfig {
   minCleanableDirtyRatio: number
@@ -68,18 +71,6 @@ export interface CompactionPlan {
   checkpointReset: boolean
   /** Why the pass is (not) cleanable, for logs and results. */
   reason: string
-}
-
-/** Index of the segment holding `offset`: the last one whose base offset <= offset (0 when none is). */
-export function segmentIndexFor(segments: readonly { baseOffset: number }[], offset: number): number {
-  let lo = 0
-  let hi = segments.length - 1
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >>> 1
-    if (segments[mid].baseOffset <= offset) lo = mid
-    else hi = mid - 1
-  }
-  return lo
 }
 
 /** Kafka's `maxCompactionDelay`: how far past the max lag the earliest dirty non-active segment is. */

@@ -44,7 +44,7 @@ import {
   offsetPrefix,
   segmentFileName,
   TIME_INDEX_SUFFIX,
-} from '../log/file-names.js'
+} from '../segment/file-names.js'
 import {
   ATTRIBUTES_OFFSET,
   BASE_OFFSET_OFFSET,

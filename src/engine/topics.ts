@@ -30,7 +30,7 @@ import {
   validateTopicName,
 } from '../config.js'
 import { ioError, SeglogError } from '../errors.js'
-import { CREATE_DIR_SUFFIX, DELETE_DIR_SUFFIX } from '../log/file-names.js'
+import { CREATE_DIR_SUFFIX, DELETE_DIR_SUFFIX } from '../segment/file-names.js'
 import { type LogConfig, PartitionLog } from '../log/partition-log.js'
 import { StickyPartitioner } from '../partitioner.js'
 import type { EngineContext, PartitionState, TopicState } from './context.js'

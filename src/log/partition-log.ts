@@ -29,6 +29,18 @@
 import { corruptLog, ioError, SeglogError } from '../errors.js'
 import { type FileSystem, nodeFileSystem } from '../io/file-system.js'
 import {
+  CLEANED_SUFFIX,
+  CLEANER_CHECKPOINT,
+  DELETED_SUFFIX,
+  INDEX_SUFFIX,
+  LOG_SUFFIX,
+  parseSegmentFileName,
+  STATE_FILE,
+  SWAP_SUFFIX,
+  segmentFileName,
+  TIME_INDEX_SUFFIX,
+} from '../segment/file-names.js'
+import {
   BATCH_OVERHEAD,
   type BatchRecordInput,
   batchLastOffset,
@@ -44,19 +56,7 @@ import {
   setBatchBaseOffset,
   TimestampType,
 } from '../segment/record-batch.js'
-import { BatchCache, LogSegment, MAX_LOG_OFFSET, type SegmentRepair } from '../segment/segment.js'
-import {
-  CLEANED_SUFFIX,
-  CLEANER_CHECKPOINT,
-  DELETED_SUFFIX,
-  INDEX_SUFFIX,
-  LOG_SUFFIX,
-  parseSegmentFileName,
-  STATE_FILE,
-  SWAP_SUFFIX,
-  segmentFileName,
-  TIME_INDEX_SUFFIX,
-} from './file-names.js'
+import { BatchCache, LogSegment, MAX_LOG_OFFSET, type SegmentRepair, segmentIndexFor } from '../segment/segment.js'
 import {
   type CleanShutdownState,
   type PartitionState,
@@ -160,6 +160,19 @@ export interface PreparedBatch {
 export interface ReadOptions {
   maxRecords?: number
   maxBytes?: number
+}
+
+/** One segment as the retention and compaction planners see it (`segmentSummaries`). */
+export interface SegmentSummary {
+  baseOffset: number
+  /** Exclusive upper bound of the segment's offsets: the next segment's base, or the log end for the last one. */
+  endOffset: number
+  /** Bytes of complete batches in the `.log`. */
+  size: number
+  /** Largest record timestamp in the segment; -1 when it holds none. */
+  largestTimestamp: number
+  /** maxTimestamp of the segment's first batch; -1 when it has none. */
+  firstBatchTimestamp: number
 }
 
 export interface SegmentInfo {
@@ -582,13 +595,18 @@ export class PartitionLog {
     return this.segments.map((s) => ({ baseOffset: s.baseOffset, size: s.size }))
   }
 
-  /** Oldest first; endOffset = next segment's base (log end for the last), largestTimestamp -1 = none (retention). */
-  segmentSummaries(): { baseOffset: number; endOffset: number; size: number; largestTimestamp: number }[] {
+  /**
+   * What the retention and compaction planners know of each segment, oldest first (the active one last). Sizes
+   * and bounds come from memory, timestamps from the segment (its time index's last entry, its first batch's
+   * header: read once through the FileSystem and kept while the segment lives).
+   */
+  segmentSummaries(): SegmentSummary[] {
     return this.segments.map((s, i) => ({
       baseOffset: s.baseOffset,
       endOffset: i + 1 < this.segments.length ? this.segments[i + 1].baseOffset : this.logEndOffset,
       size: s.size,
       largestTimestamp: s.largestTimestamp(),
+      firstBatchTimestamp: s.rollingTimestamp(),
     }))
   }
 
@@ -800,18 +818,6 @@ export class PartitionLog {
     }
   }
 
-  /** Index of the segment that would hold `offset` (the last with baseOffset <= offset). */
-  private segmentIndexFor(offset: number): number {
-    let lo = 0
-    let hi = this.segments.length - 1
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >>> 1
-      if (this.segments[mid].baseOffset <= offset) lo = mid
-      else hi = mid - 1
-    }
-    return lo
-  }
-
   /**
    * Records with offset >= `fromOffset`, in order: at most `maxRecords`, about `maxBytes` of batches, and at
    * least one record whenever one exists at or after `fromOffset`. `[]` at the log end offset;
@@ -826,7 +832,7 @@ export class PartitionLog {
     const out: DecodedRecord[] = []
     if (fromOffset === this.logEndOffset || maxRecords <= 0) return out
     let from = fromOffset
-    let i = this.segmentIndexFor(from)
+    let i = segmentIndexFor(this.segments, from)
     while (i < this.segments.length && out.length < maxRecords && budget > 0) {
       // After the first record, only whole batches that fit the byte budget are read.
       const res = this.segments[i].readRecords(

@@ -1,6 +1,6 @@
 /**
  * The crash protocol, in one place: what every leftover file in a partition directory means on open, and what
- * is done about it. File kinds are declared in `file-names.ts`. Order of operations (Kafka's `LogLoader`):
+ * is done about it. File kinds are declared in `segment/file-names.ts`. Order of operations (Kafka's `LogLoader`):
  *
  * 1. `*.tmp` (an atomic small-file write that did not reach its rename) → deleted; the old file is intact.
  * 2. `*.deleted` (a segment scheduled for deletion) → deleted.
@@ -17,7 +17,6 @@
  */
 import { ioError } from '../errors.js'
 import type { FileSystem } from '../io/file-system.js'
-import { BATCH_OVERHEAD, batchLastOffset, batchSizeAt } from '../segment/record-batch.js'
 import {
   CLEANED_SUFFIX,
   DELETED_SUFFIX,
@@ -26,7 +25,8 @@ import {
   SWAP_SUFFIX,
   segmentFileName,
   TMP_SUFFIX,
-} from './file-names.js'
+} from '../segment/file-names.js'
+import { BATCH_OVERHEAD, batchLastOffset, batchSizeAt } from '../segment/record-batch.js'
 
 export interface SweepReport {
   deleted: string[]

@@ -30,16 +30,10 @@
  *   Once every segment is claimed nothing remains for the later rules (the rolled segment is empty).
  * - Idempotent: planning again on the surviving segments with the same clock and policy deletes nothing.
  */
+import type { SegmentSummary } from '../log/partition-log.js'
 
-export interface SegmentSummary {
-  baseOffset: number
-  /** Next segment's base offset, or the log end offset for the last segment. */
-  endOffset: number
-  /** Bytes of the segment's log file. */
-  size: number
-  /** Max record timestamp in the segment, -1 when none. */
-  largestTimestamp: number
-}
+/** The planner reads only these fields of a segment's summary (`PartitionLog.segmentSummaries`). */
+export type RetentionSegment = Pick<SegmentSummary, 'baseOffset' | 'endOffset' | 'size' | 'largestTimestamp'>
 
 export interface RetentionPolicy {
   /** retention.ms; -1 (any negative) = keep forever. */
@@ -61,7 +55,7 @@ export interface RetentionPlan {
 
 /** Kafka's retention decision for one partition's segments (oldest first). See the file comment for the rules. */
 export function planRetention(
-  segments: readonly SegmentSummary[],
+  segments: readonly RetentionSegment[],
   logStartOffset: number,
   logEndOffset: number,
   policy: RetentionPolicy,
@@ -72,7 +66,7 @@ export function planRetention(
   let next = 0
 
   /** Claims the longest prefix of segments[next..] satisfying `predicate`; returns how many it claimed. */
-  const claim = (predicate: (seg: SegmentSummary, isLast: boolean) => boolean): number => {
+  const claim = (predicate: (seg: RetentionSegment, isLast: boolean) => boolean): number => {
     const from = next
     while (next < n) {
       const seg = segments[next]

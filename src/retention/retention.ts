@@ -1,5 +1,5 @@
 /**
- * Retention pass for one partition: summarizes the PartitionLog's segments, asks the pure planner
+ * Retention pass for one partition: takes the PartitionLog's segment summaries (`segmentSummaries`), asks the pure planner
  * (`planner.ts`, Kafka's log-start → size → time rules) how many of the oldest segments go, and deletes them.
  *
  * Mechanics (all in `PartitionLog.deleteOldestSegments`, Kafka's `deleteSegments`/`deleteSegmentFiles`):
@@ -17,7 +17,7 @@
  * `segments-deleted` event names the rule that claimed its segments.
  */
 import type { PartitionLog } from '../log/partition-log.js'
-import { planRetention, type RetentionPlan, type RetentionPolicy, type SegmentSummary } from './planner.js'
+import { planRetention, type RetentionPlan, type RetentionPolicy } from './planner.js'
 
 export interface RetentionResult {
   segmentsDeleted: number
@@ -26,11 +26,6 @@ export interface RetentionResult {
   logStartOffset: number
   /** How many segments each rule claimed. */
   reasons: RetentionPlan['reasons']
-}
-
-/** The log's segments, oldest first, as the planner sees them. */
-export function summarizeSegments(log: PartitionLog): SegmentSummary[] {
-  return log.segmentSummaries()
 }
 
 /** Reason strings of the `segments-deleted` events, per rule (Kafka's segment deletion reasons). */
@@ -45,7 +40,7 @@ export const RETENTION_REASONS = {
  * deleted; nothing is deleted when no rule claims a segment.
  */
 export function applyRetention(log: PartitionLog, policy: RetentionPolicy, now: number): RetentionResult {
-  const segments = summarizeSegments(log)
+  const segments = log.segmentSummaries()
   const plan = planRetention(segments, log.logStartOffset, log.logEndOffset, policy, now)
   let deleted = 0
   for (const rule of ['logStartOffset', 'size', 'time'] as const) {

@@ -26,7 +26,7 @@ import { IndexFileProbe, MAX_RELATIVE_OFFSET } from '../index/fixed-index.js'
 import { OffsetIndex } from '../index/offset-index.js'
 import { NO_TIMESTAMP, TimeIndex } from '../index/time-index.js'
 import type { FileHandle, FileSystem } from '../io/file-system.js'
-import { INDEX_SUFFIX, LOG_SUFFIX, segmentFileName, TIME_INDEX_SUFFIX } from '../log/file-names.js'
+import { INDEX_SUFFIX, LOG_SUFFIX, segmentFileName, TIME_INDEX_SUFFIX } from './file-names.js'
 import {
   BATCH_OVERHEAD,
   batchAttributes,
@@ -63,6 +63,18 @@ export interface SegmentConfig {
  * of a JS number. Anything above it read from a file or a checkpoint is damage.
  */
 export const MAX_LOG_OFFSET = Number.MAX_SAFE_INTEGER - 0x8000_0000
+
+/** Index of the segment holding `offset` in a list sorted by base offset: the last whose base <= offset (0 when none is). */
+export function segmentIndexFor(segments: readonly { baseOffset: number }[], offset: number): number {
+  let lo = 0
+  let hi = segments.length - 1
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >>> 1
+    if (segments[mid].baseOffset <= offset) lo = mid
+    else hi = mid - 1
+  }
+  return lo
+}
 
 /** What recovery found in a segment. */
 export interface SegmentRecoveryResult {

@@ -7,11 +7,12 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { CLEANER_CHECKPOINT_FILE, readCleanerCheckpoint } from '../../src/compaction/checkpoint.js'
+import { readCleanerCheckpoint } from '../../src/compaction/checkpoint.js'
 import { Cleaner } from '../../src/compaction/cleaner.js'
 import { type CompactionConfig, compactPartition } from '../../src/compaction/compactor.js'
 import { SeglogError } from '../../src/errors.js'
 import { PartitionLog } from '../../src/log/partition-log.js'
+import { CLEANER_CHECKPOINT } from '../../src/segment/file-names.js'
 import { batchesOf, flipBaseOffsetBit, logFile, segmentBases } from '../support/damage.js'
 import { mulberry32 } from '../support/random.js'
 import { appendWorkload, expectedAfterPass, type Rec, readAll, SMALL_LOG, TS_BASE, tempDir } from './support.js'
@@ -101,10 +102,10 @@ describe('a damaged cleaner.checkpoint', () => {
       const rng = mulberry32(0xc4e)
       const log = await openLog()
       const written = appendWorkload(log, rng, 1500, { keys: 25 })
-      fs.writeFileSync(path.join(dir, CLEANER_CHECKPOINT_FILE), content)
+      fs.writeFileSync(path.join(dir, CLEANER_CHECKPOINT), content)
 
       const res = await compactPartition(log, CFG, { now: NOW, cleaner })
-      expect(res.checkpointProblem).toContain(CLEANER_CHECKPOINT_FILE)
+      expect(res.checkpointProblem).toContain(CLEANER_CHECKPOINT)
       expect(res.cleaned, res.reason).toBe(true)
       expect(readAll(log)).toEqual(expectedAfterPass(written, 0, res.firstDirtyOffset))
       expect(readCleanerCheckpoint(dir)).toBe(res.firstDirtyOffset)
@@ -115,7 +116,7 @@ describe('a damaged cleaner.checkpoint', () => {
     const rng = mulberry32(0xc4f)
     const log = await openLog()
     const written = appendWorkload(log, rng, 800, { keys: 25 })
-    fs.mkdirSync(path.join(dir, CLEANER_CHECKPOINT_FILE))
+    fs.mkdirSync(path.join(dir, CLEANER_CHECKPOINT))
     await expect(compactPartition(log, CFG, { now: NOW, cleaner })).rejects.toMatchObject({ code: 'IO_ERROR' })
     expect(readAll(log)).toEqual(written)
   })

@@ -8,6 +8,7 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { SeglogError, type SeglogErrorCode } from '../../src/errors.js'
+import { type LogConfig, type LogEvent, PartitionLog, type PartitionLogOptions } from '../../src/log/partition-log.js'
 import {
   CLEANED_SUFFIX,
   DELETED_SUFFIX,
@@ -18,8 +19,7 @@ import {
   SWAP_SUFFIX,
   segmentFileName,
   TIME_INDEX_SUFFIX,
-} from '../../src/log/file-names.js'
-import { type LogConfig, type LogEvent, PartitionLog, type PartitionLogOptions } from '../../src/log/partition-log.js'
+} from '../../src/segment/file-names.js'
 import { batchBaseOffset, batchLastOffset, batchSizeAt, encodeBatch } from '../../src/segment/record-batch.js'
 import { FaultyFileSystem } from '../support/faulty-fs.js'
 import { recordProblem, recordsFor } from '../support/kill-child.js'

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { planRetention, type RetentionPolicy, type SegmentSummary } from '../../src/retention/planner.js'
+import { planRetention, type RetentionPolicy, type RetentionSegment } from '../../src/retention/planner.js'
 import { mulberry32 } from '../support/random.js'
 
 const NOW = 1_700_000_000_000
@@ -8,7 +8,7 @@ const NOW = 1_700_000_000_000
  * Segments of 10 offsets each from base 0, sizes and largest timestamps as given; the last one's end is the log
  * end offset (an empty last segment: size 0 and end = base).
  */
-function segs(spec: readonly (readonly [size: number, largestTimestamp: number])[]): SegmentSummary[] {
+function segs(spec: readonly (readonly [size: number, largestTimestamp: number])[]): RetentionSegment[] {
   return spec.map(([size, largestTimestamp], i) => {
     const baseOffset = i * 10
     const isLast = i === spec.length - 1
@@ -17,7 +17,7 @@ function segs(spec: readonly (readonly [size: number, largestTimestamp: number])
   })
 }
 
-function leoOf(segments: readonly SegmentSummary[]): number {
+function leoOf(segments: readonly RetentionSegment[]): number {
   return segments[segments.length - 1].endOffset
 }
 
@@ -25,7 +25,7 @@ const timeOnly = (retentionMs: number): RetentionPolicy => ({ retentionMs, reten
 const sizeOnly = (retentionBytes: number): RetentionPolicy => ({ retentionMs: -1, retentionBytes, deleteEnabled: true })
 const KEEP_ALL: RetentionPolicy = { retentionMs: -1, retentionBytes: -1, deleteEnabled: true }
 
-function plan(segments: SegmentSummary[], policy: RetentionPolicy, logStartOffset = 0, now = NOW) {
+function plan(segments: RetentionSegment[], policy: RetentionPolicy, logStartOffset = 0, now = NOW) {
   return planRetention(segments, logStartOffset, leoOf(segments), policy, now)
 }
 
@@ -243,7 +243,7 @@ describe('planRetention: the empty active segment', () => {
 // ---- property test ----
 
 interface Case {
-  segments: SegmentSummary[]
+  segments: RetentionSegment[]
   logStartOffset: number
   logEndOffset: number
   policy: RetentionPolicy
@@ -253,7 +253,7 @@ interface Case {
 function randomCase(rng: () => number): Case {
   const int = (lo: number, hi: number) => lo + Math.floor(rng() * (hi - lo + 1))
   const n = int(1, 8)
-  const segments: SegmentSummary[] = []
+  const segments: RetentionSegment[] = []
   let base = int(0, 1000)
   for (let i = 0; i < n; i++) {
     const isLast = i === n - 1

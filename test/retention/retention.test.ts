@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { SeglogError } from '../../src/errors.js'
 import { type LogConfig, type LogEvent, PartitionLog } from '../../src/log/partition-log.js'
 import type { RetentionPolicy } from '../../src/retention/planner.js'
-import { applyRetention, RETENTION_REASONS, summarizeSegments } from '../../src/retention/retention.js'
+import { applyRetention, RETENTION_REASONS } from '../../src/retention/retention.js'
 import { type BatchRecordInput, encodeBatch } from '../../src/segment/record-batch.js'
 import { codeOf } from '../support/errors.js'
 
@@ -83,7 +83,7 @@ function expectSecondPassNoop(log: PartitionLog, policy: RetentionPolicy, now: n
   expect({ bases: bases(log), start: log.logStartOffset, end: log.logEndOffset }).toEqual(before)
 }
 
-describe('summarizeSegments', () => {
+describe('PartitionLog.segmentSummaries', () => {
   it('reports end offsets and largest timestamps, the same after a clean reopen', async () => {
     const log = await build()
     const want = [0, 5, 10, 15, 20, 25].map((base) => ({
@@ -91,11 +91,12 @@ describe('summarizeSegments', () => {
       endOffset: base + PER_SEGMENT,
       size: PER_SEGMENT * B,
       largestTimestamp: T0 + (base + 4) * SEC,
+      firstBatchTimestamp: T0 + base * SEC,
     }))
-    expect(summarizeSegments(log)).toEqual(want)
+    expect(log.segmentSummaries()).toEqual(want)
     await log.close()
     const again = await PartitionLog.open(dir, { config: { segmentBytes: PER_SEGMENT * B } })
-    expect(summarizeSegments(again)).toEqual(want)
+    expect(again.segmentSummaries()).toEqual(want)
     await again.close()
   })
 })
@@ -246,7 +247,9 @@ describe('applyRetention on a real log', () => {
       reasons: { logStartOffset: 0, size: 0, time: 6 },
     })
     // The log rolled an empty segment at the log end before deleting the active one.
-    expect(summarizeSegments(log)).toEqual([{ baseOffset: 30, endOffset: 30, size: 0, largestTimestamp: -1 }])
+    expect(log.segmentSummaries()).toEqual([
+      { baseOffset: 30, endOffset: 30, size: 0, largestTimestamp: -1, firstBatchTimestamp: -1 },
+    ])
     expectReadable(log, 30, 30)
     expect(codeOf(() => log.read(0))).toBe('OFFSET_OUT_OF_RANGE')
     // The empty active segment is never deleted.

@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import { INDEX_SUFFIX, LOG_SUFFIX, segmentFileName, TIME_INDEX_SUFFIX } from '../../src/log/file-names.js'
+import { INDEX_SUFFIX, LOG_SUFFIX, segmentFileName, TIME_INDEX_SUFFIX } from '../../src/segment/file-names.js'
 import { batchBaseOffset, batchLastOffset, batchSizeAt } from '../../src/segment/record-batch.js'
 
 export interface BatchLoc {

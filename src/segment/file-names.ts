@@ -1,5 +1,7 @@
 /**
- * Every file name seglog writes inside a partition directory, in one place: the crash protocol starts here.
+ * Every file name seglog writes inside a partition directory, in one place: the crash protocol starts here. It
+ * lives in the segment layer, the lowest one that names files, so the log (recovery), compaction, retention and
+ * the engine all import it downwards.
  *
  * Segment files are named by their base offset, printed as a 20-digit zero-padded decimal so that `ls` order is
  * offset order (Kafka's `LogFileUtils`):
@@ -33,7 +35,7 @@ export const SWAP_SUFFIX = '.swap'
 export const DELETED_SUFFIX = '.deleted'
 export const TMP_SUFFIX = '.tmp'
 export const STATE_FILE = 'partition.state'
-/** Written by src/compaction/checkpoint.ts (CLEANER_CHECKPOINT_FILE). */
+/** Written by src/compaction/checkpoint.ts. */
 export const CLEANER_CHECKPOINT = 'cleaner.checkpoint'
 /** Written by the engine (src/topic-dirs.ts). */
 export const TOPIC_FILE = 'topic.json'
