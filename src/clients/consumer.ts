@@ -37,7 +37,7 @@ import type { SeglogRecord } from '../records.js'
 import type { GroupCoordinator, GroupMember, PartitionAssigner, TopicPartition } from './group.js'
 import type { OffsetCommit, OffsetStore } from './offset-store.js'
 
-/** What a consumer needs from the engine (implemented by Seglog). */
+/** What a consumer needs from the engine: exactly these calls (the facade builds it; a consumer never sees `Seglog`). */
 export interface ConsumerHost {
   readonly offsetStore: OffsetStore
   assertOpen(): void

@@ -15,6 +15,13 @@
  * store rebuilt after missing files (or a deleted `.seglog/meta`) has lost the commits only those files held,
  * and a group without a committed offset for a partition starts where `fromBeginning`/`autoOffsetReset` say:
  * the earliest offset re-delivers (at-least-once holds), `'latest'` skips what was not yet consumed.
+ *
+ * Why it lives with the clients: its records are group state (Kafka keeps them in the group coordinator's
+ * `__consumer_offsets`), and only consumers and group admin read or write them. The engine merely hands it the
+ * metadata LevelDB at open and, when a topic is deleted, asks for the topic's keys so they go in the same
+ * atomic batch as the topic record.
+ *
+ * Concurrency: calls may overlap; each commit is one atomic LevelDB batch.
  */
 import type { Level } from 'level'
 import { levelError } from '../engine/metadata.js'

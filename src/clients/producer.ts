@@ -1,5 +1,5 @@
 /**
- * Producer: KafkaJS-shaped sends on top of `Seglog.append`.
+ * Producer: KafkaJS-shaped sends on top of the engine's append (through `ProducerHost`).
  *
  * Batching: with `lingerMs` > 0, concurrent `send`s to one topic (and one `acks` level) are gathered until
  * `lingerMs` passed or about `batchBytes` are queued, then written as one engine append (one batch per
@@ -9,6 +9,9 @@
  *
  * A custom partitioner has KafkaJS's shape: `() => ({ topic, partitionMetadata, message }) => number`; it is
  * called for messages without an explicit `partition`.
+ *
+ * Concurrency: any number of sends at once; a send resolves with its own messages' metadata, in order.
+ * `disconnect()` (also called by the engine's close) delivers what is queued before it resolves.
  */
 import { SeglogError } from '../errors.js'
 import { holdProcess } from '../keep-alive.js'
@@ -48,7 +51,7 @@ export interface ProducerRecordMetadata {
   timestamp: number
 }
 
-/** What a producer needs from the engine (implemented by Seglog). */
+/** What a producer needs from the engine: exactly these calls (the facade builds it; a producer never sees `Seglog`). */
 export interface ProducerHost {
   assertOpen(): void
   append(
