@@ -31,8 +31,8 @@ import * as nodePath from 'node:path'
 import { validateTopicName } from '../config.js'
 import { ioError } from '../errors.js'
 import type { FileSystem } from '../io/file-system.js'
-import { CREATE_DIR_SUFFIX, type DELETE_DIR_SUFFIX, LOG_SUFFIX, TOPIC_FILE } from '../segment/file-names.js'
 import { crc32c } from '../segment/crc32c.js'
+import { CREATE_DIR_SUFFIX, type DELETE_DIR_SUFFIX, LOG_SUFFIX, TOPIC_FILE } from '../segment/file-names.js'
 import { parseTopicRecord, type TopicRecord } from './metadata.js'
 
 export type PendingSuffix = typeof CREATE_DIR_SUFFIX | typeof DELETE_DIR_SUFFIX

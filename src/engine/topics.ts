@@ -30,9 +30,9 @@ import {
   validateTopicName,
 } from '../config.js'
 import { ioError, SeglogError } from '../errors.js'
-import { CREATE_DIR_SUFFIX, DELETE_DIR_SUFFIX } from '../segment/file-names.js'
 import { type LogConfig, PartitionLog } from '../log/partition-log.js'
 import { StickyPartitioner } from '../partitioner.js'
+import { CREATE_DIR_SUFFIX, DELETE_DIR_SUFFIX } from '../segment/file-names.js'
 import type { EngineContext, PartitionState, TopicState } from './context.js'
 import { type MetadataRepair, MetadataStore, newTopicId, type TopicRecord } from './metadata.js'
 import { applyTopicDirs, partitionDirName, pendingDirName, planTopicDirs, writeTopicFiles } from './topic-dirs.js'
