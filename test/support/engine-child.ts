@@ -1,6 +1,6 @@
 /**
- * Child process for the multi-process engine tests (`test/seglog-ownership.test.ts`, `test/seglog-crash.test.ts`,
- * `test/seglog-limits.test.ts`), and the record content both sides agree on. Run from the repo root as
+ * Child process for the multi-process engine tests (`test/engine/ownership.test.ts`, `test/engine/topics-crash.test.ts`,
+ * `test/engine/limits.test.ts`), and the record content both sides agree on. Run from the repo root as
  * `node --import tsx test/support/engine-child.ts <mode> <args...>`:
  *
  * - `hold <dir>`: opens the engine, prints `ready <pid>`, then waits until killed.
@@ -10,7 +10,7 @@
  *   forever from `APPENDERS` concurrent loops with `acks: -1`. Each loop appends a batch of 1..20 records to one
  *   partition (both chosen by a PRNG seeded with `<seed>`) and, once the append resolved, prints
  *   `ack <partition> <firstOffset> <lastOffset>`. Record content is a pure function of (topic, partition, offset).
- * - `crash <dir> <point>`: opens the engine (already holding `keep` and `victim`, see `test/seglog-crash.test.ts`)
+ * - `crash <dir> <point>`: opens the engine (already holding `keep` and `victim`, see `test/engine/topics-crash.test.ts`)
  *   with a `crashPoint` hook that prints `crash <point>` and SIGKILLs the process at `<point>`; appends to `keep`
  *   (partition 0 with acks -1, partition 1 with acks 1) printing `ack keep <p> <first> <last>`, then performs the
  *   operation the point belongs to. If it survives it prints `survived` and exits 3.

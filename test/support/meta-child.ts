@@ -1,5 +1,5 @@
 /**
- * Child process for `test/seglog-metadata.test.ts`: what a damaged metadata store does to a process has to be
+ * Child process for `test/engine/metadata.test.ts`: what a damaged metadata store does to a process has to be
  * seen from outside it, because the LevelDB binding answers some damage with SIGABRT. Run from the repo root as
  * `node --import tsx test/support/meta-child.ts <mode> <args...>`:
  *

@@ -12,12 +12,12 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { TEST_HOOKS } from '../src/internal.js'
-import { type EngineEvent, Seglog } from '../src/main.js'
-import { expectDerivedPartition } from './support/derived.js'
-import { appendDerived, startEngineChild, valueFor } from './support/engine-child.js'
-import { codeOf } from './support/errors.js'
-import { mulberry32 } from './support/random.js'
+import { TEST_HOOKS } from '../../src/internal.js'
+import { type EngineEvent, Seglog } from '../../src/main.js'
+import { expectDerivedPartition } from '../support/derived.js'
+import { appendDerived, startEngineChild, valueFor } from '../support/engine-child.js'
+import { codeOf } from '../support/errors.js'
+import { mulberry32 } from '../support/random.js'
 
 /** Fixed seed for the record counts of the set-up; printed so a failure can be replayed. */
 const SEED = 0xc4a5

@@ -14,8 +14,8 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { SeglogError } from '../src/errors.js'
-import { type Message, Seglog } from '../src/main.js'
+import { SeglogError } from '../../src/errors.js'
+import { type Message, Seglog } from '../../src/main.js'
 
 const SEED = Number(process.env.SEGLOG_FUZZ_SEED ?? 0x5eed1e)
 const CALLS = Number(process.env.SEGLOG_FUZZ_CALLS ?? 2500)

@@ -8,12 +8,12 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { SeglogError } from '../src/errors.js'
-import { Seglog } from '../src/main.js'
-import { expectDerivedPartition } from './support/derived.js'
-import { ACKED_PARTITIONS, ACKED_TOPIC, type EngineChild, REPO_ROOT, startEngineChild } from './support/engine-child.js'
-import { codeOf } from './support/errors.js'
-import { mulberry32 } from './support/random.js'
+import { SeglogError } from '../../src/errors.js'
+import { Seglog } from '../../src/main.js'
+import { expectDerivedPartition } from '../support/derived.js'
+import { ACKED_PARTITIONS, ACKED_TOPIC, type EngineChild, REPO_ROOT, startEngineChild } from '../support/engine-child.js'
+import { codeOf } from '../support/errors.js'
+import { mulberry32 } from '../support/random.js'
 
 /** Fixed seed for the kill timing and the child's appends; printed so a failure can be replayed. */
 const SEED = 0x0e11ed

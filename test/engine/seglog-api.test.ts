@@ -2,10 +2,10 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import type { SeglogError } from '../src/errors.js'
-import { type EngineEvent, Seglog } from '../src/main.js'
-import { partitionForKey } from '../src/partitioner.js'
-import { codeOf } from './support/errors.js'
+import type { SeglogError } from '../../src/errors.js'
+import { type EngineEvent, Seglog } from '../../src/main.js'
+import { partitionForKey } from '../../src/partitioner.js'
+import { codeOf } from '../support/errors.js'
 
 let dir: string
 const open: Seglog[] = []

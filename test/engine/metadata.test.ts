@@ -11,12 +11,12 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import { Level } from 'level'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { SeglogError } from '../src/errors.js'
-import { type EngineEvent, Seglog } from '../src/main.js'
-import { expectDerivedPartition } from './support/derived.js'
-import { appendDerived, REPO_ROOT } from './support/engine-child.js'
-import type { ExpectedTopic, VerifyResult } from './support/meta-child.js'
-import { mulberry32 } from './support/random.js'
+import { SeglogError } from '../../src/errors.js'
+import { type EngineEvent, Seglog } from '../../src/main.js'
+import { expectDerivedPartition } from '../support/derived.js'
+import { appendDerived, REPO_ROOT } from '../support/engine-child.js'
+import type { ExpectedTopic, VerifyResult } from '../support/meta-child.js'
+import { mulberry32 } from '../support/random.js'
 
 const ALPHA_CONFIG = { format: 'binary', retentionMs: 3_600_000, segmentBytes: 4096 } as const
 const BETA_CONFIG = { format: 'binary', retentionMs: -1, maxMessageBytes: 500_000 } as const

@@ -7,10 +7,10 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { SeglogError } from '../src/errors.js'
-import { TEST_HOOKS } from '../src/internal.js'
-import { nodeFileSystem } from '../src/io/file-system.js'
-import { type Message, Seglog, type SeglogOptions } from '../src/main.js'
+import { SeglogError } from '../../src/errors.js'
+import { TEST_HOOKS } from '../../src/internal.js'
+import { nodeFileSystem } from '../../src/io/file-system.js'
+import { type Message, Seglog, type SeglogOptions } from '../../src/main.js'
 
 let dir: string
 const engines: Seglog[] = []

@@ -7,7 +7,7 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { Seglog, type StreamOptions } from '../src/main.js'
+import { Seglog, type StreamOptions } from '../../src/main.js'
 
 let dir: string
 let log: Seglog

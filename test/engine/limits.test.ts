@@ -9,7 +9,7 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { type EngineChild, MANY_PARTITIONS, MANY_TOPICS, startEngineChild } from './support/engine-child.js'
+import { type EngineChild, MANY_PARTITIONS, MANY_TOPICS, startEngineChild } from '../support/engine-child.js'
 
 let dir: string
 const children: EngineChild[] = []

@@ -8,10 +8,10 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { SeglogError } from '../src/errors.js'
-import { TEST_HOOKS } from '../src/internal.js'
-import { type Acks, type EngineEvent, Seglog } from '../src/main.js'
-import { FaultyFileSystem } from './support/faulty-fs.js'
+import { SeglogError } from '../../src/errors.js'
+import { TEST_HOOKS } from '../../src/internal.js'
+import { type Acks, type EngineEvent, Seglog } from '../../src/main.js'
+import { FaultyFileSystem } from '../support/faulty-fs.js'
 
 let dir: string
 const engines: Seglog[] = []

@@ -8,9 +8,9 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import { Level } from 'level'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { checkTable, inspectStore, readLogFile } from '../src/engine/metadata-check.js'
-import { SeglogError } from '../src/errors.js'
-import { nodeFileSystem } from '../src/io/file-system.js'
+import { checkTable, inspectStore, readLogFile } from '../../src/engine/metadata-check.js'
+import { SeglogError } from '../../src/errors.js'
+import { nodeFileSystem } from '../../src/io/file-system.js'
 
 let dir: string
 
