@@ -1,20 +1,21 @@
 /**
- * Entry point of the compaction worker thread (started by `Cleaner` in `cleaner.ts`). It runs one
- * `runCleanJob` (see `rewrite.ts`) per request, strictly one at a time, and answers on the parent port:
+ * Entry point of the compaction worker thread (started by `Cleaner` in `cleaner.ts`). It does no I/O: it holds
+ * one `CleanCore` (`clean-core.ts`) and runs each request on it, strictly in the order received, answering on
+ * the parent port:
  *
- * | message (parent → worker)           | replies (worker → parent)                                         |
- * |-------------------------------------|-------------------------------------------------------------------|
- * | `{ type: 'clean', id, job }`        | zero or more `{ type: 'progress', id, progress }`, then           |
- * |                                     | `{ type: 'done', id, result }` or `{ type: 'error', id, error }`  |
+ * | message (parent → worker)                         | reply (worker → parent)                                  |
+ * |---------------------------------------------------|----------------------------------------------------------|
+ * | `{ id, op: 'begin' \| 'mapRun' \| 'mapThrough' \| 'filter' \| 'end', arg }` | `{ id, ok: true, value }` or `{ id, ok: false, error }` |
  *
- * Errors cross the thread boundary as plain objects (`SerializedError`); the parent turns them back into
- * SeglogErrors. The worker only reads segment files and writes `.cleaned` files; the swap is the main thread's.
- * It listens only when started as the cleaner (workerData `{ seglogCleaner: true }`), so importing this module
- * anywhere else (e.g. a test runner's own worker thread) does nothing.
+ * The main thread (`rewrite.ts`) reads the segments and writes the `.cleaned` files through its FileSystem and
+ * posts batch runs here; the swap is the main thread's too. Errors cross the thread boundary as plain objects
+ * (`SerializedError`); the parent turns them back into SeglogErrors. It listens only when started as the
+ * cleaner (workerData `{ seglogCleaner: true }`), so importing this module anywhere else (e.g. a test runner's
+ * own worker thread) does nothing.
  */
 import { parentPort, workerData } from 'node:worker_threads'
 import { SeglogError } from '../errors.js'
-import { type CleanJob, type CleanProgress, type CleanResult, runCleanJob } from './rewrite.js'
+import { type BatchRun, CleanCore, type CoreBegin } from './clean-core.js'
 
 export interface SerializedError {
   name: string
@@ -26,16 +27,14 @@ export interface SerializedError {
   stack?: string
 }
 
-export interface CleanRequest {
-  type: 'clean'
-  id: number
-  job: CleanJob
-}
+export type CoreRequest =
+  | { id: number; op: 'begin'; arg: CoreBegin }
+  | { id: number; op: 'mapRun'; arg: BatchRun }
+  | { id: number; op: 'mapThrough'; arg: number }
+  | { id: number; op: 'filter'; arg: BatchRun }
+  | { id: number; op: 'end'; arg: null }
 
-export type CleanReply =
-  | { type: 'progress'; id: number; progress: CleanProgress }
-  | { type: 'done'; id: number; result: CleanResult }
-  | { type: 'error'; id: number; error: SerializedError }
+export type CoreReply = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: SerializedError }
 
 /** workerData that marks a thread as the cleaner. */
 export const CLEANER_WORKER_DATA = { seglogCleaner: true } as const
@@ -67,18 +66,31 @@ export function serializeError(err: unknown): SerializedError {
   return { name: 'Error', message: String(err) }
 }
 
+function run(core: CleanCore, msg: CoreRequest): unknown {
+  switch (msg.op) {
+    case 'begin':
+      return core.begin(msg.arg)
+    case 'mapRun':
+      return core.mapRun(msg.arg)
+    case 'mapThrough':
+      return core.mapThrough(msg.arg)
+    case 'filter':
+      return core.filter(msg.arg)
+    case 'end':
+      return core.end()
+  }
+}
+
 const port = parentPort
 const isCleaner = (workerData as { seglogCleaner?: unknown } | null)?.seglogCleaner === true
 if (port !== null && isCleaner) {
-  port.on('message', (msg: CleanRequest) => {
-    if (msg?.type !== 'clean') return
-    const { id, job } = msg
-    let reply: CleanReply
+  const core = new CleanCore()
+  port.on('message', (msg: CoreRequest) => {
+    let reply: CoreReply
     try {
-      const result = runCleanJob(job, (progress) => port.postMessage({ type: 'progress', id, progress } as CleanReply))
-      reply = { type: 'done', id, result }
+      reply = { id: msg.id, ok: true, value: run(core, msg) }
     } catch (err) {
-      reply = { type: 'error', id, error: serializeError(err) }
+      reply = { id: msg.id, ok: false, error: serializeError(err) }
     }
     port.postMessage(reply)
   })

@@ -133,7 +133,8 @@ async function compactOnce(
 
   const summaries = log.segmentSummaries()
   const segmentsBefore = summaries.length
-  const { firstDirtyOffset: checkpoint, problem: checkpointProblem } = readCleanerCheckpointFile(log.dir)
+  const fsys = log.fileSystem
+  const { firstDirtyOffset: checkpoint, problem: checkpointProblem } = readCleanerCheckpointFile(log.dir, fsys)
   const skipped = (reason: string, plan: CompactionPlan | null, firstDirty: number): CompactionResult => ({
     cleaned: false,
     segmentsBefore,
@@ -160,7 +161,7 @@ async function compactOnce(
     config,
     now,
   })
-  if (plan.checkpointReset) writeCleanerCheckpoint(log.dir, plan.firstDirtyOffset)
+  if (plan.checkpointReset) writeCleanerCheckpoint(log.dir, plan.firstDirtyOffset, fsys)
   const run = plan.cleanable || (options.force === true && plan.cleanableBytes > 0)
   if (!run) return skipped(plan.reason, plan, plan.firstDirtyOffset)
 
@@ -179,21 +180,21 @@ async function compactOnce(
     denseFrom: log.compactedEndOffset,
   }
   // Leftovers of an earlier failed pass in this process would otherwise be taken for this pass's output.
-  removeCleanedFiles(log.dir)
+  removeCleanedFiles(fsys, log.dir)
   const cleaner = options.cleaner ?? sharedCleaner()
   const reason = options.force && !plan.cleanable ? `forced (${plan.reason})` : plan.reason
   let result: Awaited<ReturnType<Cleaner['run']>>
   try {
-    result = await cleaner.run(job, { signal, onProgress: options.onProgress })
+    result = await cleaner.run(job, { signal, onProgress: options.onProgress, fs: fsys })
     if (signal?.aborted) throw new SeglogError('ABORTED', `compaction of ${log.dir} was aborted`)
   } catch (err) {
-    removeCleanedFiles(log.dir)
+    removeCleanedFiles(fsys, log.dir)
     throw err instanceof SeglogError
       ? err
       : new SeglogError('IO_ERROR', `compaction of ${log.dir} failed: ${String(err)}`, { cause: err })
   }
   if (result.newSegments.length === 0) {
-    if (result.endOffset > plan.firstDirtyOffset) writeCleanerCheckpoint(log.dir, result.endOffset)
+    if (result.endOffset > plan.firstDirtyOffset) writeCleanerCheckpoint(log.dir, result.endOffset, fsys)
     return { ...skipped('the pass made no progress', plan, Math.max(result.endOffset, plan.firstDirtyOffset)) }
   }
   try {
@@ -202,10 +203,10 @@ async function compactOnce(
       crashPoint: options.crashPoint,
     })
   } catch (err) {
-    removeCleanedFiles(log.dir)
+    removeCleanedFiles(fsys, log.dir)
     throw err
   }
-  writeCleanerCheckpoint(log.dir, result.endOffset)
+  writeCleanerCheckpoint(log.dir, result.endOffset, fsys)
   return {
     cleaned: true,
     segmentsBefore,

@@ -1,42 +1,44 @@
 /**
- * One compaction pass over a partition directory, as the cleaner worker runs it (Kafka's `Cleaner.doClean`,
- * `buildOffsetMap`, `cleanSegments`, `cleanInto`, `MemoryRecords.filterTo`).
- * Synchronous, node:fs only, no shared state: it runs on a worker thread (see `cleaner-worker.ts`) and is
- * callable in-process for tests.
+ * One compaction pass over a partition directory, the I/O half (Kafka's `Cleaner.doClean`, `buildOffsetMap`,
+ * `cleanSegments`, `cleanInto`). Every file operation goes through the injected FileSystem, on the calling (main)
+ * thread; the CPU work (CRC checks, parsing, the offset map, the retention rule, rebuilding batches) is a
+ * `CleanCpu`: the cleaner's worker thread (`cleaner.ts`) or an in-process `CleanCore` (`runCleanJob`).
  *
- * 1. **Offset map** over the dirty range [firstDirty, firstUncleanable): key → latest offset, in a fixed budget
- *    (`OffsetMap`). Control batches add no keys. When the map fills, the pass covers only the prefix that fit:
- *    `endOffset` = map.latestOffset + 1 (mid-batch when it filled inside one, as Kafka). After each fully mapped
- *    segment the latest offset is fast-forwarded to the segment's end − 1, so trailing gaps count as cleaned.
- * 2. **Rewrite** every segment from the log's first one to the one holding endOffset − 1 (clean and dirty
- *    sections), in groups (`groupSegments`: summed size <= segmentBytes, index sizes <= segmentIndexBytes,
- *    offset span fits int32); each group becomes ONE segment named after its first base offset, written as
- *    `<base>.log.cleaned`, `<base>.index.cleaned`, `<base>.timeindex.cleaned` (all three always) and fsynced.
- *    Per record (`shouldRetain`): keep when offset > map.latestOffset; else drop unkeyed records; else keep
- *    only when offset >= map[key] (absent = −1) and it has a value, or it is a tombstone whose batch has no delete
- *    horizon yet, or now < that horizon.
- *    Per batch: all records kept and nothing to stamp → copied byte for byte; some kept → rebuilt with the same
- *    base offset, lastOffsetDelta, producer fields, leader epoch, codec and timestamp type, surviving records
- *    keeping their offset deltas (so offsets never move); a batch that keeps a tombstone and has no horizon is
- *    stamped: attribute bit 6 + baseTimestamp = now + deleteRetentionMs (record timestamp deltas re-based on
- *    it, as Kafka's builder does). None kept → dropped, except the LAST batch of a group, which stays as a bare
- *    61-byte header (no codec, baseTimestamp = maxTimestamp = the original maxTimestamp) so the group's end
- *    offset survives (recovery derives a `.swap` set's extent from it). Control batches are copied as they are.
- *    Indexes are built as `LogSegment.append` builds them (an entry when more than indexIntervalBytes were
- *    written since the last), plus the final time-index entry; the new `.log` gets the mtime of the group's
- *    last source segment (time retention falls back to it).
+ * Why this split: a worker thread cannot be handed the engine's FileSystem object (it is not transferable, and
+ * the BoundedFileSystem's descriptor budget and a test's FaultyFileSystem power-cut model are state of the main
+ * thread). Keeping every open/read/write/fsync/rename/unlink here means fault injection (ENOSPC, EIO, a power
+ * cut) reaches all of compaction and the descriptor bound holds, while the heavy decoding stays off the event
+ * loop. Each main-thread step is small: one read of at most `SCAN_CHUNK_BYTES` (1 MiB) of source, or one write
+ * of a run's output; two runs are in flight at a time so the worker rarely waits for a read.
+ *
+ * 1. **Offset map** over the dirty range [firstDirty, firstUncleanable): the segments it covers are scanned
+ *    (`BatchScanner`: sizes and offsets checked) and their batches posted in runs to `cpu.mapRun`. When the map
+ *    fills, the pass covers only the prefix that fit: `endOffset` = map.latestOffset + 1 (mid-batch when it
+ *    filled inside one, as Kafka). After each fully mapped segment the latest offset is fast-forwarded to the
+ *    segment's end − 1, so trailing gaps count as cleaned.
+ * 2. **Rewrite** every segment from the log's first one to the one holding endOffset − 1, in groups
+ *    (`groupSegments`: summed size <= segmentBytes, index sizes <= segmentIndexBytes, offset span fits int32);
+ *    each group becomes ONE segment named after its first base offset, written as `<base>.log.cleaned`,
+ *    `<base>.index.cleaned`, `<base>.timeindex.cleaned` (all three always) and fsynced. The batches come back
+ *    from `cpu.filter`; a batch left with nothing is dropped, except the LAST batch of a group, which stays as
+ *    a bare 61-byte header so the group's end offset survives (recovery derives a `.swap` set's extent from
+ *    it). Indexes are built as `LogSegment.append` builds them (an entry when more than indexIntervalBytes were
+ *    written since the last), plus the final time-index entry, with the index modules' own entry encoding.
+ * Every source segment must end right before the next one's base offset; anything else is CORRUPT_LOG.
  *
  * Not modelled (seglog writes neither): transactions (aborted batches are kept like any other) and producer
- * state (Kafka keeps an active idempotent producer's last batch even when empty).
+ * state (Kafka keeps an active idempotent producer's last batch even when empty). The cleaned `.log` gets a new
+ * mtime: seglog never reads a segment's mtime (retention and the compaction planner use record timestamps).
  *
- * Source files are opened once at the start and only read: inactive segments are immutable, and a segment that
- * retention renames meanwhile stays readable through the open descriptor (the swap then notices and aborts).
- * Compressed batches are read and, when rebuilt, recompressed with the built-in codecs (gzip; zstd where the
- * runtime has it); a codec registered only in the main thread is COMPRESSION_UNSUPPORTED here.
+ * Source files are opened once at the start and only read: inactive segments are immutable; one that retention
+ * deletes meanwhile fails the pass (ABORTED) or is noticed by the swap. On any failure the `.cleaned` files the
+ * pass wrote are removed (best effort; the open-time sweep removes what is left).
  */
-import * as fs from 'node:fs'
-import { CodecRegistry, type CompressionType } from '../compression.js'
 import { ioError, SeglogError } from '../errors.js'
+import { encodeOffsetEntry, OFFSET_INDEX_ENTRY_BYTES } from '../index/offset-index.js'
+import { encodeTimeEntry, TIME_INDEX_ENTRY_BYTES } from '../index/time-index.js'
+import { type FileHandle, type FileSystem, nodeFileSystem } from '../io/file-system.js'
+import { BatchScanner, SCAN_CHUNK_BYTES } from '../segment/batch-scanner.js'
 import {
   CLEANED_SUFFIX,
   INDEX_SUFFIX,
@@ -45,41 +47,18 @@ import {
   segmentFileName,
   TIME_INDEX_SUFFIX,
 } from '../segment/file-names.js'
+import { batchLastOffset, batchMaxTimestamp, batchSizeAt } from '../segment/record-batch.js'
 import {
-  ATTRIBUTES_OFFSET,
-  BASE_OFFSET_OFFSET,
-  BASE_TIMESTAMP_OFFSET,
-  BATCH_OVERHEAD,
-  batchAttributes,
-  batchBaseOffset,
-  batchBaseTimestamp,
-  batchLastOffset,
-  batchMaxTimestamp,
-  batchRecordsCount,
-  batchSizeAt,
-  CODEC_IDS,
-  COMPRESSION_CODEC_MASK,
-  CONTROL_FLAG_MASK,
-  CRC_OFFSET,
-  checkBatch,
-  crc32c,
-  DELETE_HORIZON_FLAG_MASK,
-  HEADER_SIZE_UP_TO_MAGIC,
-  LENGTH_OFFSET,
-  LOG_OVERHEAD,
-  MAX_TIMESTAMP_OFFSET,
-  RECORDS_COUNT_OFFSET,
-  RECORDS_OFFSET,
-  TIMESTAMP_TYPE_MASK,
-  writeInt32,
-  writeInt64,
-} from '../segment/record-batch.js'
-import { batchOffsetProblem } from '../segment/segment.js'
-import { type Cursor, readVarint, varintSize, writeVarint } from '../segment/varint.js'
-import { OffsetMap } from './offset-map.js'
+  type BatchRun,
+  CleanCore,
+  type CoreBegin,
+  type CoreEnd,
+  type FilterReply,
+  type MapReply,
+} from './clean-core.js'
 import { type GroupableSegment, groupSegments } from './planner.js'
 
-/** One segment the main thread hands to the worker. */
+/** One segment the pass cleans. */
 export interface CleanSegmentInput {
   baseOffset: number
   /** Exclusive upper bound: the next segment's base offset. */
@@ -88,7 +67,7 @@ export interface CleanSegmentInput {
   size: number
 }
 
-/** A compaction job: what the main thread posts to the worker. */
+/** A compaction job. */
 export interface CleanJob {
   dir: string
   /** Segments from the log's first one up to (not including) the first uncleanable one, ascending. */
@@ -138,266 +117,198 @@ export type CleanProgress =
   | { stage: 'map-built'; endOffset: number; keys: number; full: boolean }
   | { stage: 'group-written'; baseOffset: number; size: number; groupsLeft: number }
 
-const READ_CHUNK_BYTES = 1024 * 1024
-const WRITE_FLUSH_BYTES = 1024 * 1024
-const INT32_MAX = 0x7fffffff
+/**
+ * Where a pass's CPU work runs. Calls are answered in the order they are made (a worker's message queue), so a
+ * caller may have several in flight.
+ */
+export interface CleanCpu {
+  begin(b: CoreBegin): Promise<void>
+  mapRun(run: BatchRun): Promise<MapReply>
+  mapThrough(offset: number): Promise<void>
+  filter(run: BatchRun): Promise<FilterReply>
+  end(): Promise<CoreEnd>
+}
 
-const CODEC_NAMES = new Map<number, CompressionType>(
-  (Object.entries(CODEC_IDS) as [CompressionType, number][]).map(([name, id]) => [id, name]),
-)
+/** A `CleanCpu` on the calling thread. */
+export function localCpu(core: CleanCore = new CleanCore()): CleanCpu {
+  const call = <T>(f: () => T): Promise<T> => {
+    try {
+      return Promise.resolve(f())
+    } catch (err) {
+      return Promise.reject(err)
+    }
+  }
+  return {
+    begin: (b) => call(() => core.begin(b)),
+    mapRun: (run) => call(() => core.mapRun(run)),
+    mapThrough: (offset) => call(() => core.mapThrough(offset)),
+    filter: (run) => call(() => core.filter(run)),
+    end: () => call(() => core.end()),
+  }
+}
+
+const WRITE_FLUSH_BYTES = 1024 * 1024
+/** Bytes of batches posted to the CPU at once (at most one scanner chunk). */
+const RUN_BYTES = SCAN_CHUNK_BYTES
+/** Runs in flight to the CPU at once. */
+const RUNS_IN_FLIGHT = 2
+const INT32_MAX = 0x7fffffff
 
 // ---- reading ----
 
 interface SourceSegment extends CleanSegmentInput, GroupableSegment {
   path: string
-  fd: number
-  mtime: Date
+  handle: FileHandle
 }
 
-function readFully(fd: number, path: string, buf: Buffer, length: number, position: number): void {
-  let done = 0
-  while (done < length) {
-    let n: number
-    try {
-      n = fs.readSync(fd, buf, done, length - done, position + done)
-    } catch (err) {
-      throw ioError(err, 'read', path)
+function changed(path: string, what: string): SeglogError {
+  return new SeglogError('ABORTED', `${path} ${what}; it changed`, { path })
+}
+
+/** A scanner over a source segment; a short read means the file changed under the pass (ABORTED). */
+function scannerFor(src: SourceSegment, dense: boolean): BatchScanner {
+  const read = (position: number, length: number): Buffer => {
+    const buf = Buffer.allocUnsafeSlow(length)
+    let done = 0
+    while (done < length) {
+      let n: number
+      try {
+        n = src.handle.read(buf, done, length - done, position + done)
+      } catch (err) {
+        throw ioError(err, 'read', src.path)
+      }
+      if (n === 0) throw changed(src.path, `is shorter than expected (${position + done} bytes)`)
+      done += n
     }
-    if (n === 0) {
-      throw new SeglogError('ABORTED', `${path} is shorter than expected (${position + done} bytes); it changed`, {
-        path,
-      })
-    }
-    done += n
+    return buf
   }
+  return new BatchScanner(read, { baseOffset: src.baseOffset, end: src.size, offsetLimit: src.endOffset, dense })
 }
 
-function corrupt(src: SourceSegment, position: number, what: string, offset?: number): SeglogError {
-  return new SeglogError('CORRUPT_LOG', `${src.path}: batch at position ${position}: ${what}`, {
+function corruptSource(src: SourceSegment, scanner: BatchScanner): SeglogError {
+  const why = scanner.problem ?? scanner.holeProblem() ?? 'unreadable'
+  return new SeglogError('CORRUPT_LOG', `${src.path}: ${why}`, {
     path: src.path,
-    offset,
+    offset: scanner.problemOffset ?? scanner.prevLast + 1,
   })
 }
 
 /**
- * Calls `visit(buf, at, size, position)` for each complete batch of `src` in order. Lengths and offsets are
- * checked here (`batchOffsetProblem`: the base offset is outside the CRC, and a wrong one would map keys to wrong
- * offsets and drop the wrong records), the CRC is not: the visitor checks what it uses. When the walk reaches
- * the end, the last batch must end right before the next segment's base. `visit` returns false to stop.
+ * Walks `src` and hands its batches to `post` in runs (batches sharing one scanner chunk, at most RUN_BYTES),
+ * keeping at most RUNS_IN_FLIGHT answers pending; `onReply` sees each answer in order and returns false to stop.
+ * At the end the segment must end right before the next one's base (CORRUPT_LOG otherwise). Returns false when
+ * `onReply` stopped the walk.
  */
-function forEachBatch(
+async function walkRuns<R>(
   src: SourceSegment,
   dense: boolean,
-  visit: (buf: Buffer, at: number, size: number, position: number) => boolean | undefined,
-): void {
-  let pos = 0
-  let chunk = Buffer.alloc(0)
-  let chunkPos = 0
-  let prevLast = src.baseOffset - 1
-  const end = src.size
-  while (pos < end) {
-    if (pos + HEADER_SIZE_UP_TO_MAGIC > chunkPos + chunk.length) {
-      const len = Math.min(end - pos, READ_CHUNK_BYTES)
-      chunk = Buffer.allocUnsafe(len)
-      readFully(src.fd, src.path, chunk, len, pos)
-      chunkPos = pos
-    }
-    let at = pos - chunkPos
-    const size = batchSizeAt(chunk, at, chunk.length)
-    if (size < BATCH_OVERHEAD || pos + size > end) throw corrupt(src, pos, `invalid batch size ${size}`, prevLast + 1)
-    if (at + size > chunk.length) {
-      const len = Math.min(end - pos, Math.max(size, READ_CHUNK_BYTES))
-      chunk = Buffer.allocUnsafe(len)
-      readFully(src.fd, src.path, chunk, len, pos)
-      chunkPos = pos
-      at = 0
-    }
-    const why = batchOffsetProblem(chunk, at, src.baseOffset, prevLast, src.endOffset, dense)
-    if (why !== null) throw corrupt(src, pos, why, prevLast + 1)
-    const last = batchLastOffset(chunk, at)
-    if (visit(chunk, at, size, pos) === false) return
-    prevLast = last
-    pos += size
+  post: (run: BatchRun) => Promise<R>,
+  onReply: (reply: R) => boolean,
+): Promise<boolean> {
+  const scanner = scannerFor(src, dense)
+  const pending: Promise<R>[] = []
+  let stopped = false
+  const drainOne = async (): Promise<void> => {
+    const reply = await (pending.shift() as Promise<R>)
+    if (!stopped && !onReply(reply)) stopped = true
   }
-  if (prevLast !== src.endOffset - 1) {
-    throw corrupt(
-      src,
-      pos,
-      `the segment's data ends at offset ${prevLast + 1}, but the next segment starts at ${src.endOffset}`,
-      prevLast + 1,
-    )
-  }
-}
-
-function verify(src: SourceSegment, buf: Buffer, at: number, size: number, position: number): void {
-  const problem = checkBatch(buf, at, size)
-  if (problem !== null) throw corrupt(src, position, problem, batchBaseOffset(buf, at))
-}
-
-/** A record of a batch, located (not copied) in its records buffer. */
-interface RecordRef {
-  offset: number
-  timestamp: number
-  attributes: number
-  /** Key bytes [keyStart, keyStart + keyLength) in `buf`; keyLength −1 = null key. */
-  keyStart: number
-  keyLength: number
-  tombstone: boolean
-  /** Bytes from the key length varint to the record's end: copied as is when the record is rebuilt. */
-  restStart: number
-  end: number
-}
-
-interface BatchRecords {
-  /** Buffer holding the (decompressed) records. */
-  buf: Buffer
-  records: RecordRef[]
-}
-
-/** Parses every record of a verified batch (decompressing when needed). */
-function parseRecords(
-  src: SourceSegment,
-  batch: Buffer,
-  at: number,
-  size: number,
-  position: number,
-  codecs: CodecRegistry,
-): BatchRecords {
-  const attributes = batchAttributes(batch, at)
-  const baseOffset = batchBaseOffset(batch, at)
-  const baseTimestamp = batchBaseTimestamp(batch, at)
-  const maxTimestamp = batchMaxTimestamp(batch, at)
-  const logAppendTime = (attributes & TIMESTAMP_TYPE_MASK) !== 0
-  const count = batchRecordsCount(batch, at)
-  let buf = batch
-  const c: Cursor = { pos: at + RECORDS_OFFSET, end: at + size }
-  const codec = attributes & COMPRESSION_CODEC_MASK
-  if (codec !== 0) {
-    buf = codecs.decompressor(codec, batch.subarray(c.pos, c.end))
-    c.pos = 0
-    c.end = buf.length
-  }
-  const records: RecordRef[] = []
-  for (let i = 0; i < count; i++) {
-    const length = readVarint(buf, c)
-    if (!(length >= 6) || c.pos + length > c.end) throw corrupt(src, position, `record ${i} has an invalid length`)
-    const end = c.pos + length
-    const recordAttributes = buf[c.pos]
-    c.pos++
-    const tsDelta = readVarint(buf, c)
-    const offsetDelta = readVarint(buf, c)
-    const restStart = c.pos
-    const keyLength = readVarint(buf, c)
-    if (Number.isNaN(tsDelta) || Number.isNaN(offsetDelta) || !(keyLength >= -1) || c.pos + keyLength > end) {
-      throw corrupt(src, position, `record ${i} is malformed`, baseOffset)
+  try {
+    let runBuf: Buffer | null = null
+    let runStart = 0
+    let runEnd = 0
+    let batches: number[] = []
+    const flush = async (): Promise<void> => {
+      if (runBuf === null || batches.length === 0) return
+      const buf = runBuf.subarray(runStart, runEnd)
+      const run: BatchRun = { path: src.path, buf, batches }
+      runBuf = null
+      batches = []
+      pending.push(post(run))
+      while (pending.length >= RUNS_IN_FLIGHT && !stopped) await drainOne()
     }
-    const keyStart = c.pos
-    if (keyLength > 0) c.pos += keyLength
-    const valueLength = readVarint(buf, c)
-    if (!(valueLength >= -1) || c.pos + Math.max(valueLength, 0) > end) {
-      throw corrupt(src, position, `record ${i} has an invalid value length`, baseOffset)
-    }
-    c.pos = end
-    records.push({
-      offset: baseOffset + offsetDelta,
-      timestamp: logAppendTime ? maxTimestamp : baseTimestamp + tsDelta,
-      attributes: recordAttributes,
-      keyStart,
-      keyLength,
-      tombstone: valueLength === -1,
-      restStart,
-      end,
-    })
-  }
-  if (c.pos !== c.end) throw corrupt(src, position, `records section has trailing bytes`, baseOffset)
-  return { buf, records }
-}
-
-// ---- offset map ----
-
-interface MapBuildResult {
-  endOffset: number
-  full: boolean
-}
-
-function buildOffsetMap(
-  sources: SourceSegment[],
-  firstDirty: number,
-  firstUncleanable: number,
-  map: OffsetMap,
-  codecs: CodecRegistry,
-  denseFrom: number,
-): MapBuildResult {
-  let full = false
-  for (const src of sources) {
-    if (full) break
-    if (src.endOffset <= firstDirty || src.baseOffset >= firstUncleanable) continue
-    forEachBatch(src, src.baseOffset >= denseFrom, (buf, at, size, position) => {
-      const last = batchLastOffset(buf, at)
-      if (last < firstDirty) return true
-      verify(src, buf, at, size, position)
-      if ((batchAttributes(buf, at) & CONTROL_FLAG_MASK) === 0) {
-        const { buf: rbuf, records } = parseRecords(src, buf, at, size, position, codecs)
-        for (const r of records) {
-          if (r.keyLength < 0 || r.offset < firstDirty) continue
-          if (!map.tryPut(rbuf, r.offset, r.keyStart, r.keyStart + r.keyLength)) {
-            full = true
-            return false
-          }
-        }
+    for (let b = scanner.next(); b !== null && !stopped; b = scanner.next()) {
+      if (runBuf !== b.buf || b.at + b.size - runStart > RUN_BYTES) {
+        await flush()
+        if (stopped) break
+        runBuf = b.buf
+        runStart = b.at
       }
-      map.updateLatestOffset(last)
-      return true
-    })
-    if (!full) map.updateLatestOffset(Math.min(src.endOffset, firstUncleanable) - 1)
+      batches.push(b.at - runStart, b.size, b.position)
+      runEnd = b.at + b.size
+    }
+    if (!stopped) await flush()
+    while (pending.length > 0) await drainOne()
+  } finally {
+    // Answers nobody waits for any more must not become unhandled rejections.
+    for (const p of pending) p.catch(() => {})
   }
-  return { endOffset: map.latestOffset + 1, full }
+  if (stopped) return false
+  if (scanner.problem !== null || scanner.holeProblem() !== null) throw corruptSource(src, scanner)
+  return true
 }
 
 // ---- writing ----
 
 /** Writes one cleaned segment: `.log.cleaned` plus both indexes, built as LogSegment.append builds them. */
 class CleanedSegmentWriter {
-  readonly baseOffset: number
   readonly logPath: string
   readonly indexPath: string
   readonly timeIndexPath: string
-  private logFd: number
+  private log: FileHandle | null
   private size = 0
   private pending: Buffer[] = []
   private pendingBytes = 0
-  private readonly indexIntervalBytes: number
   private readonly maxOffsetEntries: number
   private readonly maxTimeEntries: number
-  private offsetEntries: Buffer
+  private offsetEntries = Buffer.alloc(OFFSET_INDEX_ENTRY_BYTES * 64)
   private offsetCount = 0
-  private timeEntries: Buffer
+  private timeEntries = Buffer.alloc(TIME_INDEX_ENTRY_BYTES * 64)
   private timeCount = 0
   private lastTimeEntry = -1
   private bytesSinceLastEntry = 0
   private maxTimestamp = -1
   private offsetOfMaxTimestamp: number
 
-  constructor(dir: string, baseOffset: number, indexIntervalBytes: number, segmentIndexBytes: number) {
-    this.baseOffset = baseOffset
+  constructor(
+    private readonly fs: FileSystem,
+    dir: string,
+    readonly baseOffset: number,
+    private readonly indexIntervalBytes: number,
+    segmentIndexBytes: number,
+  ) {
     this.logPath = `${dir}/${segmentFileName(baseOffset, LOG_SUFFIX)}${CLEANED_SUFFIX}`
     this.indexPath = `${dir}/${segmentFileName(baseOffset, INDEX_SUFFIX)}${CLEANED_SUFFIX}`
     this.timeIndexPath = `${dir}/${segmentFileName(baseOffset, TIME_INDEX_SUFFIX)}${CLEANED_SUFFIX}`
-    this.indexIntervalBytes = indexIntervalBytes
-    this.maxOffsetEntries = Math.floor(segmentIndexBytes / 8)
-    this.maxTimeEntries = Math.floor(segmentIndexBytes / 12)
-    this.offsetEntries = Buffer.alloc(8 * 64)
-    this.timeEntries = Buffer.alloc(12 * 64)
+    this.maxOffsetEntries = Math.floor(segmentIndexBytes / OFFSET_INDEX_ENTRY_BYTES)
+    this.maxTimeEntries = Math.floor(segmentIndexBytes / TIME_INDEX_ENTRY_BYTES)
     this.offsetOfMaxTimestamp = baseOffset
-    try {
-      this.logFd = fs.openSync(this.logPath, 'w', 0o644)
-    } catch (err) {
-      throw ioError(err, 'create', this.logPath)
-    }
+    this.log = this.create(this.logPath)
   }
 
-  get bytes(): number {
-    return this.size
+  private create(path: string): FileHandle {
+    let handle: FileHandle
+    try {
+      handle = this.fs.open(path, 'rw')
+    } catch (err) {
+      throw ioError(err, 'create', path)
+    }
+    try {
+      handle.truncate(0)
+    } catch (err) {
+      handle.close()
+      throw ioError(err, 'truncate', path)
+    }
+    return handle
+  }
+
+  /** Appends the complete batches in `data` (back to back). */
+  appendAll(data: Buffer): void {
+    let at = 0
+    while (at < data.length) {
+      const size = batchSizeAt(data, at, data.length)
+      this.append(data, at, size)
+      at += size
+    }
   }
 
   /** Appends one complete batch (`batch[at, at + size)`). */
@@ -424,13 +335,12 @@ class CleanedSegmentWriter {
   }
 
   private addOffsetEntry(relative: number, position: number): void {
-    if ((this.offsetCount + 1) * 8 > this.offsetEntries.length) {
+    if ((this.offsetCount + 1) * OFFSET_INDEX_ENTRY_BYTES > this.offsetEntries.length) {
       const grown = Buffer.alloc(this.offsetEntries.length * 2)
       this.offsetEntries.copy(grown)
       this.offsetEntries = grown
     }
-    this.offsetEntries.writeInt32BE(relative, this.offsetCount * 8)
-    this.offsetEntries.writeInt32BE(position, this.offsetCount * 8 + 4)
+    encodeOffsetEntry(this.offsetEntries, this.offsetCount * OFFSET_INDEX_ENTRY_BYTES, relative, position)
     this.offsetCount++
   }
 
@@ -439,24 +349,22 @@ class CleanedSegmentWriter {
     if (this.maxTimestamp <= this.lastTimeEntry) return
     const relative = this.offsetOfMaxTimestamp - this.baseOffset
     if (relative > INT32_MAX) return
-    if ((this.timeCount + 1) * 12 > this.timeEntries.length) {
+    if ((this.timeCount + 1) * TIME_INDEX_ENTRY_BYTES > this.timeEntries.length) {
       const grown = Buffer.alloc(this.timeEntries.length * 2)
       this.timeEntries.copy(grown)
       this.timeEntries = grown
     }
-    writeInt64(this.timeEntries, this.timeCount * 12, this.maxTimestamp)
-    this.timeEntries.writeInt32BE(relative, this.timeCount * 12 + 8)
+    encodeTimeEntry(this.timeEntries, this.timeCount * TIME_INDEX_ENTRY_BYTES, this.maxTimestamp, relative)
     this.timeCount++
     this.lastTimeEntry = this.maxTimestamp
   }
 
   private flushPending(): void {
-    if (this.pending.length === 0) return
+    if (this.pending.length === 0 || this.log === null) return
     const at = this.size - this.pendingBytes
     const data = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending, this.pendingBytes)
     try {
-      let done = 0
-      while (done < data.length) done += fs.writeSync(this.logFd, data, done, data.length - done, at + done)
+      this.log.write(data, 0, data.length, at)
     } catch (err) {
       throw ioError(err, 'write', this.logPath)
     }
@@ -465,30 +373,24 @@ class CleanedSegmentWriter {
   }
 
   /** Writes the rest, the final time-index entry and both indexes; fsyncs all three; returns the log size. */
-  finish(mtime: Date | null): number {
+  finish(): number {
     this.flushPending()
     if (this.timeCount < this.maxTimeEntries) this.maybeAddTimeEntry()
     const writeIndex = (path: string, data: Buffer): void => {
-      let fd: number
+      const handle = this.create(path)
       try {
-        fd = fs.openSync(path, 'w', 0o644)
-      } catch (err) {
-        throw ioError(err, 'create', path)
-      }
-      try {
-        fs.writeSync(fd, data, 0, data.length, 0)
-        fs.fsyncSync(fd)
+        handle.write(data, 0, data.length, 0)
+        handle.syncNow()
       } catch (err) {
         throw ioError(err, 'write', path)
       } finally {
-        fs.closeSync(fd)
+        handle.close()
       }
     }
-    writeIndex(this.indexPath, this.offsetEntries.subarray(0, this.offsetCount * 8))
-    writeIndex(this.timeIndexPath, this.timeEntries.subarray(0, this.timeCount * 12))
+    writeIndex(this.indexPath, this.offsetEntries.subarray(0, this.offsetCount * OFFSET_INDEX_ENTRY_BYTES))
+    writeIndex(this.timeIndexPath, this.timeEntries.subarray(0, this.timeCount * TIME_INDEX_ENTRY_BYTES))
     try {
-      fs.fsyncSync(this.logFd)
-      if (mtime !== null) fs.futimesSync(this.logFd, mtime, mtime)
+      this.log?.syncNow()
     } catch (err) {
       throw ioError(err, 'fsync', this.logPath)
     }
@@ -497,13 +399,13 @@ class CleanedSegmentWriter {
   }
 
   close(): void {
-    if (this.logFd < 0) return
+    const log = this.log
+    this.log = null
     try {
-      fs.closeSync(this.logFd)
+      log?.close()
     } catch {
       // nothing more to do with it
     }
-    this.logFd = -1
   }
 
   /** Closes and removes whatever was written. */
@@ -511,163 +413,21 @@ class CleanedSegmentWriter {
     this.close()
     for (const p of [this.logPath, this.indexPath, this.timeIndexPath]) {
       try {
-        fs.unlinkSync(p)
+        if (this.fs.exists(p)) this.fs.unlink(p)
       } catch {
-        // absent, or left for the caller's / the open-time sweep
+        // left for the caller's / the open-time sweep
       }
     }
   }
 }
 
-// ---- per-batch filtering ----
-
-interface FilterContext {
-  map: OffsetMap
-  now: number
-  deleteRetentionMs: number
-  codecs: CodecRegistry
-  recordsRemoved: number
-  tombstonesRemoved: number
-}
-
-/** What a batch becomes: the bytes to write, or null (nothing survives) with its empty-header form. */
-type BatchOutcome = { kind: 'keep'; buf: Buffer; at: number; size: number } | { kind: 'empty'; header: Buffer }
-
-/** Kafka's retention rule for one record (see the module header). */
-function shouldRetain(
-  r: RecordRef,
-  buf: Buffer,
-  map: OffsetMap,
-  retainTombstones: boolean,
-): { keep: boolean; expiredTombstone: boolean } {
-  if (r.offset > map.latestOffset) return { keep: true, expiredTombstone: false }
-  if (r.keyLength < 0) return { keep: false, expiredTombstone: false }
-  if (r.offset < map.get(buf, r.keyStart, r.keyStart + r.keyLength)) return { keep: false, expiredTombstone: false }
-  if (r.tombstone && !retainTombstones) return { keep: false, expiredTombstone: true }
-  return { keep: true, expiredTombstone: false }
-}
-
-/** A header-only batch keeping the original's offsets, producer fields and max timestamp (Kafka's writeEmptyHeader). */
-function emptyHeader(batch: Buffer, at: number): Buffer {
-  const out = Buffer.from(batch.subarray(at, at + BATCH_OVERHEAD))
-  writeInt32(out, LENGTH_OFFSET, BATCH_OVERHEAD - LOG_OVERHEAD)
-  const attributes = batchAttributes(batch, at) & ~(COMPRESSION_CODEC_MASK | DELETE_HORIZON_FLAG_MASK)
-  out.writeInt16BE(attributes, ATTRIBUTES_OFFSET)
-  const maxTimestamp = batchMaxTimestamp(batch, at)
-  writeInt64(out, BASE_TIMESTAMP_OFFSET, maxTimestamp)
-  writeInt64(out, MAX_TIMESTAMP_OFFSET, maxTimestamp)
-  writeInt32(out, RECORDS_COUNT_OFFSET, 0)
-  writeInt32(out, CRC_OFFSET, crc32c(out, ATTRIBUTES_OFFSET, out.length))
-  return out
-}
-
-/** Rebuilds a batch holding only `kept`, at the original base offset (Kafka's buildRetainedRecordsInto). */
-function rebuildBatch(
-  batch: Buffer,
-  at: number,
-  rbuf: Buffer,
-  kept: RecordRef[],
-  deleteHorizon: number | null,
-  codecs: CodecRegistry,
-): Buffer {
-  const originalAttributes = batchAttributes(batch, at)
-  const logAppendTime = (originalAttributes & TIMESTAMP_TYPE_MASK) !== 0
-  const baseOffset = batchBaseOffset(batch, at)
-  let maxTimestamp: number
-  let baseTimestamp: number
-  if (logAppendTime) {
-    maxTimestamp = batchMaxTimestamp(batch, at)
-    baseTimestamp = deleteHorizon ?? maxTimestamp
-  } else {
-    maxTimestamp = -1
-    for (const r of kept) if (r.timestamp > maxTimestamp) maxTimestamp = r.timestamp
-    baseTimestamp = deleteHorizon ?? kept[0].timestamp
-  }
-  let recordsSize = 0
-  const bodies = new Array<number>(kept.length)
-  for (let i = 0; i < kept.length; i++) {
-    const r = kept[i]
-    const tsDelta = logAppendTime ? 0 : r.timestamp - baseTimestamp
-    const body = 1 + varintSize(tsDelta) + varintSize(r.offset - baseOffset) + (r.end - r.restStart)
-    bodies[i] = body
-    recordsSize += varintSize(body) + body
-  }
-  let records: Buffer = Buffer.allocUnsafe(recordsSize)
-  let pos = 0
-  for (let i = 0; i < kept.length; i++) {
-    const r = kept[i]
-    pos = writeVarint(records, pos, bodies[i])
-    records[pos++] = r.attributes
-    pos = writeVarint(records, pos, logAppendTime ? 0 : r.timestamp - baseTimestamp)
-    pos = writeVarint(records, pos, r.offset - baseOffset)
-    pos += rbuf.copy(records, pos, r.restStart, r.end)
-  }
-  const codec = originalAttributes & COMPRESSION_CODEC_MASK
-  if (codec !== 0) {
-    const name = CODEC_NAMES.get(codec)
-    const compression = name === undefined ? undefined : codecs.compressionFor(name)
-    if (compression === undefined) {
-      throw new SeglogError('COMPRESSION_UNSUPPORTED', `cannot recompress a batch with codec id ${codec}`)
-    }
-    records = compression.compress(records)
-  }
-  const out = Buffer.allocUnsafe(BATCH_OVERHEAD + records.length)
-  // baseOffset, length, epoch, magic, crc (rewritten), attributes, lastOffsetDelta: from the original ...
-  batch.copy(out, 0, at, at + BATCH_OVERHEAD)
-  records.copy(out, BATCH_OVERHEAD)
-  writeInt64(out, BASE_OFFSET_OFFSET, baseOffset)
-  writeInt32(out, LENGTH_OFFSET, out.length - LOG_OVERHEAD)
-  const attributes = deleteHorizon === null ? originalAttributes : originalAttributes | DELETE_HORIZON_FLAG_MASK
-  out.writeInt16BE(attributes, ATTRIBUTES_OFFSET)
-  writeInt64(out, BASE_TIMESTAMP_OFFSET, baseTimestamp)
-  writeInt64(out, MAX_TIMESTAMP_OFFSET, maxTimestamp)
-  // Producer id/epoch/base sequence (bytes 43..57) stay as copied.
-  writeInt32(out, RECORDS_COUNT_OFFSET, kept.length)
-  writeInt32(out, CRC_OFFSET, crc32c(out, ATTRIBUTES_OFFSET, out.length))
-  return out
-}
-
-function filterBatch(
-  src: SourceSegment,
-  batch: Buffer,
-  at: number,
-  size: number,
-  position: number,
-  ctx: FilterContext,
-): BatchOutcome {
-  const attributes = batchAttributes(batch, at)
-  if ((attributes & CONTROL_FLAG_MASK) !== 0) return { kind: 'keep', buf: batch, at, size }
-  const hasHorizon = (attributes & DELETE_HORIZON_FLAG_MASK) !== 0
-  const horizon = hasHorizon ? batchBaseTimestamp(batch, at) : null
-  const retainTombstones = horizon === null || ctx.now < horizon
-  const { buf: rbuf, records } = parseRecords(src, batch, at, size, position, ctx.codecs)
-  const kept: RecordRef[] = []
-  let keptTombstone = false
-  for (const r of records) {
-    const verdict = shouldRetain(r, rbuf, ctx.map, retainTombstones)
-    if (verdict.keep) {
-      kept.push(r)
-      if (r.tombstone) keptTombstone = true
-    } else if (verdict.expiredTombstone) ctx.tombstonesRemoved++
-  }
-  ctx.recordsRemoved += records.length - kept.length
-  const stamp = keptTombstone && !hasHorizon
-  if (kept.length === records.length && !stamp) return { kind: 'keep', buf: batch, at, size }
-  if (kept.length === 0) return { kind: 'empty', header: emptyHeader(batch, at) }
-  // Clamped so the horizon (an int64 in the header, the base of every record's timestamp delta) stays exact when
-  // tombstones are kept "forever" (deleteRetentionMs up to 2^53 − 1).
-  const deleteHorizon = stamp ? Math.min(ctx.now + ctx.deleteRetentionMs, Number.MAX_SAFE_INTEGER) : horizon
-  const rebuilt = rebuildBatch(batch, at, rbuf, kept, deleteHorizon, ctx.codecs)
-  return { kind: 'keep', buf: rebuilt, at: 0, size: rebuilt.length }
-}
-
 // ---- the job ----
 
-function openSources(job: CleanJob): SourceSegment[] {
+function openSources(job: CleanJob, fsys: FileSystem): SourceSegment[] {
   const sources: SourceSegment[] = []
   const fileSize = (path: string): number => {
     try {
-      return fs.statSync(path).size
+      return fsys.fileSize(path)
     } catch {
       return 0
     }
@@ -675,9 +435,9 @@ function openSources(job: CleanJob): SourceSegment[] {
   try {
     for (const s of job.segments) {
       const path = `${job.dir}/${segmentFileName(s.baseOffset, LOG_SUFFIX)}`
-      let fd: number
+      let handle: FileHandle
       try {
-        fd = fs.openSync(path, 'r')
+        handle = fsys.open(path, 'r')
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
           throw new SeglogError('ABORTED', `segment ${offsetPrefix(s.baseOffset)} of ${job.dir} went away`, {
@@ -687,24 +447,37 @@ function openSources(job: CleanJob): SourceSegment[] {
         }
         throw ioError(err, 'open', path)
       }
-      const stat = fs.fstatSync(fd)
-      sources.push({
+      const src: SourceSegment = {
         ...s,
         path,
-        fd,
-        mtime: stat.mtime,
+        handle,
         offsetIndexBytes: fileSize(`${job.dir}/${segmentFileName(s.baseOffset, INDEX_SUFFIX)}`),
         timeIndexBytes: fileSize(`${job.dir}/${segmentFileName(s.baseOffset, TIME_INDEX_SUFFIX)}`),
-      })
-      if (stat.size < s.size) {
-        throw new SeglogError('ABORTED', `${path} has ${stat.size} bytes, expected ${s.size}; it changed`, { path })
       }
+      sources.push(src)
+      let size: number
+      try {
+        size = handle.size()
+      } catch (err) {
+        throw ioError(err, 'stat', path)
+      }
+      if (size < s.size) throw changed(path, `has ${size} bytes, expected ${s.size}`)
     }
   } catch (err) {
-    for (const s of sources) fs.closeSync(s.fd)
+    closeSources(sources)
     throw err
   }
   return sources
+}
+
+function closeSources(sources: SourceSegment[]): void {
+  for (const s of sources) {
+    try {
+      s.handle.close()
+    } catch {
+      // read-only handle; nothing to lose
+    }
+  }
 }
 
 function checkJob(job: CleanJob): void {
@@ -718,31 +491,38 @@ function checkJob(job: CleanJob): void {
   }
 }
 
-/** Runs one pass (see the module header). On failure the `.cleaned` files it wrote are removed. */
-let cachedMap: OffsetMap | null = null
-
-/**
- * One offset map per thread, cleared between passes instead of reallocated: measured over 11 passes with a
- * fresh 16 MiB map each, the cleaner thread's RSS grew by ~157 MB (old maps waiting for its GC) against ~84 MB
- * when the memory was reused. Jobs in one thread run one at a time, so sharing is safe.
- */
-function reusableMap(bytes: number): OffsetMap {
-  if (cachedMap === null || cachedMap.memoryBytes !== bytes) cachedMap = new OffsetMap(bytes)
-  else cachedMap.clear()
-  return cachedMap
+export interface CleanPassOptions {
+  /** Where every file operation goes. Default: the real file system. */
+  fs?: FileSystem
+  onProgress?: (p: CleanProgress) => void
 }
 
-export function runCleanJob(job: CleanJob, onProgress?: (p: CleanProgress) => void): CleanResult {
+/** Runs one pass (see the module header) with its CPU work on `cpu`. */
+export async function cleanPass(job: CleanJob, cpu: CleanCpu, options: CleanPassOptions = {}): Promise<CleanResult> {
   checkJob(job)
+  const fsys = options.fs ?? nodeFileSystem
+  const { onProgress } = options
   const [firstDirty, firstUncleanable] = job.mapRange
   const denseFrom = job.denseFrom ?? Number.POSITIVE_INFINITY
-  const codecs = new CodecRegistry()
-  const sources = openSources(job)
+  const sources = openSources(job, fsys)
   const written: CleanedSegmentWriter[] = []
   try {
-    const map = reusableMap(job.mapBytes)
-    const { endOffset, full } = buildOffsetMap(sources, firstDirty, firstUncleanable, map, codecs, denseFrom)
-    onProgress?.({ stage: 'map-built', endOffset, keys: map.size, full })
+    await cpu.begin({ mapBytes: job.mapBytes, firstDirty, now: job.now, deleteRetentionMs: job.deleteRetentionMs })
+    let full = false
+    for (const src of sources) {
+      if (full) break
+      if (src.endOffset <= firstDirty || src.baseOffset >= firstUncleanable) continue
+      const whole = await walkRuns(
+        src,
+        src.baseOffset >= denseFrom,
+        (run) => cpu.mapRun(run),
+        (reply) => !(full ||= reply.full),
+      )
+      if (whole && !full) await cpu.mapThrough(Math.min(src.endOffset, firstUncleanable) - 1)
+    }
+    const mapped = await cpu.end()
+    const endOffset = mapped.endOffset
+    onProgress?.({ stage: 'map-built', endOffset, keys: mapped.keysMapped, full: mapped.full })
     const result: CleanResult = {
       newSegments: [],
       replacedBaseOffsets: [],
@@ -750,25 +530,18 @@ export function runCleanJob(job: CleanJob, onProgress?: (p: CleanProgress) => vo
       recordsRemoved: 0,
       bytesBefore: 0,
       bytesAfter: 0,
-      endOffset: Math.max(endOffset, firstDirty),
-      mapFull: full,
-      keysMapped: map.size,
+      endOffset,
+      mapFull: mapped.full,
+      keysMapped: mapped.keysMapped,
       tombstonesRemoved: 0,
     }
     if (endOffset <= firstDirty) return result
     const toClean = sources.filter((s) => s.baseOffset < endOffset)
     const groups = groupSegments(toClean, job.segmentBytes, job.segmentIndexBytes)
-    const ctx: FilterContext = {
-      map,
-      now: job.now,
-      deleteRetentionMs: job.deleteRetentionMs,
-      codecs,
-      recordsRemoved: 0,
-      tombstonesRemoved: 0,
-    }
     for (let g = 0; g < groups.length; g++) {
       const group = groups[g]
       const writer = new CleanedSegmentWriter(
+        fsys,
         job.dir,
         group[0].baseOffset,
         job.indexIntervalBytes,
@@ -776,50 +549,52 @@ export function runCleanJob(job: CleanJob, onProgress?: (p: CleanProgress) => vo
       )
       written.push(writer)
       // The last source batch of the group, when nothing of it survived: kept as a bare header.
-      let trailingEmpty = null as Buffer | null
+      let trailingEmpty: Uint8Array | null = null
       for (const src of group) {
-        forEachBatch(src, src.baseOffset >= denseFrom, (buf, at, size, position) => {
-          verify(src, buf, at, size, position)
-          const outcome = filterBatch(src, buf, at, size, position, ctx)
-          if (outcome.kind === 'empty') trailingEmpty = outcome.header
-          else {
-            trailingEmpty = null
-            writer.append(outcome.buf, outcome.at, outcome.size)
-          }
-          return true
-        })
+        await walkRuns(
+          src,
+          src.baseOffset >= denseFrom,
+          (run) => cpu.filter(run),
+          (reply) => {
+            if (reply.out.byteLength > 0) writer.appendAll(asBuffer(reply.out))
+            trailingEmpty = reply.trailingEmpty
+            return true
+          },
+        )
         result.replacedBaseOffsets.push(src.baseOffset)
         result.replacedSizes.push(src.size)
         result.bytesBefore += src.size
       }
-      if (trailingEmpty !== null) writer.append(trailingEmpty, 0, trailingEmpty.length)
-      const size = writer.finish(group[group.length - 1].mtime)
+      if (trailingEmpty !== null) writer.appendAll(asBuffer(trailingEmpty))
+      const size = writer.finish()
       result.newSegments.push({ baseOffset: group[0].baseOffset, size })
       result.bytesAfter += size
       onProgress?.({ stage: 'group-written', baseOffset: group[0].baseOffset, size, groupsLeft: groups.length - g - 1 })
     }
-    result.recordsRemoved = ctx.recordsRemoved
-    result.tombstonesRemoved = ctx.tombstonesRemoved
+    const counts = await cpu.end()
+    result.recordsRemoved = counts.recordsRemoved
+    result.tombstonesRemoved = counts.tombstonesRemoved
     return result
   } catch (err) {
     for (const w of written) w.discard()
     throw err
   } finally {
-    for (const s of sources) {
-      try {
-        fs.closeSync(s.fd)
-      } catch {
-        // read-only descriptor; nothing to lose
-      }
-    }
+    closeSources(sources)
   }
 }
 
+const asBuffer = (u: Uint8Array): Buffer => (Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.byteLength))
+
+/** Runs one pass in-process (CPU work on the calling thread). On failure the `.cleaned` files it wrote are removed. */
+export function runCleanJob(job: CleanJob, options: CleanPassOptions = {}): Promise<CleanResult> {
+  return cleanPass(job, localCpu(), options)
+}
+
 /** Removes every `*.cleaned` file in `dir` (leftovers of a failed or aborted pass). Returns the names removed. */
-export function removeCleanedFiles(dir: string): string[] {
+export function removeCleanedFiles(fsys: FileSystem, dir: string): string[] {
   let names: string[]
   try {
-    names = fs.readdirSync(dir)
+    names = fsys.readdir(dir)
   } catch {
     return []
   }
@@ -827,7 +602,7 @@ export function removeCleanedFiles(dir: string): string[] {
   for (const name of names) {
     if (!name.endsWith(CLEANED_SUFFIX)) continue
     try {
-      fs.unlinkSync(`${dir}/${name}`)
+      fsys.unlink(`${dir}/${name}`)
       removed.push(name)
     } catch {
       // gone already, or left for the open-time sweep

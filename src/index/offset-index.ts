@@ -28,8 +28,22 @@ export interface OffsetPosition {
   position: number
 }
 
+/** Bytes of one `.index` entry: a 4-byte offset relative to the segment's base, then a 4-byte file position. */
+export const OFFSET_INDEX_ENTRY_BYTES = 8
+
+/** Writes one `.index` entry at `buf[at]` (big-endian int32 relative offset, int32 position). */
+export function encodeOffsetEntry(buf: Buffer, at: number, relativeOffset: number, position: number): void {
+  buf.writeInt32BE(relativeOffset, at)
+  buf.writeInt32BE(position, at + 4)
+}
+
+/** Reads the `.index` entry at `buf[at]`. */
+export function decodeOffsetEntry(buf: Buffer, at = 0): { relativeOffset: number; position: number } {
+  return { relativeOffset: buf.readInt32BE(at), position: buf.readInt32BE(at + 4) }
+}
+
 export class OffsetIndex extends FixedIndex {
-  static readonly ENTRY_SIZE = 8
+  static readonly ENTRY_SIZE = OFFSET_INDEX_ENTRY_BYTES
 
   private relOffsets = new Int32Array(0)
   private positions = new Int32Array(0)
@@ -72,8 +86,7 @@ export class OffsetIndex extends FixedIndex {
     if (position < lastPosition || position > 0x7fffffff) {
       throw this.corrupt(`append expected a position in [${lastPosition}, 2147483647], got ${position}`, offset)
     }
-    this.entryBuf.writeInt32BE(relative, 0)
-    this.entryBuf.writeInt32BE(position, 4)
+    encodeOffsetEntry(this.entryBuf, 0, relative, position)
     this.appendEntry()
   }
 
@@ -102,7 +115,7 @@ export class OffsetIndex extends FixedIndex {
 
   /** Decodes one 8-byte entry as written to the file (relative offset, position). */
   static decode(buf: Buffer, at = 0): { relativeOffset: number; position: number } {
-    return { relativeOffset: buf.readInt32BE(at), position: buf.readInt32BE(at + 4) }
+    return decodeOffsetEntry(buf, at)
   }
 
   /**

@@ -39,8 +39,24 @@ export const NO_TIMESTAMP = -1
 
 const TWO_32 = 0x1_0000_0000
 
+/** Bytes of one `.timeindex` entry: an 8-byte timestamp, then a 4-byte offset relative to the segment's base. */
+export const TIME_INDEX_ENTRY_BYTES = 12
+
+/** Writes one `.timeindex` entry at `buf[at]` (big-endian int64 timestamp, int32 relative offset). */
+export function encodeTimeEntry(buf: Buffer, at: number, timestamp: number, relativeOffset: number): void {
+  const hi = Math.floor(timestamp / TWO_32)
+  buf.writeInt32BE(hi, at)
+  buf.writeUInt32BE(timestamp - hi * TWO_32, at + 4)
+  buf.writeInt32BE(relativeOffset, at + 8)
+}
+
+/** Reads the `.timeindex` entry at `buf[at]`. */
+export function decodeTimeEntry(buf: Buffer, at = 0): { timestamp: number; relativeOffset: number } {
+  return { timestamp: buf.readInt32BE(at) * TWO_32 + buf.readUInt32BE(at + 4), relativeOffset: buf.readInt32BE(at + 8) }
+}
+
 export class TimeIndex extends FixedIndex {
-  static readonly ENTRY_SIZE = 12
+  static readonly ENTRY_SIZE = TIME_INDEX_ENTRY_BYTES
 
   private timestamps = new Float64Array(0)
   private relOffsets = new Int32Array(0)
@@ -92,10 +108,7 @@ export class TimeIndex extends FixedIndex {
         offset,
       )
     }
-    const hi = Math.floor(timestamp / TWO_32)
-    this.entryBuf.writeInt32BE(hi, 0)
-    this.entryBuf.writeUInt32BE(timestamp - hi * TWO_32, 4)
-    this.entryBuf.writeInt32BE(relative, 8)
+    encodeTimeEntry(this.entryBuf, 0, timestamp, relative)
     this.appendEntry()
   }
 
@@ -115,10 +128,7 @@ export class TimeIndex extends FixedIndex {
 
   /** Decodes one 12-byte entry as written to the file (timestamp, relative offset). */
   static decode(buf: Buffer, at = 0): { timestamp: number; relativeOffset: number } {
-    return {
-      timestamp: buf.readInt32BE(at) * TWO_32 + buf.readUInt32BE(at + 4),
-      relativeOffset: buf.readInt32BE(at + 8),
-    }
+    return decodeTimeEntry(buf, at)
   }
 
   entryAt(i: number): TimestampOffset {

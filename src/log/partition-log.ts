@@ -28,6 +28,7 @@
  */
 import { corruptLog, ioError, SeglogError } from '../errors.js'
 import { type FileSystem, nodeFileSystem } from '../io/file-system.js'
+import { MAX_LOG_OFFSET } from '../segment/batch-scanner.js'
 import {
   CLEANED_SUFFIX,
   CLEANER_CHECKPOINT,
@@ -56,7 +57,7 @@ import {
   setBatchBaseOffset,
   TimestampType,
 } from '../segment/record-batch.js'
-import { BatchCache, LogSegment, MAX_LOG_OFFSET, type SegmentRepair, segmentIndexFor } from '../segment/segment.js'
+import { BatchCache, LogSegment, type SegmentRepair, segmentIndexFor } from '../segment/segment.js'
 import {
   type CleanShutdownState,
   type PartitionState,
@@ -579,6 +580,11 @@ export class PartitionLog {
   /** Segments based at or above this offset were never compacted (Infinity when that is not known). */
   get compactedEndOffset(): number {
     return this.compactedEnd
+  }
+
+  /** The FileSystem every file of this partition goes through (compaction uses it for its own files too). */
+  get fileSystem(): FileSystem {
+    return this.fs
   }
 
   get effectiveConfig(): Readonly<LogConfig> {

@@ -27,9 +27,9 @@
 import { ioError } from '../errors.js'
 import type { FileSystem } from '../io/file-system.js'
 import { writeJsonFile } from '../io/json-file.js'
+import { MAX_LOG_OFFSET } from '../segment/batch-scanner.js'
 import { crc32c } from '../segment/crc32c.js'
 import { STATE_FILE } from '../segment/file-names.js'
-import { MAX_LOG_OFFSET } from '../segment/segment.js'
 
 export interface CleanShutdownState {
   activeBaseOffset: number

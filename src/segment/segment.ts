@@ -22,10 +22,11 @@
  * synchronous and may interleave with appends between calls (JS is single threaded), never inside one.
  */
 import { corruptLog, ioError, SeglogError } from '../errors.js'
-import { IndexFileProbe, MAX_RELATIVE_OFFSET } from '../index/fixed-index.js'
+import { IndexFileProbe } from '../index/fixed-index.js'
 import { OffsetIndex } from '../index/offset-index.js'
 import { NO_TIMESTAMP, TimeIndex } from '../index/time-index.js'
 import type { FileHandle, FileSystem } from '../io/file-system.js'
+import { BatchScanner, batchOffsetProblem } from './batch-scanner.js'
 import { INDEX_SUFFIX, LOG_SUFFIX, segmentFileName, TIME_INDEX_SUFFIX } from './file-names.js'
 import {
   BATCH_OVERHEAD,
@@ -44,12 +45,10 @@ import {
   decodeRecords,
   HEADER_SIZE_UP_TO_MAGIC,
   indexRecords,
-  LAST_OFFSET_DELTA_OFFSET,
   MAGIC_OFFSET,
   MAGIC_V2,
   type RecordContext,
   type RecordTable,
-  readInt32,
 } from './record-batch.js'
 import type { Cursor } from './varint.js'
 
@@ -57,12 +56,6 @@ export interface SegmentConfig {
   indexIntervalBytes: number
   segmentIndexBytes: number
 }
-
-/**
- * Largest offset a log may use: a batch based there still ends (base + lastOffsetDelta + 1) inside the exact range
- * of a JS number. Anything above it read from a file or a checkpoint is damage.
- */
-export const MAX_LOG_OFFSET = Number.MAX_SAFE_INTEGER - 0x8000_0000
 
 /** Index of the segment holding `offset` in a list sorted by base offset: the last whose base <= offset (0 when none is). */
 export function segmentIndexFor(segments: readonly { baseOffset: number }[], offset: number): number {
@@ -284,48 +277,6 @@ class HeaderReader {
     }
     return { buf: this.chunk, at: pos - this.chunkPos }
   }
-}
-
-/**
- * Why the offsets in the batch header at `buf[at]` cannot be right in a segment based at `segmentBase`, or null.
- * `prevLast` is the last offset of the batch before it (NaN when unknown), `limit` the offset every offset of the
- * segment stays below (the next segment's base, or the log end), `dense` whether the segment was never compacted.
- * Bytes 0–7 (the base offset) are outside the CRC, so these checks are all that stands between a flipped bit there
- * and wrong offsets being served: the base must be a safe integer >= the segment's base and above `prevLast`
- * (right after it when dense), the record count must fit the batch's offset span (equal it when dense), and the
- * last offset must stay below `limit` and within int32 of the segment's base.
- */
-export function batchOffsetProblem(
-  buf: Buffer,
-  at: number,
-  segmentBase: number,
-  prevLast: number,
-  limit: number,
-  dense: boolean,
-): string | null {
-  const base = batchBaseOffset(buf, at)
-  const delta = readInt32(buf, at + LAST_OFFSET_DELTA_OFFSET)
-  const count = batchRecordsCount(buf, at)
-  if (!Number.isSafeInteger(base) || base < segmentBase || base > MAX_LOG_OFFSET) {
-    return `base offset ${base} is outside the segment (base offset ${segmentBase})`
-  }
-  if (delta < 0) return `negative lastOffsetDelta ${delta}`
-  if (count < 0 || count > delta + 1) return `record count ${count} does not fit lastOffsetDelta ${delta}`
-  if (dense && count !== delta + 1) {
-    return `record count ${count} does not match lastOffsetDelta ${delta} in a segment that was never compacted`
-  }
-  if (!Number.isNaN(prevLast)) {
-    if (base <= prevLast) return `base offset ${base} does not follow the previous batch's last offset ${prevLast}`
-    if (dense && base !== prevLast + 1) {
-      return `base offset ${base} leaves a gap after offset ${prevLast} in a segment that was never compacted`
-    }
-  }
-  const last = base + delta
-  if (last >= limit) return `last offset ${last} is not below ${limit}, where the next segment or the log end starts`
-  if (last - segmentBase > MAX_RELATIVE_OFFSET) {
-    return `last offset ${last} is more than 2^31-1 past the segment's base offset ${segmentBase}`
-  }
-  return null
 }
 
 /** A batch header the open-time check has read: its max timestamp and the one of the batch before (NaN: unknown). */
@@ -1521,46 +1472,28 @@ export class LogSegment {
     let offsetOfMaxTimestamp = this.baseOffset
     let firstBatchTimestamp = NO_TIMESTAMP
     let prevLast = this.baseOffset - 1
-    let pos = 0
+    let validBytes = 0
     let bytesSinceEntry = 0
     let reason: string | null = null
     let badOffset: number | undefined
-    let chunk: Buffer = Buffer.alloc(0)
-    let chunkPos = 0
-    while (pos < limit) {
-      if (pos + HEADER_SIZE_UP_TO_MAGIC > chunkPos + chunk.length) {
-        const len = Math.min(limit - pos, RECOVERY_CHUNK_BYTES)
-        if (len < HEADER_SIZE_UP_TO_MAGIC) {
-          reason = `${len} trailing bytes at position ${pos} are too few for a batch header`
-          break
-        }
-        chunk = this.readExact(pos, len)
-        chunkPos = pos
-      }
-      let at = pos - chunkPos
-      const size = batchSizeAt(chunk, at, chunk.length)
-      if (size < BATCH_OVERHEAD || size > maxBatchBytes) {
-        reason = `batch at position ${pos} has invalid size ${size}`
-        break
-      }
-      if (pos + size > limit) {
-        reason = `batch at position ${pos} needs ${size} bytes, only ${limit - pos} remain`
-        break
-      }
-      if (at + size > chunk.length) {
-        chunk = this.readExact(pos, Math.min(limit - pos, Math.max(size, RECOVERY_CHUNK_BYTES)))
-        chunkPos = pos
-        at = 0
-      }
-      const problem = checkBatch(chunk, at, size) ?? this.offsetProblem(chunk, at, prevLast, this.nextSegmentBase)
-      const maxTs = batchMaxTimestamp(chunk, at)
+    const scanner = new BatchScanner((position, length) => this.readExact(position, length), {
+      baseOffset: this.baseOffset,
+      end: limit,
+      offsetLimit: this.nextSegmentBase,
+      dense: this.dense,
+      maxBatchBytes,
+      chunkBytes: RECOVERY_CHUNK_BYTES,
+    })
+    for (let b = scanner.next(); b !== null; b = scanner.next()) {
+      const { buf, at, size, position: pos, lastOffset: last } = b
+      const problem = checkBatch(buf, at, size)
+      const maxTs = batchMaxTimestamp(buf, at)
       if (problem !== null) reason = `batch at position ${pos}: ${problem}`
       else if (!Number.isSafeInteger(maxTs)) reason = `batch at position ${pos} has an invalid max timestamp ${maxTs}`
       if (reason !== null) {
         badOffset = prevLast + 1
         break
       }
-      const last = batchLastOffset(chunk, at)
       if (pos === 0) firstBatchTimestamp = maxTs
       if (maxTs > maxTimestamp) {
         maxTimestamp = maxTs
@@ -1573,8 +1506,12 @@ export class LogSegment {
         bytesSinceEntry = 0
       }
       bytesSinceEntry += size
+      validBytes = pos + size
       prevLast = last
-      pos += size
+    }
+    if (reason === null && scanner.problem !== null) {
+      reason = scanner.problem
+      badOffset = scanner.problemOffset
     }
     // Kafka's recover adds the final time-index entry too, so an inactive segment's last entry is its maximum.
     if (maxTimestamp >= 0 && timeIndex.entries < timeIndex.maxEntries) {
@@ -1582,13 +1519,14 @@ export class LogSegment {
     }
     const nextOffset = prevLast + 1
     let hole = false
-    if (reason === null && Number.isFinite(this.nextSegmentBase) && nextOffset !== this.nextSegmentBase) {
+    const holeWhy = reason === null ? scanner.holeProblem() : null
+    if (holeWhy !== null) {
       hole = true
-      reason = `the segment's data ends at offset ${nextOffset}, before the next segment's base offset ${this.nextSegmentBase}`
+      reason = holeWhy
     }
     this.dirty = true
     return {
-      validBytes: pos,
+      validBytes,
       reason,
       badOffset,
       hole,

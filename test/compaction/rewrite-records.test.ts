@@ -72,7 +72,7 @@ async function writeLog(timestamps: number[]): Promise<{ log: PartitionLog; writ
 describe('compaction of record contents', () => {
   it('keeps every header entry, in order, with repeated keys and null values, in rebuilt and copied batches', async () => {
     const { log, written } = await writeLog([TS_BASE, TS_BASE + 1, TS_BASE + 2])
-    const result = runCleanJob(jobFor(log))
+    const result = await runCleanJob(jobFor(log))
     log.replaceSegments(result.newSegments, result.replacedBaseOffsets)
     expect(result.recordsRemoved).toBe(1)
     expect(readAll(log)).toEqual(written.slice(1))
@@ -82,7 +82,7 @@ describe('compaction of record contents', () => {
   it('keeps timestamps exact when a tombstone delete horizon is stamped far from them', async () => {
     const { log, written } = await writeLog([MAX, 0, 8.64e15, NOW, 0, NOW])
     // Tombstones kept "forever": the horizon is clamped to the largest exact timestamp, not now + 2^53 − 1.
-    const result = runCleanJob(jobFor(log, { deleteRetentionMs: MAX }))
+    const result = await runCleanJob(jobFor(log, { deleteRetentionMs: MAX }))
     log.replaceSegments(result.newSegments, result.replacedBaseOffsets)
     const first = readBatchHeader(fs.readFileSync(`${dir}/${'0'.repeat(20)}.log`), 0)
     expect(first.attributes & 0x40).toBe(0x40)

@@ -66,7 +66,7 @@ describe('runCleanJob', () => {
     appendWorkload(log, mulberry32(0x1d), 3000, { keys: 400, maxBatch: 4 })
     log.roll()
     appendWorkload(log, mulberry32(0x1e), 10, { keys: 400 })
-    const result = runCleanJob(jobFor(log))
+    const result = await runCleanJob(jobFor(log))
     await log.close()
     expect(result.newSegments.length).toBeGreaterThan(0)
     let indexed = 0
@@ -122,7 +122,7 @@ describe('runCleanJob', () => {
     log.roll()
     log.append([big('c', 4)])
     const job = jobFor(log)
-    const result = runCleanJob(job)
+    const result = await runCleanJob(job)
     // Two groups (each segment alone: together they exceed segmentBytes); the first lost both its records.
     expect(result.newSegments.map((s) => s.baseOffset)).toEqual([0, 2])
     expect(result.newSegments[0].size).toBe(61)
@@ -154,7 +154,7 @@ describe('runCleanJob', () => {
     const data = fs.readFileSync(file)
     data[70] ^= 0x55
     fs.writeFileSync(file, data)
-    expect(() => runCleanJob(job)).toThrow(expect.objectContaining({ code: 'CORRUPT_LOG', path: file }))
+    await expect(runCleanJob(job)).rejects.toMatchObject({ code: 'CORRUPT_LOG', path: file })
     expect(tempFiles(dir)).toEqual([])
   })
 
@@ -164,7 +164,7 @@ describe('runCleanJob', () => {
     const job = jobFor(log)
     await log.close()
     fs.renameSync(path.join(dir, name(job.segments[1].baseOffset, '.log')), path.join(dir, 'elsewhere'))
-    expect(() => runCleanJob(job)).toThrow(expect.objectContaining({ code: 'ABORTED' }))
+    await expect(runCleanJob(job)).rejects.toMatchObject({ code: 'ABORTED' })
   })
 })
 
