@@ -967,11 +967,11 @@ export class PartitionLog {
   }
 
   /** Renames files `.deleted` now (readers of the old handles keep working), unlinks them after the delay. */
-  private deleteSegmentFiles(doomed: LogSegment[], reason: string): void {
+  private deleteSegmentFiles(doomed: LogSegment[], reason: string, options: { keepOpen?: boolean } = {}): void {
     const renamed: string[] = []
     for (const seg of doomed) {
       this.unsynced.delete(seg)
-      seg.close()
+      if (options.keepOpen !== true) seg.close()
       for (const path of [seg.logPath, seg.offsetIndexPath, seg.timeIndexPath]) {
         try {
           if (!this.fs.exists(path)) continue
@@ -1098,7 +1098,14 @@ export class PartitionLog {
         throw abandon(`cleaned segment ${newBases[i]} is not a replaced base offset in ascending order`)
       }
       for (const path of pathsOf(newBases[i])) {
-        if (!fsys.exists(path + CLEANED_SUFFIX)) throw abandon(`${path}${CLEANED_SUFFIX} is missing`)
+        let present: boolean
+        try {
+          present = fsys.exists(path + CLEANED_SUFFIX)
+        } catch (err) {
+          removeNew()
+          throw ioError(err, 'stat', path + CLEANED_SUFFIX)
+        }
+        if (!present) throw abandon(`${path}${CLEANED_SUFFIX} is missing`)
       }
     }
 
@@ -1140,10 +1147,18 @@ export class PartitionLog {
     }
     options.crashPoint?.('swap:after-cleaned-to-swap')
 
-    // 2. Replaced segments → .deleted (readers of the old handles keep working until the delayed unlink).
+    // 2. Replaced segments → .deleted. They stay the log's segments until step 4, so their log handles stay open
+    // and their indexes in memory (`holdOpen`): if a later step fails, reads keep serving the old records from
+    // the renamed files instead of reopening paths that now name other files (or nothing).
     const doomed = this.segments.slice(0, n)
+    try {
+      for (const seg of doomed) seg.holdOpen()
+    } catch (err) {
+      removeNew()
+      throw err
+    }
     for (const seg of doomed) this.batchCache.dropSegment(seg)
-    this.deleteSegmentFiles(doomed, 'compaction')
+    this.deleteSegmentFiles(doomed, 'compaction', { keepOpen: true })
     options.crashPoint?.('swap:after-old-deleted')
 
     // 3. .swap → final, ascending, .log first.
@@ -1162,6 +1177,7 @@ export class PartitionLog {
       const loaded = newBases.map((base) => LogSegment.load(fsys, this.dir, base, this.segmentConfig(), now))
       this.segments.splice(0, n, ...loaded)
       this.relink()
+      for (const seg of doomed) seg.close()
     } catch (err) {
       throw this.poisonWith(ioError(err, 'load', this.dir))
     }

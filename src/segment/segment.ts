@@ -1624,6 +1624,16 @@ export class LogSegment {
     this.dirty = false
   }
 
+  /**
+   * Opens the log handle and loads both indexes now, so the segment keeps reading its own data after its files
+   * are renamed (compaction renames a replaced segment `.deleted` before the log lets go of it).
+   */
+  holdOpen(): void {
+    this.handle()
+    void this.offsetIndex
+    void this.timeIndex
+  }
+
   /** Closes file handles (the segment can be reopened lazily by the next read). */
   close(): void {
     this.cachedBatches = null
