@@ -39,7 +39,7 @@ export type CoreReply = { id: number; ok: true; value: unknown } | { id: number;
 /** workerData that marks a thread as the cleaner. */
 export const CLEANER_WORKER_DATA = { seglogCleaner: true } as const
 
-export function serializeError(err: unknown): SerializedError {
+function serializeError(err: unknown): SerializedError {
   if (err instanceof SeglogError) {
     // SeglogError messages start with "CODE: "; keep the human part only.
     const prefix = `${err.code}: `

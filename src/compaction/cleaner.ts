@@ -49,7 +49,7 @@ const KNOWN_CODES = new Set<string>([
 ])
 
 /** Turns a worker's serialized error back into a SeglogError (IO_ERROR when it carried no known code). */
-export function deserializeError(e: SerializedError, dir: string): SeglogError {
+function deserializeError(e: SerializedError, dir: string): SeglogError {
   if (e.code !== undefined && KNOWN_CODES.has(e.code)) {
     const err = new SeglogError(e.code as SeglogErrorCode, e.message, {
       path: e.path,

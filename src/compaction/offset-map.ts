@@ -20,7 +20,7 @@ import { murmur2Seeded } from '../partitioner.js'
 /** Default memory budget of one map (16 MiB ≈ 1M slots, ≈ 940k keys per pass). */
 export const DEFAULT_OFFSET_MAP_BYTES = 16 * 1024 * 1024
 /** Bytes per slot: 8 (offset) + 8 (64-bit key hash). */
-export const OFFSET_MAP_SLOT_BYTES = 16
+const OFFSET_MAP_SLOT_BYTES = 16
 /** The map is full when this fraction of its slots is used. */
 export const OFFSET_MAP_LOAD_FACTOR = 0.9
 /** Smallest budget accepted (a handful of slots). */

@@ -130,7 +130,7 @@ export interface CleanCpu {
 }
 
 /** A `CleanCpu` on the calling thread. */
-export function localCpu(core: CleanCore = new CleanCore()): CleanCpu {
+function localCpu(core: CleanCore = new CleanCore()): CleanCpu {
   const call = <T>(f: () => T): Promise<T> => {
     try {
       return Promise.resolve(f())

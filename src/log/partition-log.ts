@@ -28,6 +28,7 @@
  */
 import { corruptLog, ioError, SeglogError } from '../errors.js'
 import { type FileSystem, nodeFileSystem } from '../io/file-system.js'
+import { BatchCache } from '../segment/batch-cache.js'
 import { MAX_LOG_OFFSET } from '../segment/batch-scanner.js'
 import {
   CLEANED_SUFFIX,
@@ -57,7 +58,7 @@ import {
   setBatchBaseOffset,
   TimestampType,
 } from '../segment/record-batch.js'
-import { BatchCache, LogSegment, type SegmentRepair, segmentIndexFor } from '../segment/segment.js'
+import { LogSegment, type SegmentRepair, segmentIndexFor } from '../segment/segment.js'
 import {
   type CleanShutdownState,
   type PartitionState,
@@ -435,9 +436,11 @@ export class PartitionLog {
     const segs = this.segments
     for (let i = 0; i < segs.length; i++) {
       const seg = segs[i]
-      seg.nextSegmentBase = i + 1 < segs.length ? segs[i + 1].baseOffset : Number.POSITIVE_INFINITY
-      seg.dense = seg.baseOffset >= this.compactedEnd
-      seg.onRepair = this.onSegmentRepair
+      seg.link({
+        nextSegmentBase: i + 1 < segs.length ? segs[i + 1].baseOffset : Number.POSITIVE_INFINITY,
+        dense: seg.baseOffset >= this.compactedEnd,
+        onRepair: this.onSegmentRepair,
+      })
     }
   }
 

@@ -32,9 +32,6 @@ function loadNative(): NativeCrc | null {
 const native = loadNative()
 const NATIVE_MIN_BYTES = 512
 
-/** Which implementation large buffers use ('native' or 'js'), for benchmarks and diagnostics. */
-export const crc32cImplementation: 'native' | 'js' = native ? 'native' : 'js'
-
 /** CRC-32C of `data[start, end)` as an unsigned 32-bit number. */
 export function crc32c(data: Uint8Array, start = 0, end = data.length): number {
   const view = start === 0 && end === data.length ? data : data.subarray(start, end)

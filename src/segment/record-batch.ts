@@ -67,7 +67,7 @@ export const BATCH_OVERHEAD = RECORDS_OFFSET
  * Size of the smallest record: one byte each for length, attributes, timestampDelta, offsetDelta, keyLength (−1),
  * valueLength (−1) and headerCount (0).
  */
-export const MIN_RECORD_SIZE = 7
+const MIN_RECORD_SIZE = 7
 /** The smallest batch that holds a record (compression only makes a record this small bigger). */
 export const MIN_ONE_RECORD_BATCH_SIZE = BATCH_OVERHEAD + MIN_RECORD_SIZE
 /** baseOffset + length: the bytes outside `length`. */
@@ -246,7 +246,7 @@ function writeHeaders(buf: Buffer, pos: number, headers: readonly RecordHeader[]
  * differ by at most 2^53, which a double holds exactly and the varlong codec writes and reads exactly, so every
  * record's delta from the batch's base timestamp round-trips.
  */
-export function isStorableTimestamp(ts: number): boolean {
+function isStorableTimestamp(ts: number): boolean {
   return Number.isSafeInteger(ts) && ts >= -1
 }
 
@@ -378,7 +378,7 @@ export const batchMaxTimestamp = (buf: Uint8Array, pos: number): number => readI
 export const batchBaseTimestamp = (buf: Uint8Array, pos: number): number => readInt64(buf, pos + BASE_TIMESTAMP_OFFSET)
 export const batchAttributes = (buf: Uint8Array, pos: number): number => readInt16(buf, pos + ATTRIBUTES_OFFSET)
 export const batchRecordsCount = (buf: Uint8Array, pos: number): number => readInt32(buf, pos + RECORDS_COUNT_OFFSET)
-export const batchStoredCrc = (buf: Uint8Array, pos: number): number => readInt32(buf, pos + CRC_OFFSET) >>> 0
+const batchStoredCrc = (buf: Uint8Array, pos: number): number => readInt32(buf, pos + CRC_OFFSET) >>> 0
 
 /** Writes the base offset into bytes 0–7 (outside the CRC). */
 export function setBatchBaseOffset(buf: Uint8Array, pos: number, baseOffset: number): void {

@@ -18,7 +18,7 @@ export function zigzag(n: number): number {
   return n >= 0 ? n * 2 : -n * 2 - 1
 }
 
-export function unzigzag(z: number): number {
+function unzigzag(z: number): number {
   if (z <= 0x7fffffff) return (z >>> 1) ^ -(z & 1)
   return z % 2 === 0 ? z / 2 : -(z + 1) / 2
 }
@@ -72,7 +72,7 @@ function writeBigVarint(buf: Uint8Array, pos: number, n: number): number {
 }
 
 /** Writes the unsigned varint of `u` at `pos`; returns the position after it. */
-export function writeUvarint(buf: Uint8Array, pos: number, u: number): number {
+function writeUvarint(buf: Uint8Array, pos: number, u: number): number {
   while (u >= 0x80) {
     buf[pos++] = (u & 0x7f) | 0x80
     u = u < 0x80000000 ? u >>> 7 : Math.floor(u / 0x80)
@@ -113,7 +113,7 @@ export interface Cursor {
 }
 
 /** Reads an unsigned varint; returns -1 on a truncated or over-long (> 8 bytes) varint. */
-export function readUvarint(buf: Uint8Array, c: Cursor): number {
+function readUvarint(buf: Uint8Array, c: Cursor): number {
   let pos = c.pos
   const end = c.end
   let result = 0

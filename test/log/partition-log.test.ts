@@ -331,7 +331,7 @@ describe('PartitionLog open', () => {
 
 describe('PartitionLog point reads', () => {
   it('return the right records from large batches, through the batch cache, across truncation and reopen', async () => {
-    const { BatchCache } = await import('../../src/segment/segment.js')
+    const { BatchCache } = await import('../../src/segment/batch-cache.js')
     const cache = new BatchCache(1 << 20)
     const log = await open({ segmentBytes: 64 * 1024, indexIntervalBytes: 1024 }, { batchCache: cache })
     fill(log, 3000, 100)
