@@ -9,7 +9,8 @@
  * thread). Keeping every open/read/write/fsync/rename/unlink here means fault injection (ENOSPC, EIO, a power
  * cut) reaches all of compaction and the descriptor bound holds, while the heavy decoding stays off the event
  * loop. Each main-thread step is small: one read of at most `SCAN_CHUNK_BYTES` (1 MiB) of source, or one write
- * of a run's output; two runs are in flight at a time so the worker rarely waits for a read.
+ * of a run's output; fsyncs run on the thread pool; two runs are in flight at a time so the worker rarely waits
+ * for a read.
  *
  * 1. **Offset map** over the dirty range [firstDirty, firstUncleanable): the segments it covers are scanned
  *    (`BatchScanner`: sizes and offsets checked) and their batches posted in runs to `cpu.mapRun`. When the map
@@ -372,25 +373,28 @@ class CleanedSegmentWriter {
     this.pendingBytes = 0
   }
 
-  /** Writes the rest, the final time-index entry and both indexes; fsyncs all three; returns the log size. */
-  finish(): number {
+  /**
+   * Writes the rest, the final time-index entry and both indexes; fsyncs all three on the thread pool (a cleaned
+   * segment's fsync can take tens of ms; the event loop keeps serving appends meanwhile); returns the log size.
+   */
+  async finish(): Promise<number> {
     this.flushPending()
     if (this.timeCount < this.maxTimeEntries) this.maybeAddTimeEntry()
-    const writeIndex = (path: string, data: Buffer): void => {
+    const writeIndex = async (path: string, data: Buffer): Promise<void> => {
       const handle = this.create(path)
       try {
         handle.write(data, 0, data.length, 0)
-        handle.syncNow()
+        await handle.sync()
       } catch (err) {
         throw ioError(err, 'write', path)
       } finally {
         handle.close()
       }
     }
-    writeIndex(this.indexPath, this.offsetEntries.subarray(0, this.offsetCount * OFFSET_INDEX_ENTRY_BYTES))
-    writeIndex(this.timeIndexPath, this.timeEntries.subarray(0, this.timeCount * TIME_INDEX_ENTRY_BYTES))
+    await writeIndex(this.indexPath, this.offsetEntries.subarray(0, this.offsetCount * OFFSET_INDEX_ENTRY_BYTES))
+    await writeIndex(this.timeIndexPath, this.timeEntries.subarray(0, this.timeCount * TIME_INDEX_ENTRY_BYTES))
     try {
-      this.log?.syncNow()
+      await this.log?.sync()
     } catch (err) {
       throw ioError(err, 'fsync', this.logPath)
     }
@@ -566,7 +570,7 @@ export async function cleanPass(job: CleanJob, cpu: CleanCpu, options: CleanPass
         result.bytesBefore += src.size
       }
       if (trailingEmpty !== null) writer.appendAll(asBuffer(trailingEmpty))
-      const size = writer.finish()
+      const size = await writer.finish()
       result.newSegments.push({ baseOffset: group[0].baseOffset, size })
       result.bytesAfter += size
       onProgress?.({ stage: 'group-written', baseOffset: group[0].baseOffset, size, groupsLeft: groups.length - g - 1 })
