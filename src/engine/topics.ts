@@ -32,6 +32,7 @@ import {
 import { ioError, SeglogError } from '../errors.js'
 import { type LogConfig, PartitionLog } from '../log/partition-log.js'
 import { StickyPartitioner } from '../partitioner.js'
+import { BatchCache } from '../segment/batch-cache.js'
 import { CREATE_DIR_SUFFIX, DELETE_DIR_SUFFIX } from '../segment/file-names.js'
 import type { EngineContext, PartitionState, TopicState } from './context.js'
 import { type MetadataRepair, MetadataStore, newTopicId, type TopicRecord } from './metadata.js'
@@ -87,6 +88,8 @@ function logConfigOf(config: TopicConfig): Partial<LogConfig> {
 
 export class TopicRegistry {
   private readonly topics = new Map<string, TopicState>()
+  /** One budget of verified batches for every partition of the engine, so memory does not grow with the partition count. */
+  private readonly batchCache = new BatchCache()
   private metaQueue: Promise<unknown> = Promise.resolve()
 
   private constructor(
@@ -249,6 +252,7 @@ export class TopicRegistry {
       fs: this.ctx.fs,
       clock: this.ctx.clock,
       decompress: this.ctx.codecs.decompressor,
+      batchCache: this.batchCache,
       onEvent: (e) => this.ctx.onEvent({ ...e, topic: name, partition: index }),
     })
     return { topic, index, log, waiters: new Set(), flushTimer: null }
