@@ -35,6 +35,8 @@ export type OpenMode =
   | 'r'
   /** read and write; created if missing */
   | 'rw'
+  /** read and write; the file must exist (ENOENT otherwise, never created) */
+  | 'rw-existing'
 
 export interface FileSystem {
   open(path: string, mode: OpenMode): FileHandle
@@ -113,7 +115,8 @@ function syncDirectory(dir: string): Promise<void> {
 /** The real file system, through node:fs. */
 export const nodeFileSystem: FileSystem = {
   open(path, mode) {
-    const fd = fs.openSync(path, mode === 'r' ? 'r' : fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644)
+    const flags = mode === 'r' ? 'r' : mode === 'rw' ? fs.constants.O_RDWR | fs.constants.O_CREAT : fs.constants.O_RDWR
+    const fd = fs.openSync(path, flags, 0o644)
     return new NodeFileHandle(path, fd)
   },
   exists: (path) => fs.existsSync(path),

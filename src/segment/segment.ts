@@ -414,10 +414,11 @@ export class LogSegment {
     return { offsetIndex: this.offsetIndexRef, timeIndex: this.timeIndexRef }
   }
 
+  /** The `.log` handle, reopened lazily after `close()`. Never creates the file: a missing one is IO_ERROR ENOENT. */
   private handle(): FileHandle {
     if (this.logHandle === null) {
       try {
-        this.logHandle = this.fs.open(this.logPath, 'rw')
+        this.logHandle = this.fs.open(this.logPath, 'rw-existing')
       } catch (err) {
         throw ioError(err, 'open segment', this.logPath)
       }

@@ -416,6 +416,26 @@ describe('LogSegment recovery, flush and close', () => {
     expect(readRecords(again, BASE).map((r) => [r.offset, r.timestamp, r.value?.toString()])).toEqual(before)
   })
 
+  it('a closed segment whose .log was removed fails its next read with IO_ERROR ENOENT and creates no file', () => {
+    const seg = create()
+    fill(seg, [3, 3])
+    seg.syncNow()
+    seg.close()
+    fs.unlinkSync(seg.logPath)
+    let caught: unknown
+    try {
+      readRecords(seg, BASE)
+    } catch (err) {
+      caught = err
+    }
+    expect(isSeglogError(caught)).toBe(true)
+    expect(caught).toMatchObject({ code: 'IO_ERROR', errno: 'ENOENT', path: seg.logPath })
+    expect(fs.existsSync(seg.logPath)).toBe(false)
+    // A write path reopens the same way: no empty file appears at the missing path.
+    expect(() => appendBatch(seg, BASE + 6, 1)).toThrow(expect.objectContaining({ code: 'IO_ERROR', errno: 'ENOENT' }))
+    expect(fs.existsSync(seg.logPath)).toBe(false)
+  })
+
   it('deleteFiles removes its .log, .index and .timeindex', () => {
     const seg = create()
     fill(seg, [4, 4, 4, 4, 4, 4, 4, 4])
