@@ -19,7 +19,9 @@
  * reach it throw CORRUPT_LOG.
  *
  * Read-only from outside: sizes, offsets and timestamps are getters; the owning log sets the segment's place in
- * the list (`link`). Sequential scans (recovery, index rebuild) go through `BatchScanner` (batch-scanner.ts).
+ * the list (`link`). Sequential scans (recovery, index rebuild) go through `BatchScanner` (batch-scanner.ts); the
+ * header walks of reads and of the open-time check use a lighter reader here but the scanner's own checks
+ * (`batchHeaderProblem`, `batchOffsetProblem`): there is one implementation of "is this a valid batch header".
  * Verified batches may be held by a `BatchCache` (batch-cache.ts), which owns those entries; the segment drops
  * them whenever its data changes or goes away (close, delete, truncate, recover).
  *
@@ -32,7 +34,7 @@ import { OffsetIndex } from '../index/offset-index.js'
 import { NO_TIMESTAMP, TimeIndex } from '../index/time-index.js'
 import type { FileHandle, FileSystem } from '../io/file-system.js'
 import type { BatchCache, BatchInfo } from './batch-cache.js'
-import { BatchScanner, batchOffsetProblem } from './batch-scanner.js'
+import { BatchScanner, batchHeaderProblem, batchOffsetProblem } from './batch-scanner.js'
 import { INDEX_SUFFIX, LOG_SUFFIX, segmentFileName, TIME_INDEX_SUFFIX } from './file-names.js'
 import {
   BATCH_OVERHEAD,
@@ -51,8 +53,6 @@ import {
   decodeRecords,
   HEADER_SIZE_UP_TO_MAGIC,
   indexRecords,
-  MAGIC_OFFSET,
-  MAGIC_V2,
 } from './record-batch.js'
 import type { Cursor } from './varint.js'
 
@@ -214,16 +214,6 @@ interface KnownBatch {
 function lastOffsetMismatch(h: { buf: Buffer; at: number }, lastOffset: number): string | null {
   const last = batchLastOffset(h.buf, h.at)
   return last === lastOffset ? null : `the batch there ends at offset ${last}`
-}
-
-/** Why a batch header is not a plausible v2 batch inside [pos, end), or null. */
-function headerProblem(buf: Buffer, at: number, pos: number, end: number): string | null {
-  const size = batchSizeAt(buf, at, buf.length)
-  if (size < BATCH_OVERHEAD) return `batch at position ${pos} has an invalid size ${size}`
-  const magic = buf[at + MAGIC_OFFSET]
-  if (magic !== MAGIC_V2) return `batch at position ${pos} has magic ${magic} (expected ${MAGIC_V2})`
-  if (pos + size > end) return `batch at position ${pos} needs ${size} bytes, only ${end - pos} remain in the file`
-  return null
 }
 
 export class LogSegment {
@@ -559,7 +549,7 @@ export class LogSegment {
    */
   private checkWalked(buf: Buffer, at: number, pos: number, prevLast: number, target: number): number {
     if (this.damage_ !== null && pos >= this.damage_.position) throw this.damage_.error
-    const bad = headerProblem(buf, at, pos, this.size_)
+    const bad = batchHeaderProblem(buf, at, pos, this.size_)
     if (bad !== null) throw corruptLog(bad, this.logPath, target)
     const size = batchSizeAt(buf, at, buf.length)
     const why = this.offsetProblem(buf, at, prevLast, this.offsetLimit)
@@ -625,7 +615,7 @@ export class LogSegment {
         const why =
           h === null
             ? 'no batch header there'
-            : (headerProblem(h.buf, h.at, pos, end) ?? lastOffsetMismatch(h, entryOffset))
+            : (batchHeaderProblem(h.buf, h.at, pos, end) ?? lastOffsetMismatch(h, entryOffset))
         if (why !== null) {
           this.indexMismatch(entryOffset, pos, why, retried)
           return this.readBatches(target, maxBytes, true)
@@ -759,7 +749,7 @@ export class LogSegment {
           const why =
             chunk === null
               ? 'no batch header there'
-              : (headerProblem(chunk, pos - chunkPos, pos, end) ??
+              : (batchHeaderProblem(chunk, pos - chunkPos, pos, end) ??
                 lastOffsetMismatch({ buf: chunk, at: pos - chunkPos }, entryOffset))
           if (why !== null) {
             this.indexMismatch(entryOffset, pos, why, retried)
@@ -1281,7 +1271,7 @@ export class LogSegment {
       }
       const h = reader.at(pos)
       if (h === null) return `${size - pos} bytes at position ${pos} are too few for a batch`
-      const bad = headerProblem(h.buf, h.at, pos, size)
+      const bad = batchHeaderProblem(h.buf, h.at, pos, size)
       if (bad !== null) return start !== null && pos === start.position ? entryProblem(start, bad) : bad
       const last = batchLastOffset(h.buf, h.at)
       for (const e of [start, mustPass]) {
