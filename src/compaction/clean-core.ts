@@ -50,10 +50,11 @@ import {
   RECORDS_COUNT_OFFSET,
   RECORDS_OFFSET,
   TIMESTAMP_TYPE_MASK,
+  walkRecords,
   writeInt32,
   writeInt64,
 } from '../segment/record-batch.js'
-import { type Cursor, readVarint, varintSize, writeVarint } from '../segment/varint.js'
+import { type Cursor, varintSize, writeVarint } from '../segment/varint.js'
 import { OffsetMap } from './offset-map.js'
 
 /** What a pass tells the core before its first run. */
@@ -132,7 +133,7 @@ interface BatchRecords {
   records: RecordRef[]
 }
 
-/** Parses every record of a verified batch (decompressing when needed). */
+/** Locates every record of a verified batch (decompressing when needed) with the one record walker (`walkRecords`). */
 function parseRecords(
   path: string,
   batch: Buffer,
@@ -156,38 +157,20 @@ function parseRecords(
     c.end = buf.length
   }
   const records: RecordRef[] = []
-  for (let i = 0; i < count; i++) {
-    const length = readVarint(buf, c)
-    if (!(length >= 6) || c.pos + length > c.end) throw corrupt(path, position, `record ${i} has an invalid length`)
-    const end = c.pos + length
-    const recordAttributes = buf[c.pos]
-    c.pos++
-    const tsDelta = readVarint(buf, c)
-    const offsetDelta = readVarint(buf, c)
-    const restStart = c.pos
-    const keyLength = readVarint(buf, c)
-    if (Number.isNaN(tsDelta) || Number.isNaN(offsetDelta) || !(keyLength >= -1) || c.pos + keyLength > end) {
-      throw corrupt(path, position, `record ${i} is malformed`, baseOffset)
-    }
-    const keyStart = c.pos
-    if (keyLength > 0) c.pos += keyLength
-    const valueLength = readVarint(buf, c)
-    if (!(valueLength >= -1) || c.pos + Math.max(valueLength, 0) > end) {
-      throw corrupt(path, position, `record ${i} has an invalid value length`, baseOffset)
-    }
-    c.pos = end
+  const problem = walkRecords(buf, c, count, Number.NEGATIVE_INFINITY, (f) => {
     records.push({
-      offset: baseOffset + offsetDelta,
-      timestamp: logAppendTime ? maxTimestamp : baseTimestamp + tsDelta,
-      attributes: recordAttributes,
-      keyStart,
-      keyLength,
-      tombstone: valueLength === -1,
-      restStart,
-      end,
+      offset: baseOffset + f.offsetDelta,
+      timestamp: logAppendTime ? maxTimestamp : baseTimestamp + f.timestampDelta,
+      attributes: f.attributes,
+      keyStart: f.keyStart,
+      keyLength: f.keyLength,
+      tombstone: f.valueLength === -1,
+      restStart: f.keyLengthAt,
+      end: f.end,
     })
-  }
-  if (c.pos !== c.end) throw corrupt(path, position, `records section has trailing bytes`, baseOffset)
+    return undefined
+  })
+  if (problem !== null) throw corrupt(path, position, problem, baseOffset)
   return { buf, records }
 }
 

@@ -459,6 +459,170 @@ export function batchContext(buf: Uint8Array, pos: number): RecordContext {
 }
 
 /**
+ * Where the fields of one record lie in its records section, as `walkRecordHead` / `walkRecordBody` found them.
+ * One object is reused for every record of a walk (no allocation per record).
+ */
+export interface RecordFields {
+  /** Position of the record's length varint. */
+  start: number
+  /** Position right after the record. */
+  end: number
+  attributes: number
+  timestampDelta: number
+  offsetDelta: number
+  /** Position of the key length varint: [keyLengthAt, end) is the part of a record that no rewrite changes. */
+  keyLengthAt: number
+  /** Key bytes [keyStart, keyStart + keyLength); keyLength −1 = null key. */
+  keyStart: number
+  keyLength: number
+  /** Value bytes [valueStart, valueStart + valueLength); valueLength −1 = null value (a tombstone). */
+  valueStart: number
+  valueLength: number
+  /** Position of the header count varint; the headers run from there to `end`. */
+  headersStart: number
+  headerCount: number
+}
+
+/** A fresh `RecordFields` for one walk. */
+export function recordFields(): RecordFields {
+  return {
+    start: 0,
+    end: 0,
+    attributes: 0,
+    timestampDelta: 0,
+    offsetDelta: 0,
+    keyLengthAt: 0,
+    keyStart: 0,
+    keyLength: -1,
+    valueStart: 0,
+    valueLength: -1,
+    headersStart: 0,
+    headerCount: 0,
+  }
+}
+
+/**
+ * The record walker, first step: reads the record whose length varint starts at `c.pos` up to its offset delta
+ * into `f` (start, end, attributes, timestamp and offset deltas), checking the length fits `c.end`. Leaves `c.pos`
+ * at the key length varint; `walkRecordBody` goes on from there, or the caller skips to `f.end`. Returns null, or
+ * a sentence describing a structural error of record `i`.
+ */
+export function walkRecordHead(buf: Buffer, c: Cursor, f: RecordFields, i: number): string | null {
+  f.start = c.pos
+  const length = readVarint(buf, c)
+  if (!(length >= 6) || c.pos + length > c.end) return `record ${i} has an invalid length ${length}`
+  f.end = c.pos + length
+  f.attributes = buf[c.pos]
+  c.pos++
+  f.timestampDelta = readVarint(buf, c)
+  f.offsetDelta = readVarint(buf, c)
+  if (Number.isNaN(f.timestampDelta) || Number.isNaN(f.offsetDelta)) return `record ${i} has a malformed varint`
+  return null
+}
+
+/**
+ * The record walker, second step (after `walkRecordHead`): locates the key, the value and the headers into `f`,
+ * checking every length (each header's too) stays inside the record and the fields fill it exactly. Leaves
+ * `c.pos` at `f.end`. Returns null, or a sentence describing a structural error of record `i`.
+ */
+export function walkRecordBody(buf: Buffer, c: Cursor, f: RecordFields, i: number): string | null {
+  const recordEnd = f.end
+  f.keyLengthAt = c.pos
+  const keyLen = readVarint(buf, c)
+  if (keyLen >= 0) {
+    if (c.pos + keyLen > recordEnd) return `record ${i} has an invalid key length ${keyLen}`
+  } else if (keyLen !== -1) return `record ${i} has an invalid key length ${keyLen}`
+  f.keyStart = c.pos
+  f.keyLength = keyLen
+  if (keyLen > 0) c.pos += keyLen
+  const valueLen = readVarint(buf, c)
+  if (valueLen >= 0) {
+    if (c.pos + valueLen > recordEnd) return `record ${i} has an invalid value length ${valueLen}`
+  } else if (valueLen !== -1) return `record ${i} has an invalid value length ${valueLen}`
+  f.valueStart = c.pos
+  f.valueLength = valueLen
+  if (valueLen > 0) c.pos += valueLen
+  f.headersStart = c.pos
+  const hc = readVarint(buf, c)
+  if (hc !== 0) {
+    if (!(hc > 0) || hc > recordEnd - f.start) return `record ${i} has an invalid header count ${hc}`
+    for (let h = 0; h < hc; h++) {
+      const hkLen = readVarint(buf, c)
+      if (!(hkLen >= 0) || c.pos + hkLen > recordEnd) return `record ${i} header ${h} has an invalid key length`
+      c.pos += hkLen
+      const hvLen = readVarint(buf, c)
+      if (hvLen >= 0) {
+        if (c.pos + hvLen > recordEnd) return `record ${i} header ${h} has an invalid value length`
+        c.pos += hvLen
+      } else if (hvLen !== -1) return `record ${i} header ${h} has an invalid value length`
+    }
+  }
+  f.headerCount = hc
+  if (c.pos !== recordEnd) return `record ${i} (${recordEnd - f.start} bytes) does not match its fields`
+  return null
+}
+
+/**
+ * The record walker over a whole (decompressed) records section `[c.pos, c.end)` of `count` records: for each,
+ * `walkRecordHead`, then — unless its offset delta is below `minOffsetDelta` (skipped unparsed) — `walkRecordBody`
+ * and `visit(f, i)`; `visit` returning false stops the walk. Checks the section holds exactly `count` records.
+ * Returns null, or a sentence describing the first structural error. Used by `decodeRecords` and compaction.
+ */
+export function walkRecords(
+  buf: Buffer,
+  c: Cursor,
+  count: number,
+  minOffsetDelta: number,
+  visit: (f: RecordFields, i: number) => boolean | undefined,
+): string | null {
+  const f = recordFields()
+  for (let i = 0; i < count; i++) {
+    const head = walkRecordHead(buf, c, f, i)
+    if (head !== null) return head
+    if (f.offsetDelta < minOffsetDelta) {
+      c.pos = f.end
+      continue
+    }
+    const body = walkRecordBody(buf, c, f, i)
+    if (body !== null) return body
+    if (visit(f, i) === false) return null
+  }
+  if (c.pos !== c.end) return `records section has ${c.end - c.pos} trailing bytes after ${count} records`
+  return null
+}
+
+/** The record whose fields `walkRecordBody` located in `buf` (key, value and header values are views). */
+function recordFrom(buf: Buffer, f: RecordFields, ctx: RecordContext): DecodedRecord {
+  const key = f.keyLength >= 0 ? view(buf, f.keyStart, f.keyLength) : null
+  const value = f.valueLength >= 0 ? view(buf, f.valueStart, f.valueLength) : null
+  let headers = EMPTY_HEADERS
+  if (f.headerCount > 0) {
+    // Already checked by the walk: every length below fits the record.
+    const list: RecordHeader[] = []
+    const c: Cursor = { pos: f.headersStart, end: f.end }
+    readVarint(buf, c)
+    for (let h = 0; h < f.headerCount; h++) {
+      const hkLen = readVarint(buf, c)
+      const hkey = buf.toString('utf8', c.pos, c.pos + hkLen)
+      c.pos += hkLen
+      const hvLen = readVarint(buf, c)
+      let hval: Buffer | null = null
+      if (hvLen >= 0) {
+        hval = buf.subarray(c.pos, c.pos + hvLen)
+        c.pos += hvLen
+      }
+      list.push({ key: hkey, value: hval })
+    }
+    headers = list
+  }
+  const timestamp = ctx.logAppendTime ? ctx.maxTimestamp : ctx.baseTimestamp + f.timestampDelta
+  return { offset: ctx.baseOffset + f.offsetDelta, timestamp, key, value, headers }
+}
+
+/** Scratch fields for `decodeRecordAt` (synchronous, so one object serves every call). */
+const SINGLE_FIELDS = recordFields()
+
+/**
  * Decodes the record whose length varint starts at `c.pos`, leaving `c.pos` at the record's end. Returns the
  * record, `null` when its offset is below `minOffset` (skipped without parsing its fields), or a sentence
  * describing a structural error.
@@ -470,56 +634,16 @@ export function decodeRecordAt(
   minOffset: number,
   i: number,
 ): DecodedRecord | null | string {
-  const length = readVarint(buf, c)
-  if (!(length >= 6) || c.pos + length > c.end) return `record ${i} has an invalid length ${length}`
-  const recordEnd = c.pos + length
-  c.pos++ // attributes
-  const tsDelta = readVarint(buf, c)
-  const offsetDelta = readVarint(buf, c)
-  if (Number.isNaN(tsDelta) || Number.isNaN(offsetDelta)) return `record ${i} has a malformed varint`
-  const offset = ctx.baseOffset + offsetDelta
-  if (offset < minOffset) {
-    c.pos = recordEnd
+  const f = SINGLE_FIELDS
+  const head = walkRecordHead(buf, c, f, i)
+  if (head !== null) return head
+  if (ctx.baseOffset + f.offsetDelta < minOffset) {
+    c.pos = f.end
     return null
   }
-  const keyLen = readVarint(buf, c)
-  let key: Buffer | null = null
-  if (keyLen >= 0) {
-    if (c.pos + keyLen > recordEnd) return `record ${i} has an invalid key length ${keyLen}`
-    key = view(buf, c.pos, keyLen)
-    c.pos += keyLen
-  } else if (keyLen !== -1) return `record ${i} has an invalid key length ${keyLen}`
-  const valueLen = readVarint(buf, c)
-  let value: Buffer | null = null
-  if (valueLen >= 0) {
-    if (c.pos + valueLen > recordEnd) return `record ${i} has an invalid value length ${valueLen}`
-    value = view(buf, c.pos, valueLen)
-    c.pos += valueLen
-  } else if (valueLen !== -1) return `record ${i} has an invalid value length ${valueLen}`
-  const hc = readVarint(buf, c)
-  let headers = EMPTY_HEADERS
-  if (hc !== 0) {
-    if (!(hc > 0) || hc > length) return `record ${i} has an invalid header count ${hc}`
-    const list: RecordHeader[] = []
-    for (let h = 0; h < hc; h++) {
-      const hkLen = readVarint(buf, c)
-      if (!(hkLen >= 0) || c.pos + hkLen > recordEnd) return `record ${i} header ${h} has an invalid key length`
-      const hkey = buf.toString('utf8', c.pos, c.pos + hkLen)
-      c.pos += hkLen
-      const hvLen = readVarint(buf, c)
-      let hval: Buffer | null = null
-      if (hvLen >= 0) {
-        if (c.pos + hvLen > recordEnd) return `record ${i} header ${h} has an invalid value length`
-        hval = buf.subarray(c.pos, c.pos + hvLen)
-        c.pos += hvLen
-      } else if (hvLen !== -1) return `record ${i} header ${h} has an invalid value length`
-      list.push({ key: hkey, value: hval })
-    }
-    headers = list
-  }
-  if (c.pos !== recordEnd) return `record ${i} length ${length} does not match its fields`
-  const timestamp = ctx.logAppendTime ? ctx.maxTimestamp : ctx.baseTimestamp + tsDelta
-  return { offset, timestamp, key, value, headers }
+  const body = walkRecordBody(buf, c, f, i)
+  if (body !== null) return body
+  return recordFrom(buf, f, ctx)
 }
 
 /**
@@ -550,14 +674,7 @@ export function decodeRecords(
     c.pos = 0
     c.end = buf.length
   }
-  for (let i = 0; i < count; i++) {
-    const r = decodeRecordAt(buf, c, ctx, minOffset, i)
-    if (r === null) continue
-    if (typeof r === 'string') return r
-    if (emit(r) === false) return null
-  }
-  if (c.pos !== c.end) return `records section has ${c.end - c.pos} trailing bytes after ${count} records`
-  return null
+  return walkRecords(buf, c, count, minOffset - ctx.baseOffset, (f) => emit(recordFrom(buf, f, ctx)))
 }
 
 /** Where each record of an uncompressed batch starts, for reading a few records without the whole batch. */
@@ -574,20 +691,17 @@ export function indexRecords(batch: Buffer, pos: number, size: number): RecordTa
   const starts = new Int32Array(count + 1)
   let deltas: Int32Array | null = null
   const c: Cursor = { pos: pos + RECORDS_OFFSET, end: pos + size }
+  const f = recordFields()
   for (let i = 0; i < count; i++) {
     starts[i] = c.pos - pos
-    const length = readVarint(batch, c)
-    if (!(length >= 6) || c.pos + length > c.end) return null
-    const recordEnd = c.pos + length
-    c.pos++
-    readVarint(batch, c)
-    const delta = readVarint(batch, c)
+    if (walkRecordHead(batch, c, f, i) !== null) return null
+    const delta = f.offsetDelta
     if (delta !== i && deltas === null) {
       deltas = new Int32Array(count)
       for (let k = 0; k < i; k++) deltas[k] = k
     }
     if (deltas !== null) deltas[i] = delta
-    c.pos = recordEnd
+    c.pos = f.end
   }
   if (c.pos !== c.end) return null
   starts[count] = size

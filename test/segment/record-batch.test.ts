@@ -13,9 +13,12 @@ import {
   decodeRecords,
   encodeBatch,
   MIN_ONE_RECORD_BATCH_SIZE,
+  RECORDS_OFFSET,
+  type RecordFields,
   readBatchHeader,
   setBatchBaseOffset,
   TimestampType,
+  walkRecords,
 } from '../../src/segment/record-batch.js'
 import { readVarint, uvarintSize, writeVarint, zigzag } from '../../src/segment/varint.js'
 
@@ -177,6 +180,59 @@ describe('RecordBatch v2 codec', () => {
     batch.writeInt32BE(1, 57)
     const err = decodeRecords(batch, 0, batch.length, 0, () => true)
     expect(err).toMatch(/trailing bytes/)
+  })
+})
+
+describe('record walker', () => {
+  const records: BatchRecordInput[] = [
+    { timestamp: 100, key: 'k0', value: Buffer.from('v0'), headers: [{ key: 'h', value: Buffer.from('hv') }] },
+    { timestamp: 105, key: null, value: null },
+    { timestamp: 103, key: 'key-2', value: Buffer.from('value-2'), headers: [{ key: 'a', value: null }] },
+  ]
+
+  function walk(batch: Buffer, minOffsetDelta = Number.NEGATIVE_INFINITY) {
+    const seen: (RecordFields & { i: number })[] = []
+    const c = { pos: RECORDS_OFFSET, end: batch.length }
+    const problem = walkRecords(batch, c, batch.readInt32BE(57), minOffsetDelta, (f, i) => {
+      seen.push({ ...f, i })
+      return undefined
+    })
+    return { problem, seen }
+  }
+
+  it('yields each record with the positions of its key, value and headers, and the records fill the section', () => {
+    const batch = encodeBatch(records)
+    const { problem, seen } = walk(batch)
+    expect(problem).toBeNull()
+    expect(seen.map((f) => f.offsetDelta)).toEqual([0, 1, 2])
+    expect(seen.map((f) => f.timestampDelta)).toEqual([0, 5, 3])
+    const text = (start: number, length: number) => (length < 0 ? null : batch.toString('utf8', start, start + length))
+    expect(seen.map((f) => text(f.keyStart, f.keyLength))).toEqual(['k0', null, 'key-2'])
+    expect(seen.map((f) => text(f.valueStart, f.valueLength))).toEqual(['v0', null, 'value-2'])
+    expect(seen.map((f) => f.headerCount)).toEqual([1, 0, 1])
+    expect(seen[0].start).toBe(RECORDS_OFFSET)
+    expect(seen[1].start).toBe(seen[0].end)
+    expect(seen[2].end).toBe(batch.length)
+    for (const f of seen) expect(f.keyLengthAt).toBeLessThan(f.keyStart + Math.max(f.keyLength, 0) + 1)
+  })
+
+  it('skips records whose offset delta is below the minimum without parsing their fields', () => {
+    const batch = encodeBatch(records)
+    const { problem, seen } = walk(batch, 2)
+    expect(problem).toBeNull()
+    expect(seen.map((f) => f.i)).toEqual([2])
+  })
+
+  it('reports a header whose value runs past its record as a structural error', () => {
+    const batch = encodeBatch([records[0]])
+    // Record 0's last byte is the header value "hv"; its length varint (zigzag 2 = 4) sits right before it.
+    const lengthAt = batch.length - 3
+    expect(batch[lengthAt]).toBe(4)
+    batch[lengthAt] = 6
+    expect(walk(batch).problem).toMatch(/record 0 header 0 has an invalid value length/)
+    expect(decodeRecords(batch, 0, batch.length, 0, () => true)).toMatch(
+      /record 0 header 0 has an invalid value length/,
+    )
   })
 })
 
