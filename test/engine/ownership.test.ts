@@ -11,7 +11,13 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { SeglogError } from '../../src/errors.js'
 import { Seglog } from '../../src/main.js'
 import { expectDerivedPartition } from '../support/derived.js'
-import { ACKED_PARTITIONS, ACKED_TOPIC, type EngineChild, REPO_ROOT, startEngineChild } from '../support/engine-child.js'
+import {
+  ACKED_PARTITIONS,
+  ACKED_TOPIC,
+  type EngineChild,
+  REPO_ROOT,
+  startEngineChild,
+} from '../support/engine-child.js'
 import { codeOf } from '../support/errors.js'
 import { mulberry32 } from '../support/random.js'
 
