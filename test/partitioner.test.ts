@@ -1,18 +1,7 @@
 import { Partitioners, type PartitionMetadata } from 'kafkajs'
 import { describe, expect, it } from 'vitest'
 import { murmur2, partitionForKey, StickyPartitioner, toPositive } from '../src/partitioner.js'
-
-/** Deterministic PRNG (mulberry32) so failures reproduce. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+import { mulberry32 } from './support/random.js'
 
 // Kafka's UtilsTest.testMurmur2 vectors, with the partition each gives for 3, 6, 10 and 12 partitions.
 const VECTORS: [key: string, murmur: number, positive: number, p3: number, p6: number, p10: number, p12: number][] = [
@@ -26,7 +15,7 @@ const VECTORS: [key: string, murmur: number, positive: number, p3: number, p6: n
 ]
 
 function keyTable(): (string | Buffer)[] {
-  const rnd = seeded(794)
+  const rnd = mulberry32(794)
   const keys: (string | Buffer)[] = ['', 'a', 'ab', 'abc', 'abcd', 'abcde', 'order-1', 'user:42', ' ', '\u0000']
   for (let i = 0; i < 60; i++) keys.push(`key-${i}`)
   for (let i = 0; i < 20; i++) keys.push(`customer/${(rnd() * 1e9) | 0}/orders`)
@@ -121,7 +110,7 @@ describe('partitionForKey', () => {
 
 describe('StickyPartitioner', () => {
   it('keeps a partition until batchBytes went to it, then moves to another one', () => {
-    const sticky = new StickyPartitioner({ batchBytes: 100, random: seeded(1) })
+    const sticky = new StickyPartitioner({ batchBytes: 100, random: mulberry32(1) })
     const first = sticky.partition('t', 6, 10)
     for (let i = 2; i <= 10; i++) expect(sticky.partition('t', 6, 10)).toBe(first)
     const eleventh = sticky.partition('t', 6, 10)
@@ -131,13 +120,13 @@ describe('StickyPartitioner', () => {
   })
 
   it('moves on after one record that alone exceeds batchBytes', () => {
-    const sticky = new StickyPartitioner({ batchBytes: 100, random: seeded(2) })
+    const sticky = new StickyPartitioner({ batchBytes: 100, random: mulberry32(2) })
     const first = sticky.partition('t', 3, 500)
     expect(sticky.partition('t', 3, 1)).not.toBe(first)
   })
 
   it('defaults batchBytes to 16384 as Kafka batch.size', () => {
-    const sticky = new StickyPartitioner({ random: seeded(3) })
+    const sticky = new StickyPartitioner({ random: mulberry32(3) })
     expect(sticky.batchBytes).toBe(16384)
     const first = sticky.partition('t', 4, 16383)
     expect(sticky.partition('t', 4, 1)).toBe(first)
@@ -145,7 +134,7 @@ describe('StickyPartitioner', () => {
   })
 
   it('covers all partitions over many records, roughly evenly', () => {
-    const sticky = new StickyPartitioner({ batchBytes: 100, random: seeded(4) })
+    const sticky = new StickyPartitioner({ batchBytes: 100, random: mulberry32(4) })
     const counts = new Array<number>(7).fill(0)
     for (let i = 0; i < 70_000; i++) counts[sticky.partition('t', 7, 10)]++
     for (const c of counts) {
@@ -156,12 +145,12 @@ describe('StickyPartitioner', () => {
   })
 
   it('always answers 0 for a single partition', () => {
-    const sticky = new StickyPartitioner({ batchBytes: 10, random: seeded(5) })
+    const sticky = new StickyPartitioner({ batchBytes: 10, random: mulberry32(5) })
     for (let i = 0; i < 100; i++) expect(sticky.partition('t', 1, 7)).toBe(0)
   })
 
   it('keeps separate state per topic', () => {
-    const sticky = new StickyPartitioner({ batchBytes: 100, random: seeded(6) })
+    const sticky = new StickyPartitioner({ batchBytes: 100, random: mulberry32(6) })
     const a = sticky.partition('a', 1000, 90)
     const b = sticky.partition('b', 1000, 90)
     // Topic b's records do not count toward topic a's batch.

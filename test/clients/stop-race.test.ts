@@ -14,6 +14,7 @@ import * as path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { Consumer, RunOptions } from '../../src/clients/consumer.js'
 import { Seglog } from '../../src/main.js'
+import { mulberry32 } from '../support/random.js'
 
 /** Far longer than any stop takes here (a few ms), short enough to report a hang quickly. */
 const STOP_MS = 3000
@@ -449,22 +450,10 @@ describe('consumer.stop() under overlapping subscriptions', () => {
   })
 })
 
-/** Mulberry32: a small seeded PRNG, so a failing sequence of stop points can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 describe('consumer.stop() at random points', () => {
   const SEED = 0x5709
   it(`always returns, commits only handled messages and starts none afterwards (seed ${SEED})`, async () => {
-    const rand = prng(SEED)
+    const rand = mulberry32(SEED)
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]
     await log.createTopic('t1')
     await log.createTopic('t2', { partitions: 2 })

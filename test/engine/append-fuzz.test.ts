@@ -16,23 +16,12 @@ import * as path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { SeglogError } from '../../src/errors.js'
 import { type Message, Seglog } from '../../src/main.js'
+import { mulberry32 } from '../support/random.js'
 
 const SEED = Number(process.env.SEGLOG_FUZZ_SEED ?? 0x5eed1e)
 const CALLS = Number(process.env.SEGLOG_FUZZ_CALLS ?? 2500)
 const NOW = 1_790_000_000_000
 const MAX = Number.MAX_SAFE_INTEGER
-
-/** mulberry32: a small seeded PRNG, uniform in [0, 1). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** An error the model allows: 'TypeError' or a SeglogError code. */
 type ErrorKind = 'TypeError' | string
@@ -452,7 +441,7 @@ async function settle<T>(call: () => Promise<T>): Promise<{ meta?: T; error?: un
 describe('append fuzz', () => {
   it(`stores every accepted call exactly and refuses every bad one, writing nothing (seed ${SEED})`, async () => {
     console.log(`append fuzz: seed ${SEED} (SEGLOG_FUZZ_SEED), ${CALLS} calls (SEGLOG_FUZZ_CALLS)`)
-    const rng = prng(SEED)
+    const rng = mulberry32(SEED)
     let log = await openEngine()
     await createTopics(log)
     const stored: Stored = new Map()
@@ -507,7 +496,7 @@ describe('append fuzz', () => {
   }, 120_000)
 
   it(`fails only the bad sends gathered by a lingering producer (seed ${SEED + 1})`, async () => {
-    const rng = prng(SEED + 1)
+    const rng = mulberry32(SEED + 1)
     const log = await openEngine()
     await createTopics(log)
     const producer = log.producer({ lingerMs: 5, acks: 1 })
