@@ -5,10 +5,10 @@
  */
 import * as fs from 'node:fs'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { type CleanJob, runCleanJob } from '../../src/compaction/rewrite.js'
+import { runCleanJob } from '../../src/compaction/rewrite.js'
 import { PartitionLog } from '../../src/log/partition-log.js'
 import { readBatchHeader } from '../../src/segment/record-batch.js'
-import { type Rec, readAll, SMALL_LOG, TS_BASE, tempDir, toInput } from './support.js'
+import { jobFor, type Rec, readAll, SMALL_LOG, TS_BASE, tempDir, toInput } from './support.js'
 
 const NOW = TS_BASE + 10_000_000
 const MAX = Number.MAX_SAFE_INTEGER
@@ -21,23 +21,6 @@ beforeEach(() => {
 afterEach(() => {
   fs.rmSync(dir, { recursive: true, force: true })
 })
-
-function jobFor(log: PartitionLog, over: Partial<CleanJob> = {}): CleanJob {
-  const infos = log.segmentInfos()
-  const segments = infos.slice(0, -1).map((s, i) => ({ ...s, endOffset: infos[i + 1].baseOffset }))
-  return {
-    dir: log.dir,
-    segments,
-    mapRange: [0, infos.at(-1)!.baseOffset],
-    now: NOW,
-    deleteRetentionMs: 1000,
-    segmentBytes: log.effectiveConfig.segmentBytes,
-    segmentIndexBytes: log.effectiveConfig.segmentIndexBytes,
-    indexIntervalBytes: log.effectiveConfig.indexIntervalBytes,
-    mapBytes: 1 << 20,
-    ...over,
-  }
-}
 
 const HEADERS: Rec['headers'] = [
   ['h', null],
@@ -72,7 +55,7 @@ async function writeLog(timestamps: number[]): Promise<{ log: PartitionLog; writ
 describe('compaction of record contents', () => {
   it('keeps every header entry, in order, with repeated keys and null values, in rebuilt and copied batches', async () => {
     const { log, written } = await writeLog([TS_BASE, TS_BASE + 1, TS_BASE + 2])
-    const result = await runCleanJob(jobFor(log))
+    const result = await runCleanJob(jobFor(log, NOW))
     log.replaceSegments(result.newSegments, result.replacedBaseOffsets)
     expect(result.recordsRemoved).toBe(1)
     expect(readAll(log)).toEqual(written.slice(1))
@@ -82,7 +65,7 @@ describe('compaction of record contents', () => {
   it('keeps timestamps exact when a tombstone delete horizon is stamped far from them', async () => {
     const { log, written } = await writeLog([MAX, 0, 8.64e15, NOW, 0, NOW])
     // Tombstones kept "forever": the horizon is clamped to the largest exact timestamp, not now + 2^53 − 1.
-    const result = await runCleanJob(jobFor(log, { deleteRetentionMs: MAX }))
+    const result = await runCleanJob(jobFor(log, NOW, { deleteRetentionMs: MAX }))
     log.replaceSegments(result.newSegments, result.replacedBaseOffsets)
     const first = readBatchHeader(fs.readFileSync(`${dir}/${'0'.repeat(20)}.log`), 0)
     expect(first.attributes & 0x40).toBe(0x40)

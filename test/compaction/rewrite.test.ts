@@ -6,7 +6,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { Cleaner } from '../../src/compaction/cleaner.js'
-import { type CleanJob, runCleanJob } from '../../src/compaction/rewrite.js'
+import { runCleanJob } from '../../src/compaction/rewrite.js'
 import { nodeFileSystem } from '../../src/io/file-system.js'
 import { PartitionLog } from '../../src/log/partition-log.js'
 import {
@@ -18,7 +18,7 @@ import {
 } from '../../src/segment/record-batch.js'
 import { LogSegment } from '../../src/segment/segment.js'
 import { mulberry32 } from '../support/random.js'
-import { appendWorkload, readAll, SMALL_LOG, TS_BASE, tempDir, tempFiles, toInput } from './support.js'
+import { appendWorkload, jobFor, readAll, SMALL_LOG, TS_BASE, tempDir, tempFiles, toInput } from './support.js'
 
 const NOW = TS_BASE + 10_000_000
 let dir: string
@@ -30,24 +30,6 @@ beforeEach(() => {
 afterEach(() => {
   fs.rmSync(dir, { recursive: true, force: true })
 })
-
-/** A job over every inactive segment of `log`, the map covering all of them. */
-function jobFor(log: PartitionLog, over: Partial<CleanJob> = {}): CleanJob {
-  const infos = log.segmentInfos()
-  const segments = infos.slice(0, -1).map((s, i) => ({ ...s, endOffset: infos[i + 1].baseOffset }))
-  return {
-    dir: log.dir,
-    segments,
-    mapRange: [0, infos.at(-1)!.baseOffset],
-    now: NOW,
-    deleteRetentionMs: 1000,
-    segmentBytes: log.effectiveConfig.segmentBytes,
-    segmentIndexBytes: log.effectiveConfig.segmentIndexBytes,
-    indexIntervalBytes: log.effectiveConfig.indexIntervalBytes,
-    mapBytes: 1 << 20,
-    ...over,
-  }
-}
 
 const name = (base: number, suffix: string): string => `${String(base).padStart(20, '0')}${suffix}`
 
@@ -66,7 +48,7 @@ describe('runCleanJob', () => {
     appendWorkload(log, mulberry32(0x1d), 3000, { keys: 400, maxBatch: 4 })
     log.roll()
     appendWorkload(log, mulberry32(0x1e), 10, { keys: 400 })
-    const result = await runCleanJob(jobFor(log))
+    const result = await runCleanJob(jobFor(log, NOW))
     await log.close()
     expect(result.newSegments.length).toBeGreaterThan(0)
     let indexed = 0
@@ -121,7 +103,7 @@ describe('runCleanJob', () => {
     log.append([big('b', 3)])
     log.roll()
     log.append([big('c', 4)])
-    const job = jobFor(log)
+    const job = jobFor(log, NOW)
     const result = await runCleanJob(job)
     // Two groups (each segment alone: together they exceed segmentBytes); the first lost both its records.
     expect(result.newSegments.map((s) => s.baseOffset)).toEqual([0, 2])
@@ -147,7 +129,7 @@ describe('runCleanJob', () => {
   it('removes what it wrote when it fails, and reports a damaged batch as CORRUPT_LOG', async () => {
     const log = await PartitionLog.open(dir, { config: SMALL_LOG })
     appendWorkload(log, mulberry32(0xf00), 1000, { keys: 20 })
-    const job = jobFor(log)
+    const job = jobFor(log, NOW)
     await log.close()
     const victim = job.segments[job.segments.length - 2]
     const file = path.join(dir, name(victim.baseOffset, '.log'))
@@ -161,7 +143,7 @@ describe('runCleanJob', () => {
   it('aborts (ABORTED) when a segment it was given is gone', async () => {
     const log = await PartitionLog.open(dir, { config: SMALL_LOG })
     appendWorkload(log, mulberry32(0xf01), 500, { keys: 20 })
-    const job = jobFor(log)
+    const job = jobFor(log, NOW)
     await log.close()
     fs.renameSync(path.join(dir, name(job.segments[1].baseOffset, '.log')), path.join(dir, 'elsewhere'))
     await expect(runCleanJob(job)).rejects.toMatchObject({ code: 'ABORTED' })
@@ -172,7 +154,7 @@ describe('Cleaner', () => {
   it('runs jobs on a worker thread, one at a time, and reports worker errors as SeglogErrors', async () => {
     const log = await PartitionLog.open(dir, { config: SMALL_LOG })
     appendWorkload(log, mulberry32(0xc1), 800, { keys: 20 })
-    const job = jobFor(log)
+    const job = jobFor(log, NOW)
     await log.close()
     const cleaner = new Cleaner()
     try {
@@ -201,7 +183,7 @@ describe('Cleaner', () => {
   it('close() stops a running job with ABORTED', async () => {
     const log = await PartitionLog.open(dir, { config: SMALL_LOG })
     appendWorkload(log, mulberry32(0xc2), 3000, { keys: 20 })
-    const job = jobFor(log)
+    const job = jobFor(log, NOW)
     await log.close()
     const cleaner = new Cleaner()
     let closing: Promise<void> | null = null

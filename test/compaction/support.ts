@@ -5,6 +5,7 @@
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
+import type { CleanJob } from '../../src/compaction/rewrite.js'
 import type { LogConfig, PartitionLog } from '../../src/log/partition-log.js'
 import type { BatchRecordInput, DecodedRecord } from '../../src/segment/record-batch.js'
 
@@ -130,4 +131,22 @@ export function expectedAfterPass(
 /** Files in `dir` with a temporary suffix. */
 export function tempFiles(dir: string): string[] {
   return fs.readdirSync(dir).filter((n) => n.endsWith('.cleaned') || n.endsWith('.swap'))
+}
+
+/** A job over every inactive segment of `log`, the map covering all of them, at time `now`. */
+export function jobFor(log: PartitionLog, now: number, over: Partial<CleanJob> = {}): CleanJob {
+  const infos = log.segmentInfos()
+  const segments = infos.slice(0, -1).map((s, i) => ({ ...s, endOffset: infos[i + 1].baseOffset }))
+  return {
+    dir: log.dir,
+    segments,
+    mapRange: [0, infos.at(-1)!.baseOffset],
+    now,
+    deleteRetentionMs: 1000,
+    segmentBytes: log.effectiveConfig.segmentBytes,
+    segmentIndexBytes: log.effectiveConfig.segmentIndexBytes,
+    indexIntervalBytes: log.effectiveConfig.indexIntervalBytes,
+    mapBytes: 1 << 20,
+    ...over,
+  }
 }

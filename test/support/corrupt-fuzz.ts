@@ -32,7 +32,7 @@ import { TEST_HOOKS } from '../../src/internal.js'
 import { type FileSystem, nodeFileSystem } from '../../src/io/file-system.js'
 import { type LogConfig, type LogEvent, PartitionLog } from '../../src/log/partition-log.js'
 import { Seglog } from '../../src/main.js'
-import { batchesOf, restoreTree, segmentBases } from './damage.js'
+import { batchesOf, flipBit, restoreTree, segmentBases } from './damage.js'
 import { mulberry32 } from './random.js'
 
 export type Outcome = 'intact' | 'typed-error' | 'repaired'
@@ -234,18 +234,6 @@ const randomBytes = (rng: () => number, n: number): Buffer => {
 }
 const KINDS = ['.log', '.index', '.timeindex', 'partition.state', 'cleaner.checkpoint'] as const
 
-function flipAt(file: string, position: number, bit: number): void {
-  const fd = fs.openSync(file, 'r+')
-  try {
-    const b = Buffer.alloc(1)
-    fs.readSync(fd, b, 0, 1, position)
-    b[0] ^= 1 << bit
-    fs.writeSync(fd, b, 0, 1, position)
-  } finally {
-    fs.closeSync(fd)
-  }
-}
-
 /** A file of the given kind in `d`, or null when there is none. */
 function fileOfKind(d: string, kind: string, rng: () => number): string | null {
   const names = kind.startsWith('.') ? files(d, kind) : fs.existsSync(path.join(d, kind)) ? [kind] : []
@@ -261,7 +249,7 @@ const MUTATIONS: Mutation[] = [
       if (f === null || size === 0) return 'no .log to flip'
       const pos = Math.floor(rng() * size)
       const bit = Math.floor(rng() * 8)
-      flipAt(f, pos, bit)
+      flipBit(f, pos, bit)
       return `${path.basename(f)} byte ${pos} bit ${bit}`
     },
   },
@@ -275,7 +263,7 @@ const MUTATIONS: Mutation[] = [
       // Mostly the base offset (outside the CRC), else anywhere in the 61-byte header.
       const at = rng() < 0.6 ? Math.floor(rng() * 8) : Math.floor(rng() * 61)
       const bit = Math.floor(rng() * 8)
-      flipAt(f, b.position + at, bit)
+      flipBit(f, b.position + at, bit)
       return `${path.basename(f)} batch at ${b.position} header byte ${at} bit ${bit}`
     },
   },
@@ -370,7 +358,7 @@ const MUTATIONS: Mutation[] = [
       if (how === 'deleted') fs.rmSync(f)
       else if (how === 'bit flip') {
         const size = fs.statSync(f).size
-        flipAt(f, Math.floor(rng() * size), Math.floor(rng() * 8))
+        flipBit(f, Math.floor(rng() * size), Math.floor(rng() * 8))
       } else {
         const state = JSON.parse(fs.readFileSync(f, 'utf8')) as Record<string, unknown>
         // A hand edit: without the checksum, so each field is checked on its own.
