@@ -1,6 +1,6 @@
 /**
  * The engine's metadata store: a LevelDB (`level`) under `<dir>/.seglog/meta`, holding topic records and
- * committed consumer offsets (src/offset-store.ts).
+ * committed consumer offsets (src/clients/offset-store.ts).
  *
  * Ownership lock: a second LevelDB, `<dir>/.seglog/lock`, that never holds a key. LevelDB takes an OS lock on
  * its `LOCK` file, which the kernel releases the moment the owning process dies (SIGKILL included), so no stale
@@ -8,7 +8,7 @@
  * and repaired while the directory is already owned: nothing here touches `meta/` without holding the lock. A
  * damaged lock store is recreated (it holds nothing), keeping its `LOCK` file.
  *
- * Opening checks every file LevelDB would read first (src/metadata-check.ts), because the binding aborts the
+ * Opening checks every file LevelDB would read first (src/engine/metadata-check.ts), because the binding aborts the
  * process on some damaged files and silently drops damaged log records on others:
  * - damage to a file LevelDB needs → CORRUPT_LOG naming the file; nothing is changed;
  * - a torn last record of the write-ahead log (a crash during a write) → cut, reported;
@@ -16,14 +16,14 @@
  * - other missing files (the MANIFEST, a table) while every present file is sound → LevelDB's own RepairDB
  *   rebuilds the store from the tables and logs that are there, reported; a missing write-ahead log → reported.
  * A clean close flushes the write-ahead log into a (checksummed) table, so after one, losing `*.log` loses
- * nothing. Topic records are also kept beside the data (`topic.json`, src/topic-dirs.ts), so the engine rebuilds
+ * nothing. Topic records are also kept beside the data (`topic.json`, src/engine/topic-dirs.ts), so the engine rebuilds
  * any it loses; committed offsets exist only here.
  *
  * Keys (UTF-8):
  * | key              | value (JSON)                                                                   |
  * |------------------|--------------------------------------------------------------------------------|
  * | `topic:<name>`   | `{ name, id, epoch, partitions, format, overrides, createdAt }`                |
- * | `offset:…`, `group:…` | committed offsets and known groups (src/offset-store.ts)                  |
+ * | `offset:…`, `group:…` | committed offsets and known groups (src/clients/offset-store.ts)                  |
  *
  * Every write is `sync: true`, so a metadata change is the durable commit point of the operation it belongs to
  * (see the crash order in `topics.ts`). Records written before topics had an `id` and `epoch` get them when

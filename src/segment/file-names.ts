@@ -17,9 +17,9 @@
  * | `*.tmp`       | a small file being replaced atomically (tmp → fsync → rename → fsync dir)   | deleted                                    |
  * | `partition.state` | partition checkpoint: log start offset, recovery point, clean-shutdown data | read; missing or unreadable → full recovery |
  * | `cleaner.checkpoint` | compaction checkpoint: first dirty offset (src/compaction/checkpoint.ts) | read by the compactor; missing → start at the log start |
- * | `topic.json`  | the topic's config, to rebuild lost metadata (src/topic-dirs.ts)             | read by the engine, not by the log          |
+ * | `topic.json`  | the topic's config, to rebuild lost metadata (src/engine/topic-dirs.ts)             | read by the engine, not by the log          |
  *
- * Partition directories themselves (engine level, src/topic-dirs.ts): `<topic>-<p>` is a partition; a
+ * Partition directories themselves (engine level, src/engine/topic-dirs.ts): `<topic>-<p>` is a partition; a
  * `<topic>-<p>.<id>-create` directory is one being created (renamed into place once the topic is committed) and
  * `<topic>-<p>.<id>-delete` one being deleted (renamed first, removed once the deletion is committed).
  *
@@ -37,7 +37,7 @@ export const TMP_SUFFIX = '.tmp'
 export const STATE_FILE = 'partition.state'
 /** Written by src/compaction/checkpoint.ts. */
 export const CLEANER_CHECKPOINT = 'cleaner.checkpoint'
-/** Written by the engine (src/topic-dirs.ts). */
+/** Written by the engine (src/engine/topic-dirs.ts). */
 export const TOPIC_FILE = 'topic.json'
 export const CREATE_DIR_SUFFIX = '-create'
 export const DELETE_DIR_SUFFIX = '-delete'
