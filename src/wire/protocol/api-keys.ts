@@ -1,0 +1,70 @@
+/**
+ * Kafka's API keys and the version range seglog advertises for each (non-flexible versions only: no client seglog
+ * supports needs KIP-482's compact encodings when the broker advertises none). Ranges start low enough for
+ * librdkafka's feature checks (Produce 3 and Fetch 4 inside the range for RecordBatch v2; the group APIs from v0,
+ * OffsetCommit overlapping 1–2, OffsetFetch including 1). RecordBatch v2 is the stored format, so Produce 3 and
+ * Fetch 4 are the floor: older versions would need MessageSet conversion.
+ */
+
+export const ApiKey = Object.freeze({
+  Produce: 0,
+  Fetch: 1,
+  ListOffsets: 2,
+  Metadata: 3,
+  OffsetCommit: 8,
+  OffsetFetch: 9,
+  FindCoordinator: 10,
+  JoinGroup: 11,
+  Heartbeat: 12,
+  LeaveGroup: 13,
+  SyncGroup: 14,
+  DescribeGroups: 15,
+  ListGroups: 16,
+  ApiVersions: 18,
+  CreateTopics: 19,
+  DeleteTopics: 20,
+  DeleteRecords: 21,
+  InitProducerId: 22,
+  DescribeConfigs: 32,
+  CreatePartitions: 37,
+  DeleteGroups: 42,
+} as const)
+
+export type ApiName = keyof typeof ApiKey
+
+export interface VersionRange {
+  readonly min: number
+  readonly max: number
+}
+
+/** The versions advertised (and implemented) per API. */
+export const VERSIONS: Readonly<Record<ApiName, VersionRange>> = Object.freeze({
+  Produce: { min: 3, max: 7 },
+  Fetch: { min: 4, max: 11 },
+  ListOffsets: { min: 1, max: 3 },
+  Metadata: { min: 0, max: 6 },
+  OffsetCommit: { min: 2, max: 5 },
+  OffsetFetch: { min: 1, max: 5 },
+  FindCoordinator: { min: 0, max: 2 },
+  JoinGroup: { min: 0, max: 5 },
+  Heartbeat: { min: 0, max: 3 },
+  LeaveGroup: { min: 0, max: 3 },
+  SyncGroup: { min: 0, max: 3 },
+  DescribeGroups: { min: 0, max: 2 },
+  ListGroups: { min: 0, max: 2 },
+  ApiVersions: { min: 0, max: 2 },
+  CreateTopics: { min: 0, max: 3 },
+  DeleteTopics: { min: 0, max: 1 },
+  DeleteRecords: { min: 0, max: 1 },
+  InitProducerId: { min: 0, max: 1 },
+  DescribeConfigs: { min: 0, max: 2 },
+  CreatePartitions: { min: 0, max: 1 },
+  DeleteGroups: { min: 0, max: 1 },
+})
+
+const NAMES = new Map<number, ApiName>(Object.entries(ApiKey).map(([name, key]) => [key, name as ApiName]))
+
+/** The API's name for logs and errors ("api 57" for keys seglog does not know). */
+export function apiName(key: number): string {
+  return NAMES.get(key) ?? `api ${key}`
+}
