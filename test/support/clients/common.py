@@ -1,0 +1,44 @@
+"""Shared by the python client scripts of the wire tests: record content and line output.
+
+Record i (of a run tagged TAG) has key b"k<i>", value b"<TAG>:v<i>:" followed by a filler derived from i, and the
+headers ("i", b"<i>") and ("src", b"<TAG>"), so the parent can check every field of every record it reads back.
+Every line goes to stdout at once (the parent awaits lines, it does not sleep).
+"""
+import signal
+import sys
+
+
+def key_for(i):
+    return b"k%d" % i
+
+
+def value_for(tag, i):
+    head = b"%s:v%d:" % (tag.encode(), i)
+    filler = bytes(((i * 31 + j * 7 + 13) & 0xFF) for j in range(i % 40))
+    return head + filler
+
+
+def headers_for(tag, i):
+    return [("i", b"%d" % i), ("src", tag.encode())]
+
+
+def out(line):
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+class Stopper:
+    """Set once SIGTERM or SIGINT arrived: the scripts' loops end, close their client cleanly and exit 0."""
+
+    def __init__(self):
+        self.stopped = False
+        signal.signal(signal.SIGTERM, self._stop)
+        signal.signal(signal.SIGINT, self._stop)
+
+    def _stop(self, *_):
+        self.stopped = True
+
+
+def fmt_partitions(parts):
+    parts = sorted(parts)
+    return ",".join(str(p) for p in parts) if parts else "-"
