@@ -45,8 +45,10 @@ import {
 import {
   BATCH_OVERHEAD,
   type BatchRecordInput,
+  batchBaseOffset,
   batchLastOffset,
   batchMaxTimestamp,
+  batchSizeAt,
   checkBatch,
   type DecodedRecord,
   type Decompressor,
@@ -58,7 +60,8 @@ import {
   setBatchBaseOffset,
   TimestampType,
 } from '../segment/record-batch.js'
-import { LogSegment, type SegmentRepair, segmentIndexFor } from '../segment/segment.js'
+import { checkRecordSet, stampRecordSet } from '../segment/record-set.js'
+import { LogSegment, type RunBatch, type SegmentRepair, segmentIndexFor } from '../segment/segment.js'
 import {
   type CleanShutdownState,
   type PartitionState,
@@ -157,6 +160,30 @@ export interface PreparedBatch {
   batch: Buffer
   /** -1 under CreateTime. */
   logAppendTime: number
+}
+
+export interface RecordSetOptions {
+  /** The topic's timestamp type (default CreateTime). */
+  timestampType?: TimestampType
+  /** Every record needs a key (compacted topics). */
+  requireKeys?: boolean
+  /** Why a record value cannot be stored (a topic format's check), or null. */
+  checkValue?: (value: Buffer | null) => string | null
+}
+
+export interface RecordSetAppendInfo extends AppendInfo {
+  /** Batches in the set. */
+  batches: number
+}
+
+export interface RawRead {
+  /**
+   * Whole stored batches, in offset order, as runs of the segment files' bytes (a run is one or more batches back
+   * to back; runs never split a batch).
+   */
+  chunks: Buffer[]
+  /** Total length of `chunks`. */
+  bytes: number
 }
 
 export interface ReadOptions {
@@ -673,6 +700,62 @@ export class PartitionLog {
     return this.appendBatchUnchecked(batch, -1)
   }
 
+  /**
+   * Appends a client's record set (a Produce request's records for this partition: one or more RecordBatch v2
+   * batches back to back) as it is: every batch is checked before any is written (`checkRecordSet`: structure,
+   * CRC, offsets, timestamps, sizes against maxMessageBytes, records, keys and values per `options`), then the
+   * set's offsets are assigned and its timestamps stamped in place (the buffer is changed) and it is written with
+   * one write, all of it or none. The whole set lands in one segment: one larger than `segmentBytes` is
+   * RECORD_TOO_LARGE. Nothing is written on any error.
+   */
+  appendRecordSet(set: Buffer, options: RecordSetOptions = {}): RecordSetAppendInfo {
+    this.assertWritable()
+    const timestampType = options.timestampType ?? TimestampType.CreateTime
+    const checked = checkRecordSet(set, {
+      maxBatchBytes: Math.min(this.config.maxMessageBytes, this.config.segmentBytes),
+      timestampType,
+      requireKeys: options.requireKeys ?? false,
+      checkValue: options.checkValue ?? null,
+      decompress: this.decompress,
+    })
+    if (set.length > this.config.segmentBytes) {
+      throw new SeglogError(
+        'RECORD_TOO_LARGE',
+        `record set of ${set.length} bytes exceeds the segment size ${this.config.segmentBytes} of ${this.dir}`,
+      )
+    }
+    this.beforeMutation()
+    const baseOffset = this.logEndOffset
+    const lastOffset = baseOffset + checked.records - 1
+    if (lastOffset > MAX_LOG_OFFSET) {
+      throw new SeglogError('OFFSET_OUT_OF_RANGE', `${this.dir} has no offsets left (log end ${baseOffset})`, {
+        offset: baseOffset,
+      })
+    }
+    const now = this.clock()
+    const logAppendTime = timestampType === TimestampType.LogAppendTime ? now : -1
+    const maxTimestamp = stampRecordSet(set, checked, baseOffset, logAppendTime)
+    const { segmentBytes, segmentMs } = this.config
+    if (this.active.shouldRoll(set.length, lastOffset, maxTimestamp, segmentBytes, segmentMs, now)) this.rollSegment()
+    const run: RunBatch[] = new Array(checked.batches.length)
+    let next = baseOffset
+    for (let i = 0; i < run.length; i++) {
+      const b = checked.batches[i]
+      next += b.count
+      run[i] = { at: b.at, size: b.size, lastOffset: next - 1, maxTimestamp: batchMaxTimestamp(set, b.at) }
+    }
+    const seg = this.active
+    try {
+      seg.appendRun(set, run)
+    } catch (err) {
+      const e = ioError(err, 'append', seg.logPath)
+      if ((err as { unrecoverable?: unknown }).unrecoverable !== undefined) throw this.poisonWith(e)
+      throw e
+    }
+    this.unsynced.add(seg)
+    return { baseOffset, lastOffset, maxTimestamp, logAppendTime, batches: run.length }
+  }
+
   private checkSize(size: number): void {
     if (size > this.config.maxMessageBytes || size > this.config.segmentBytes) {
       const limit = Math.min(this.config.maxMessageBytes, this.config.segmentBytes)
@@ -873,8 +956,82 @@ export class PartitionLog {
     return out
   }
 
+  /**
+   * Stored batches as they are on disk, for a Kafka Fetch: the batch holding `fromOffset` (or the first after it,
+   * across a compaction gap) even when it alone exceeds `maxBytes`, then the following batches while the total
+   * stays within `maxBytes`. Empty at the log end; OFFSET_OUT_OF_RANGE below the log start or above the log end.
+   * Records are not decoded. Every batch served passed its header and offset checks and its CRC (a batch the
+   * batch cache holds was verified when it was read); damage is never served: when it lies after batches already
+   * collected those are returned (the next read, from the damaged offset, fails), else CORRUPT_LOG naming the file
+   * and offset.
+   */
+  readRaw(fromOffset: number, maxBytes: number): RawRead {
+    this.assertOpen()
+    this.checkReadOffset(fromOffset)
+    const chunks: Buffer[] = []
+    let bytes = 0
+    let from = fromOffset
+    let i = segmentIndexFor(this.segments, from)
+    while (from < this.logEndOffset && i < this.segments.length) {
+      const seg = this.segments[i]
+      const budget = maxBytes - bytes
+      if (bytes > 0 && budget < BATCH_OVERHEAD) break
+      let range: ReturnType<LogSegment['readBatches']>
+      try {
+        range = seg.readBatches(from, Math.max(budget, 1), bytes > 0)
+      } catch (err) {
+        if (bytes > 0 && err instanceof SeglogError && err.code === 'CORRUPT_LOG') break
+        throw err
+      }
+      if (range === null) {
+        const next = this.segments[i + 1]
+        if (next !== undefined && from < next.baseOffset) {
+          if (bytes > 0) break
+          throw corruptLog(
+            `offsets ${from} to ${next.baseOffset - 1} are missing: the segment ends before the next one starts`,
+            seg.logPath,
+            from,
+          )
+        }
+        i++
+        continue
+      }
+      const buf = range.buffer
+      if (buf.length === 0) break
+      // Only batches that pass their CRC are served; the first that fails ends the read (or fails it).
+      let at = 0
+      let lastAt = 0
+      let problem: string | null = null
+      while (at < buf.length) {
+        const size = batchSizeAt(buf, at, buf.length)
+        if (this.batchCache.get(seg, range.position + at) === undefined) {
+          problem = checkBatch(buf, at, size)
+          if (problem !== null) break
+        }
+        lastAt = at
+        at += size
+      }
+      if (at > 0) {
+        chunks.push(at === buf.length ? buf : buf.subarray(0, at))
+        bytes += at
+        from = batchLastOffset(buf, lastAt) + 1
+      }
+      if (problem !== null) {
+        if (bytes > 0) break
+        const base = batchBaseOffset(buf, at)
+        throw corruptLog(`batch at position ${range.position + at} (offset ${base}): ${problem}`, seg.logPath, from)
+      }
+    }
+    return { chunks, bytes }
+  }
+
   /** First offset whose record timestamp >= `timestamp`, or null when there is none. */
   offsetForTimestamp(timestamp: number): number | null {
+    return this.findOffsetByTimestamp(timestamp)?.offset ?? null
+  }
+
+  /** The first record whose timestamp >= `timestamp`: its offset and timestamp, or null when there is none. */
+  findOffsetByTimestamp(timestamp: number): { offset: number; timestamp: number } | null {
     this.assertOpen()
     for (let i = 0; i < this.segments.length; i++) {
       const seg = this.segments[i]
@@ -882,7 +1039,7 @@ export class PartitionLog {
       if (seg.damage === null && seg.size === 0) continue
       if (seg.damage === null && seg.largestTimestamp() < timestamp && i < this.segments.length - 1) continue
       const found = seg.findOffsetByTimestamp(timestamp, this.logStart, this.decompress)
-      if (found !== null) return found.offset
+      if (found !== null) return found
     }
     return null
   }

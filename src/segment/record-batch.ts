@@ -385,6 +385,22 @@ export function setBatchBaseOffset(buf: Uint8Array, pos: number, baseOffset: num
   writeInt64(buf, pos + BASE_OFFSET_OFFSET, baseOffset)
 }
 
+/**
+ * Rewrites a complete batch's timestamp type (attributes bit 3) and max timestamp, then its CRC, as Kafka's broker
+ * does when it stamps LogAppendTime or corrects a client's max timestamp. Every other attribute bit is kept.
+ */
+export function setBatchTimestamps(buf: Uint8Array, pos: number, type: TimestampType, maxTimestamp: number): void {
+  const size = readInt32(buf, pos + LENGTH_OFFSET) + LOG_OVERHEAD
+  const attributes = readInt16(buf, pos + ATTRIBUTES_OFFSET) & ~TIMESTAMP_TYPE_MASK
+  writeInt16(
+    buf,
+    pos + ATTRIBUTES_OFFSET,
+    type === TimestampType.LogAppendTime ? attributes | TIMESTAMP_TYPE_MASK : attributes,
+  )
+  writeInt64(buf, pos + MAX_TIMESTAMP_OFFSET, maxTimestamp)
+  writeInt32(buf, pos + CRC_OFFSET, crc32c(buf, pos + ATTRIBUTES_OFFSET, pos + size))
+}
+
 export interface BatchHeader {
   baseOffset: number
   size: number

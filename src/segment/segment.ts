@@ -124,6 +124,14 @@ export interface SegmentResumeState {
   firstBatchTimestamp: number
 }
 
+/** One batch of a run appended by `LogSegment.appendRun`: where it lies in the run, its last offset and max timestamp. */
+export interface RunBatch {
+  at: number
+  size: number
+  lastOffset: number
+  maxTimestamp: number
+}
+
 export interface BatchRange {
   /** Buffer holding complete batches only. */
   buffer: Buffer
@@ -472,26 +480,53 @@ export class LogSegment {
    * its previous size so nothing of the batch stays; if even that fails the caller must poison the log.
    */
   append(batch: Buffer, lastOffset: number, maxTimestamp: number): void {
+    this.appendRun(batch, [{ at: 0, size: batch.length, lastOffset, maxTimestamp }])
+  }
+
+  /**
+   * Appends validated batches (base offsets stamped) lying back to back in `run`, with one write: all of them land
+   * or none does. Index entries follow the same rule as one batch at a time (one per batch once more than
+   * `indexIntervalBytes` were appended since the last); an entry that would overfill an index is left out (the
+   * index is sparse, and the next append rolls the segment). On a failed write the indexes and the file are cut
+   * back to their previous state; if even that fails the error is marked unrecoverable and the caller must
+   * poison the log.
+   */
+  appendRun(run: Buffer, batches: readonly RunBatch[]): void {
     const position = this.size_
     const handle = this.handle()
-    // The batch and its index entries land together or not at all: on any failure the indexes go back to their
-    // previous entry counts and the file is cut back to `position`. If even that fails the error is marked
-    // unrecoverable and the caller poisons the log (recovery repairs it at the next open).
-    const newMax = maxTimestamp > this.maxTimestamp_
-    const maxTs = newMax ? maxTimestamp : this.maxTimestamp_
-    const offsetOfMaxTs = newMax ? lastOffset : this.offsetOfMaxTimestamp_
-    const indexNow = this.bytesSinceLastIndexEntry > this.config.indexIntervalBytes
-    const offsetEntries = indexNow ? this.offsetIndex.entries : 0
-    const timeEntries = indexNow ? this.timeIndex.entries : 0
-    try {
-      handle.write(batch, 0, batch.length, position)
+    let maxTs = this.maxTimestamp_
+    let offsetOfMaxTs = this.offsetOfMaxTimestamp_
+    let sinceEntry = this.bytesSinceLastIndexEntry
+    // Planned before the write, applied after it: (last offset, position, max timestamp, its offset) per entry.
+    let entries: number[] | null = null
+    for (const b of batches) {
+      const indexNow = sinceEntry > this.config.indexIntervalBytes
+      if (b.maxTimestamp > maxTs) {
+        maxTs = b.maxTimestamp
+        offsetOfMaxTs = b.lastOffset
+      }
       if (indexNow) {
-        this.offsetIndex.append(lastOffset, position)
-        this.timeIndex.maybeAppend(maxTs, offsetOfMaxTs)
+        entries ??= []
+        entries.push(b.lastOffset, position + b.at, maxTs, offsetOfMaxTs)
+      }
+      sinceEntry = indexNow ? b.size : sinceEntry + b.size
+    }
+    const offsetEntries = entries === null ? 0 : this.offsetIndex.entries
+    const timeEntries = entries === null ? 0 : this.timeIndex.entries
+    try {
+      handle.write(run, 0, run.length, position)
+      if (entries !== null) {
+        const offsetIndex = this.offsetIndex
+        const timeIndex = this.timeIndex
+        for (let k = 0; k < entries.length; k += 4) {
+          if (offsetIndex.isFull() || timeIndex.isFull()) break
+          offsetIndex.append(entries[k], entries[k + 1])
+          timeIndex.maybeAppend(entries[k + 2], entries[k + 3])
+        }
       }
     } catch (err) {
       try {
-        if (indexNow) {
+        if (entries !== null) {
           this.offsetIndex.truncateToEntries(offsetEntries)
           this.timeIndex.truncateToEntries(timeEntries)
         }
@@ -501,12 +536,13 @@ export class LogSegment {
       }
       throw ioError(err, 'append', this.logPath)
     }
-    if (this.size_ === 0) this.firstBatchTimestamp_ = maxTimestamp
+    const last = batches[batches.length - 1]
+    if (this.size_ === 0) this.firstBatchTimestamp_ = batches[0].maxTimestamp
     this.maxTimestamp_ = maxTs
     this.offsetOfMaxTimestamp_ = offsetOfMaxTs
-    this.bytesSinceLastIndexEntry = indexNow ? batch.length : this.bytesSinceLastIndexEntry + batch.length
-    this.size_ = position + batch.length
-    this.nextOffset_ = lastOffset + 1
+    this.bytesSinceLastIndexEntry = sinceEntry
+    this.size_ = position + run.length
+    this.nextOffset_ = last.lastOffset + 1
     this.dirty_ = true
   }
 
@@ -595,10 +631,11 @@ export class LogSegment {
 
   /**
    * Complete batches starting with the first batch whose last offset >= `target`, about `maxBytes` of them
-   * (always at least that first batch). Null when no batch in this segment reaches `target`. Every batch header
-   * walked or returned is checked (structure and offsets); a violation is CORRUPT_LOG.
+   * (always at least that first batch, unless `firstMustFit`: then a first batch larger than `maxBytes` gives an
+   * empty range). Null when no batch in this segment reaches `target`. Every batch header walked or returned is
+   * checked (structure and offsets); a violation is CORRUPT_LOG. CRCs are the caller's to check.
    */
-  readBatches(target: number, maxBytes: number, retried = false): BatchRange | null {
+  readBatches(target: number, maxBytes: number, firstMustFit = false, retried = false): BatchRange | null {
     const end = this.size_
     let { pos, prevLast, entryOffset } = this.walkStart(target)
     const chunkBytes = Math.max(SCAN_CHUNK_BYTES, Math.min(maxBytes, RECOVERY_CHUNK_BYTES))
@@ -618,7 +655,7 @@ export class LogSegment {
             : (batchHeaderProblem(h.buf, h.at, pos, end) ?? lastOffsetMismatch(h, entryOffset))
         if (why !== null) {
           this.indexMismatch(entryOffset, pos, why, retried)
-          return this.readBatches(target, maxBytes, true)
+          return this.readBatches(target, maxBytes, firstMustFit, true)
         }
         entryOffset = -1
       }
@@ -627,6 +664,7 @@ export class LogSegment {
       const size = this.checkWalked(h.buf, h.at, pos, prevLast, target)
       const last = batchLastOffset(h.buf, h.at)
       if (last >= target) {
+        if (firstMustFit && size > maxBytes) return { buffer: Buffer.alloc(0), position: pos }
         const want = Math.min(end - pos, Math.max(size, maxBytes))
         const buffer = h.at + want <= h.buf.length ? h.buf.subarray(h.at, h.at + want) : this.readExact(pos, want)
         // Keep complete batches only, each checked against the one before.
