@@ -4,14 +4,18 @@
   produce  BROKER TOPIC TAG FIRST COUNT       acks=all; records FIRST..FIRST+COUNT-1 (see common.py); prints
                                               "acked P O I" per delivery report, then "produced N"; COUNT -1 =
                                               until SIGTERM/SIGKILL. Exit 1 on any delivery error.
+  dump     BROKER TOPIC PARTITIONS            no group: every record of every partition from the beginning to the end,
+                                              one JSON line each {p, o, key, value (hex or null), headers [[k, hex]],
+                                              ts, tstype}, then "end N"
   consume  BROKER TOPIC GROUP                 a group member: prints "assigned P,P|-" on every assignment and, after
                                               committing each consumed batch synchronously, "m P O KEY" per record;
                                               SIGTERM: close (leave the group), print "closed", exit 0.
 """
+import json
 import sys
 
 from common import Stopper, fmt_partitions, headers_for, key_for, out, value_for
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 BASE = {"socket.timeout.ms": 10000, "socket.connection.setup.timeout.ms": 5000}
@@ -55,6 +59,31 @@ def produce(broker, topic, tag, first, count):
     left = p.flush(30)
     out("produced %d" % acked[0])
     sys.exit(1 if errors or left else 0)
+
+
+def dump(broker, topic, partitions):
+    c = Consumer({"bootstrap.servers": broker, "group.id": "dump-unused", "enable.auto.commit": False,
+                  "enable.partition.eof": True, **BASE})
+    parts = list(range(int(partitions)))
+    c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in parts])
+    at_end = set()
+    n = 0
+    while len(at_end) < len(parts):
+        m = c.poll(5)
+        if m is None:
+            raise SystemExit("no record or end of partition within 5 s")
+        if m.error() is not None:
+            if m.error().code() == KafkaError._PARTITION_EOF:
+                at_end.add(m.partition())
+                continue
+            raise SystemExit("consume error %s" % m.error())
+        tstype, ts = m.timestamp()
+        hx = lambda b: None if b is None else b.hex()
+        out(json.dumps({"p": m.partition(), "o": m.offset(), "key": hx(m.key()), "value": hx(m.value()),
+                        "headers": [[k, hx(v)] for k, v in (m.headers() or [])], "ts": ts, "tstype": tstype}))
+        n += 1
+    c.close()
+    out("end %d" % n)
 
 
 def consume(broker, topic, group):
@@ -104,6 +133,8 @@ def main(argv):
         create(*args)
     elif mode == "produce":
         produce(*args)
+    elif mode == "dump":
+        dump(*args)
     elif mode == "consume":
         consume(*args)
     else:

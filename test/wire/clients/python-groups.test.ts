@@ -6,6 +6,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { Seglog } from '../../../src/main.js'
+import { expectExactly } from '../../support/wire-expect.js'
 import {
   CLIENTS_DIR,
   expectOk,
@@ -20,7 +21,7 @@ import {
   tempDir,
   waitFor,
 } from '../../support/wire-harness.js'
-import { ackedLines, type Consumed, consumedLines, currentAssignment, tp } from '../../support/wire-records.js'
+import { ackedLines, consumedLines, currentAssignment } from '../../support/wire-records.js'
 
 const PARTITIONS = 4
 const ALL = [0, 1, 2, 3]
@@ -134,21 +135,3 @@ describe.each(CLIENTS)('$lib against seglog serve', ({ lib, script }) => {
     }
   })
 })
-
-/** `consumed` is exactly the acknowledged records, each once: same (partition, offset) set, keys matching. */
-function expectExactly(consumed: Consumed[], acked: ReturnType<typeof ackedLines>): void {
-  const seen = new Map<string, string>()
-  const dup: string[] = []
-  for (const m of consumed) {
-    const k = tp(m.partition, m.offset)
-    if (seen.has(k)) dup.push(k)
-    seen.set(k, m.key)
-  }
-  expect(dup, 'records delivered twice').toEqual([])
-  const want = new Map(acked.map((x) => [tp(x.partition, x.offset), `k${x.i}`]))
-  const missing = [...want.keys()].filter((k) => !seen.has(k))
-  const extra = [...seen.keys()].filter((k) => !want.has(k))
-  expect(missing, 'acknowledged records never consumed').toEqual([])
-  expect(extra, 'records consumed that this phase did not produce').toEqual([])
-  for (const [k, key] of seen) expect(key, k).toBe(want.get(k))
-}
