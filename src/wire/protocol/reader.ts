@@ -19,7 +19,7 @@ export class MalformedRequest extends Error {
 }
 
 const TWO_32 = 0x1_0000_0000
-/** int64 high words whose value is a safe integer (|n| <= 2^53 - 1 up to the rounding of the low word). */
+/** High words of the int64s that are safe integers (hi = MIN_SAFE_HI with lo = 0 is -2^53, just outside). */
 const MAX_SAFE_HI = 0x1f_ffff
 const MIN_SAFE_HI = -0x20_0000
 
@@ -83,7 +83,8 @@ export class Reader {
     const at = this.need(8, 'int64')
     const hi = this.buf.readInt32BE(at)
     const lo = this.buf.readUInt32BE(at + 4)
-    if (hi > MAX_SAFE_HI || hi < MIN_SAFE_HI) throw new MalformedRequest(`int64 at ${at} is beyond ±2^53`)
+    if (hi > MAX_SAFE_HI || hi < MIN_SAFE_HI || (hi === MIN_SAFE_HI && lo === 0))
+      throw new MalformedRequest(`int64 at ${at} is beyond ±2^53`)
     return hi * TWO_32 + lo
   }
 

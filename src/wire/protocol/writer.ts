@@ -57,27 +57,32 @@ export class Writer {
   }
 
   int8(v: number): this {
-    this.cur.writeInt8(v, this.room(1))
+    const at = this.room(1)
+    this.cur.writeInt8(v, at)
     return this
   }
 
   boolean(v: boolean): this {
-    this.cur[this.room(1)] = v ? 1 : 0
+    const at = this.room(1)
+    this.cur[at] = v ? 1 : 0
     return this
   }
 
   int16(v: number): this {
-    this.cur.writeInt16BE(v, this.room(2))
+    const at = this.room(2)
+    this.cur.writeInt16BE(v, at)
     return this
   }
 
   int32(v: number): this {
-    this.cur.writeInt32BE(v, this.room(4))
+    const at = this.room(4)
+    this.cur.writeInt32BE(v, at)
     return this
   }
 
   uint32(v: number): this {
-    this.cur.writeUInt32BE(v, this.room(4))
+    const at = this.room(4)
+    this.cur.writeUInt32BE(v, at)
     return this
   }
 
@@ -114,7 +119,8 @@ export class Writer {
   /** The buffer's bytes, with no length: copied when small, else referenced (never copied). */
   raw(b: Buffer): this {
     if (b.length <= COPY_LIMIT) {
-      b.copy(this.cur, this.room(b.length))
+      const at = this.room(b.length)
+      b.copy(this.cur, at)
       return this
     }
     this.seal()
@@ -136,10 +142,12 @@ export class Writer {
   uvarint(v: number): this {
     let u = v
     while (u >= 0x80) {
-      this.cur[this.room(1)] = (u & 0x7f) | 0x80
+      const at = this.room(1)
+      this.cur[at] = (u & 0x7f) | 0x80
       u = Math.floor(u / 128)
     }
-    this.cur[this.room(1)] = u
+    const at = this.room(1)
+    this.cur[at] = u
     return this
   }
 
