@@ -173,7 +173,7 @@ async function template(rng: Rng, corr: number, tally: Tally): Promise<Template>
     }),
     async () => ({ req: await enc('deleteTopics', 0, 1, { topics: [`zz-d${id}`], timeout: 1000 }) }),
     async () => ({
-      req: await enc('describeConfigs', 0, 2, { resources: [{ type: 2, name: 'fuzz', configNames: null }] }),
+      req: await enc('describeConfigs', 0, 2, { resources: [{ type: 2, name: 'fuzz', configNames: [] }] }),
     }),
     async () => ({ req: await enc('initProducerId', 0, 1, { transactionalId: null, transactionTimeout: 1000 }) }),
   ]
