@@ -1,16 +1,19 @@
 /**
- * The groups of one engine: the in-process coordinator of each group id, and the group admin calls
- * (`listGroups`, `describeGroup`, `fetchOffsets`, `resetOffsets`, `deleteGroup`) that the engine's facade exposes.
+ * The groups of one engine: the in-process coordinator of each group id, the claims of groups whose members
+ * speak Kafka's wire protocol, and the group admin calls (`listGroups`, `describeGroup`, `fetchOffsets`,
+ * `resetOffsets`, `deleteGroup`) that the engine's facade exposes.
  *
- * Invariants: one coordinator per group id for the engine's lifetime (until `deleteGroup`); admin that changes
- * a group's committed offsets (reset, delete) is refused with GROUP_NOT_EMPTY while the group has an active
- * member in this process, as Kafka refuses it for a non-empty group.
+ * Invariants: one coordinator per group id for the engine's lifetime (until `deleteGroup`); a group id is never
+ * both claimed by the wire coordinator and joined by an in-process member (each refuses the other with
+ * GROUP_NOT_EMPTY: a group is either wire or in-process while it has members); admin that changes a group's
+ * committed offsets (reset, delete) is refused with GROUP_NOT_EMPTY while the group has an active member, in this
+ * process or over the wire, as Kafka refuses it for a non-empty group.
  *
  * Concurrency: any call at any time on the event loop; commits are atomic in the offset store.
  */
 import { SeglogError } from '../errors.js'
 import type { PartitionLag } from './consumer.js'
-import { GroupCoordinator, type GroupState, type PartitionAssigner } from './group.js'
+import { GroupCoordinator, type GroupState, type PartitionAssigner, type TopicPartition } from './group.js'
 import type { CommittedOffset, OffsetStore } from './offset-store.js'
 
 /** What group admin needs from the engine. */
@@ -27,8 +30,20 @@ export interface GroupsHost {
 export interface GroupDescription {
   groupId: string
   state: GroupState
-  members: { memberId: string; assignment: { topic: string; partition: number }[] }[]
+  /** Wire members also show their client id and host. */
+  members: { memberId: string; assignment: TopicPartition[]; clientId?: string; clientHost?: string }[]
   offsets: PartitionLag[]
+}
+
+/**
+ * What a wire-protocol group shows of itself (the wire coordinator's view of a claimed group; the same shape as
+ * the wire room's `WireGroupView`, which the clients may not import).
+ */
+export interface ExternalGroupView {
+  state: GroupState
+  protocolType: string
+  protocol: string
+  members: { memberId: string; clientId: string; clientHost: string; assignment: TopicPartition[] }[]
 }
 
 export type ResetOffsetsTo =
@@ -39,11 +54,22 @@ export type ResetOffsetsTo =
 
 export class Groups {
   private readonly coordinators = new Map<string, GroupCoordinator>()
+  /** Groups claimed by the wire coordinator, each with the claim's token and view. */
+  private readonly external = new Map<string, { view: () => ExternalGroupView }>()
 
   constructor(private readonly host: GroupsHost) {}
 
-  /** The in-process coordinator of a group (created on first use). */
+  /**
+   * The in-process coordinator of a group (created on first use). GROUP_NOT_EMPTY while the group has members
+   * connected over Kafka's wire protocol.
+   */
   coordinator(groupId: string, assigner: PartitionAssigner): GroupCoordinator {
+    if (this.external.has(groupId)) {
+      throw new SeglogError(
+        'GROUP_NOT_EMPTY',
+        `group '${groupId}' has members connected over the Kafka wire protocol; an in-process consumer cannot join it (use another groupId, or stop those clients first)`,
+      )
+    }
     let c = this.coordinators.get(groupId)
     if (c === undefined) {
       c = new GroupCoordinator(groupId, (t) => this.host.partitionCount(t), assigner)
@@ -59,18 +85,64 @@ export class Groups {
     }
   }
 
+  /**
+   * Marks `groupId` as a wire-protocol group while it has members: in-process consumers then cannot join it
+   * (GROUP_NOT_EMPTY from `coordinator`), and `listGroups`/`describeGroup` show it through `view`. Refused with
+   * GROUP_NOT_EMPTY while in-process members are in the group, or while it is already claimed. Returns the
+   * function that releases the claim (once; later calls do nothing).
+   */
+  claimExternal(groupId: string, view: () => ExternalGroupView): () => void {
+    if ((this.coordinators.get(groupId)?.members.size ?? 0) > 0) {
+      throw new SeglogError(
+        'GROUP_NOT_EMPTY',
+        `group '${groupId}' has in-process consumers; a Kafka wire-protocol client cannot join it (use another group id, or stop those consumers first)`,
+      )
+    }
+    if (this.external.has(groupId)) {
+      throw new SeglogError('GROUP_NOT_EMPTY', `group '${groupId}' is already claimed by a wire-protocol listener`)
+    }
+    const claim = { view }
+    this.external.set(groupId, claim)
+    return () => {
+      if (this.external.get(groupId) === claim) this.external.delete(groupId)
+    }
+  }
+
   private assertEmpty(groupId: string, what: string): void {
     if ((this.coordinators.get(groupId)?.members.size ?? 0) > 0) {
       throw new SeglogError('GROUP_NOT_EMPTY', `group '${groupId}' has active members; stop them before ${what}`)
     }
+    if (this.external.has(groupId)) {
+      throw new SeglogError(
+        'GROUP_NOT_EMPTY',
+        `group '${groupId}' has members connected over the Kafka wire protocol; stop them before ${what}`,
+      )
+    }
   }
 
-  async listGroups(): Promise<{ groupId: string; state: GroupState; members: number }[]> {
+  /**
+   * Every group: active in this process or over the wire, or with committed offsets. `protocolType` is
+   * 'consumer' for in-process groups, the members' protocol type for wire groups, '' for offsets-only groups.
+   */
+  async listGroups(): Promise<{ groupId: string; state: GroupState; members: number; protocolType: string }[]> {
     this.host.assertOpen()
-    const ids = new Set([...(await this.host.offsetStore.groups()), ...this.coordinators.keys()])
+    const ids = new Set([
+      ...(await this.host.offsetStore.groups()),
+      ...this.coordinators.keys(),
+      ...this.external.keys(),
+    ])
     return [...ids].sort().map((groupId) => {
+      const wire = this.external.get(groupId)?.view()
+      if (wire !== undefined) {
+        return { groupId, state: wire.state, members: wire.members.length, protocolType: wire.protocolType }
+      }
       const c = this.coordinators.get(groupId)
-      return { groupId, state: c?.state ?? 'Empty', members: c?.members.size ?? 0 }
+      return {
+        groupId,
+        state: c?.state ?? 'Empty',
+        members: c?.members.size ?? 0,
+        protocolType: c === undefined ? '' : 'consumer',
+      }
     })
   }
 
@@ -94,6 +166,20 @@ export class Groups {
           lag: logEndOffset - o.offset,
         }
       })
+    const wire = this.external.get(groupId)?.view()
+    if (wire !== undefined) {
+      return {
+        groupId,
+        state: wire.state,
+        members: wire.members.map((m) => ({
+          memberId: m.memberId,
+          assignment: m.assignment,
+          clientId: m.clientId,
+          clientHost: m.clientHost,
+        })),
+        offsets,
+      }
+    }
     return {
       groupId,
       state: c?.state ?? 'Empty',

@@ -92,7 +92,11 @@ export interface GroupMember {
   assign(partitions: TopicPartition[], generation: number): Promise<void>
 }
 
-export type GroupState = 'Empty' | 'PreparingRebalance' | 'Stable'
+/**
+ * The states a group shows. In-process groups use Empty, PreparingRebalance and Stable; groups of wire-protocol
+ * members (Kafka's full state machine) also CompletingRebalance and Dead.
+ */
+export type GroupState = 'Empty' | 'PreparingRebalance' | 'CompletingRebalance' | 'Stable' | 'Dead'
 
 let coordinatorCounter = 0
 
