@@ -29,8 +29,15 @@ import { ApiKey } from './protocol/api-keys.js'
 import { KafkaError } from './protocol/errors.js'
 import { MalformedRequest, Reader } from './protocol/reader.js'
 
-/** Published on every connection close: `{ id, remoteHost, reason, error? }` (for diagnostics and tests). */
+/** Published on every connection close (for diagnostics and tests). */
 export const wireConnectionChannel = channel('seglog:wire:connection')
+
+export interface ConnectionCloseEvent {
+  id: number
+  remoteHost: string
+  reason: CloseReason
+  error: unknown
+}
 
 /** Smallest request: api_key int16, api_version int16, correlation_id int32, client_id int16 length. */
 const MIN_REQUEST_BYTES = 10
@@ -163,7 +170,8 @@ export class Connection implements WireConnection {
     this.abort.abort()
     this.socket.destroy()
     if (wireConnectionChannel.hasSubscribers) {
-      wireConnectionChannel.publish({ id: this.id, remoteHost: this.remoteHost, reason, error })
+      const event: ConnectionCloseEvent = { id: this.id, remoteHost: this.remoteHost, reason, error }
+      wireConnectionChannel.publish(event)
     }
     for (const fn of this.closeCallbacks.splice(0)) {
       try {
