@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Seglog, type SeglogOptions } from '../../src/main.js'
-import { encodeRequest, type KafkajsApi, RawConnection, type ResponseFrame } from './wire-raw.js'
+import { encodeRequest, type KafkajsApi, RawConnection, type ResponseFrame, rawFrame } from './wire-raw.js'
 
 export interface Served {
   readonly log: Seglog
@@ -22,6 +22,8 @@ export interface Served {
     version: number,
     args: Record<string, unknown>,
   ): Promise<T>
+  /** Sends a hand-built request body and resolves with the response body. */
+  raw(conn: RawConnection, apiKey: number, version: number, body: Buffer): Promise<Buffer>
   close(): Promise<void>
 }
 
@@ -54,6 +56,13 @@ export async function serve(
       const res = await conn.request(req, 10_000)
       if (res === 'closed' || res === 'timeout') throw new Error(`${api} v${version}: ${res}`)
       return (await req.decode(res.body)) as T
+    },
+    async raw(conn: RawConnection, apiKey: number, version: number, body: Buffer): Promise<Buffer> {
+      const id = correlationId()
+      conn.write(rawFrame(apiKey, version, id, body))
+      const res = await conn.waitResponse(id, 10_000)
+      if (res === 'closed' || res === 'timeout') throw new Error(`api ${apiKey} v${version}: ${res}`)
+      return res.body
     },
     async close() {
       for (const c of conns) c.destroy()
