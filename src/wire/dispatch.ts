@@ -8,6 +8,7 @@ import { apiVersionsApi } from './handlers/api-versions.js'
 import { deleteRecordsApi } from './handlers/delete-records.js'
 import { describeConfigsApi } from './handlers/describe-configs.js'
 import { fetchApi } from './handlers/fetch.js'
+import { createGroupApis } from './handlers/groups.js'
 import { initProducerIdApi } from './handlers/init-producer-id.js'
 import { listOffsetsApi } from './handlers/list-offsets.js'
 import { type Advertiser, metadataApi } from './handlers/metadata.js'
@@ -21,7 +22,7 @@ export interface Dispatch {
   close(): void
 }
 
-export function createDispatch(_host: BrokerHost, advertiser: Advertiser): Dispatch {
+export function createDispatch(host: BrokerHost, advertiser: Advertiser): Dispatch {
   const entries = new Map<number, ApiEntry>()
   const add = (e: ApiEntry): void => {
     if (entries.has(e.key)) throw new Error(`api key ${e.key} registered twice`)
@@ -41,9 +42,11 @@ export function createDispatch(_host: BrokerHost, advertiser: Advertiser): Dispa
   ]) {
     add(e)
   }
+  const groups = createGroupApis(host, { advertiser })
+  for (const e of groups.apis) add(e)
   add(apiVersionsApi(() => entries.values()))
   return {
     table: { entries, unsupportedApiVersions: unsupportedApiVersionsBody(entries.values()) },
-    close: () => {},
+    close: () => groups.close(),
   }
 }

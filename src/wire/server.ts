@@ -99,9 +99,10 @@ export async function startWireServer(host: BrokerHost, options: WireServerOptio
     close(): Promise<void> {
       if (closing === null) {
         const listenerClosed = new Promise<void>((resolve) => server.close(() => resolve()))
-        closing = Promise.all([...connections.values()].map((c) => c.shutdown()))
-          .then(() => listenerClosed)
-          .finally(() => dispatch.close())
+        // First, so JoinGroup/SyncGroup requests waiting in the coordinator are answered and the connections'
+        // owed responses can drain.
+        dispatch.close()
+        closing = Promise.all([...connections.values()].map((c) => c.shutdown())).then(() => listenerClosed)
       }
       return closing
     },
