@@ -14,7 +14,7 @@
 import { appendChannel } from '../diagnostics.js'
 import { ioError, SeglogError } from '../errors.js'
 import { encodeValue } from '../format.js'
-import type { PreparedBatch } from '../log/partition-log.js'
+import type { PreparedBatch, RecordSetAppendInfo, RecordSetOptions } from '../log/partition-log.js'
 import { checkMessage } from '../messages.js'
 import { partitionForKey } from '../partitioner.js'
 import { type Acks, type AppendOptions, checkAcks, type Message, type RecordMetadata } from '../records.js'
@@ -135,6 +135,30 @@ export class AppendPath {
       wake(p)
     }
     return { meta, touched }
+  }
+
+  /**
+   * Stores a Kafka client's record set in partition `p` as it came (`PartitionLog.appendRecordSet`), then resolves
+   * per `acks` exactly as `append` does: -1 after the fsync that concurrent appends share, 0 and 1 after the write
+   * with the background flush scheduled.
+   */
+  appendRecordSet(p: PartitionState, set: Buffer, acks: Acks, options: RecordSetOptions): Promise<RecordSetAppendInfo> {
+    try {
+      this.ctx.assertOpen()
+      const info = p.log.appendRecordSet(set, options)
+      wake(p)
+      if (appendChannel.hasSubscribers) {
+        const records = info.lastOffset - info.baseOffset + 1
+        appendChannel.publish({ topic: p.topic.record.name, partitions: [p.index], records, acks })
+      }
+      if (acks !== -1) {
+        this.scheduleFlush(p)
+        return Promise.resolve(info)
+      }
+      return this.ctx.track(p.log.flush().then(() => info))
+    } catch (err) {
+      return Promise.reject(err)
+    }
   }
 
   /** acks 0/1: fsync within `flushMs`, or at once past `flushMessages` unflushed records. */

@@ -13,7 +13,7 @@ import { SeglogError } from '../errors.js'
 import type { FileSystem } from '../io/file-system.js'
 import { MAX_TIMESTAMP } from '../messages.js'
 import { checkAcks } from '../records.js'
-import { type SeglogOptions, TEST_HOOKS, type TestHooks } from './options.js'
+import { type ListenOptions, type SeglogOptions, TEST_HOOKS, type TestHooks } from './options.js'
 
 /** The methods a FileSystem must have (`unlinkAsync` is optional). */
 const FILE_SYSTEM_METHODS: readonly (keyof FileSystem)[] = [
@@ -71,6 +71,39 @@ function checkTestHooks(hooks: TestHooks): void {
   }
 }
 
+/** Loopback, where a listener binds unless told otherwise. */
+export const DEFAULT_LISTEN_HOST = '127.0.0.1'
+
+/**
+ * Checks `listen` options (a TypeError names the option) and fills in the default host. The server checks them
+ * again; checking here lets `Seglog.open` reject them before it creates or locks anything.
+ */
+export function checkListenOptions(options: unknown): ListenOptions & { host: string } {
+  if (!isPlainObject(options)) throw new TypeError(`listen options must be an object, got ${show(options)}`)
+  const o = options as unknown as ListenOptions
+  const { port, host = DEFAULT_LISTEN_HOST, maxRequestBytes, idleMs } = o
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new TypeError(`listen port must be an integer in [0, 65535], got ${show(port)}`)
+  }
+  if (typeof host !== 'string' || host.length === 0) {
+    throw new TypeError(`listen host must be a non-empty string, got ${show(host)}`)
+  }
+  for (const [name, v] of [
+    ['maxRequestBytes', maxRequestBytes],
+    ['idleMs', idleMs],
+  ] as const) {
+    if (v !== undefined && (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1)) {
+      throw new TypeError(`listen ${name} must be a positive integer, got ${show(v)}`)
+    }
+  }
+  for (const key of Object.keys(o)) {
+    if (!['port', 'host', 'maxRequestBytes', 'idleMs'].includes(key)) {
+      throw new TypeError(`unknown listen option ${JSON.stringify(key)} (port, host, maxRequestBytes, idleMs)`)
+    }
+  }
+  return { port, host, maxRequestBytes, idleMs }
+}
+
 /** A clock reading that a record timestamp can hold: an integer number of ms in [0, 2^53 − 1]. */
 function checkReading(t: unknown): number {
   if (typeof t !== 'number' || !Number.isInteger(t) || t < 0 || t > MAX_TIMESTAMP) {
@@ -115,6 +148,10 @@ export function checkOpenOptions(options: unknown): {
     for (const [name, codec] of Object.entries(o.codecs)) {
       if (codec !== undefined) probe.register(name as 'gzip', codec)
     }
+  }
+  if (o.listen !== undefined) checkListenOptions(o.listen)
+  if (o.autoCreateTopics !== undefined && typeof o.autoCreateTopics !== 'boolean') {
+    throw new TypeError(`autoCreateTopics must be a boolean, got ${show(o.autoCreateTopics)}`)
   }
   const hooks = o[TEST_HOOKS]
   if (hooks !== undefined) checkTestHooks(hooks)

@@ -26,6 +26,18 @@ export interface TestHooks {
   crashPoint?: (point: string) => void
 }
 
+/** Where and how `Seglog.listen` (or the `listen` open option) serves Kafka's wire protocol. */
+export interface ListenOptions {
+  /** TCP port; 0 picks any free port (see `address()`). */
+  port: number
+  /** Interface to bind; default '127.0.0.1' (loopback). Another one is bound only when named here. */
+  host?: string
+  /** Largest request accepted (Kafka's socket.request.max.bytes); default 100 MiB. */
+  maxRequestBytes?: number
+  /** Idle connections are closed after this (Kafka's connections.max.idle.ms); default 10 minutes. */
+  idleMs?: number
+}
+
 export interface SeglogOptions {
   /** Engine-wide topic defaults (validated like topic config). */
   defaults?: Partial<TopicConfig>
@@ -45,6 +57,10 @@ export interface SeglogOptions {
   cleanerBackoffMs?: number
   /** Memory budget of the compaction offset map (Kafka's log.cleaner.dedupe.buffer.size). Default 16 MiB. */
   cleanerMapBytes?: number
+  /** Start serving Kafka's wire protocol once open (see `Seglog.listen`); the open fails if the listener does. */
+  listen?: ListenOptions
+  /** Wire clients create unknown topics on Metadata and Produce (format `binary`, the engine defaults). Default true. */
+  autoCreateTopics?: boolean
   /** @internal test hooks (see the module header). */
   [TEST_HOOKS]?: TestHooks
 }

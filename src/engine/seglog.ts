@@ -33,12 +33,15 @@ import { engineChannel } from '../diagnostics.js'
 import { ioError, SeglogError } from '../errors.js'
 import { BoundedFileSystem } from '../io/bounded-fs.js'
 import { nodeFileSystem, writeFileAtomic } from '../io/file-system.js'
+import { holdProcess } from '../keep-alive.js'
 import { type AppendOptions, checkAcks, type Message, type RecordMetadata, type SeglogRecord } from '../records.js'
+import type { WireServer } from '../wire/server.js'
 import { AppendPath, cancelFlush } from './append.js'
+import { createBrokerHost, loadClusterId } from './broker-host.js'
 import type { EngineContext } from './context.js'
 import { Housekeeping, type PartitionCompaction, type PartitionRetention } from './housekeeping.js'
-import { checkOpenOptions } from './open-options.js'
-import { type EngineEvent, type EngineStatus, type SeglogOptions, TEST_HOOKS } from './options.js'
+import { checkListenOptions, checkOpenOptions } from './open-options.js'
+import { type EngineEvent, type EngineStatus, type ListenOptions, type SeglogOptions, TEST_HOOKS } from './options.js'
 import { type ReadOptions, Reads, type StreamOptions, wake } from './reads.js'
 import { type CreateTopicOptions, type TopicDescription, TopicRegistry } from './topics.js'
 
@@ -72,6 +75,14 @@ export class Seglog {
   readonly #reads: Reads
   readonly #append: AppendPath
   readonly #housekeeping: Housekeeping
+  readonly #autoCreateTopics: boolean
+  /** What `owner.json` says besides the listener: who owns the directory, since when. */
+  #owner: { pid: number; hostname: string; since: string } | null = null
+  #clusterId: string | null = null
+  /** The wire listener while one runs, the start of one in progress, and the hold that keeps the process alive. */
+  #listener: WireServer | null = null
+  #listenStarting: Promise<unknown> | null = null
+  #releaseListenerHold: (() => void) | null = null
 
   private constructor(dir: string, realDir: string, options: SeglogOptions, engineDefaults: Partial<TopicConfig>) {
     this.dir = dir
@@ -98,6 +109,7 @@ export class Seglog {
     }
     this.#crashPoint = hooks.crashPoint ?? (() => {})
     this.#engineDefaults = engineDefaults
+    this.#autoCreateTopics = options.autoCreateTopics ?? true
     // The rooms reach the registry through these lookups; it exists once `load` opened the metadata store.
     const topics = {
       topic: (name: string) => this.#topics.topic(name),
@@ -145,6 +157,14 @@ export class Seglog {
     }
     engine.#phase = 'open'
     engine.#housekeeping.start()
+    if (options.listen !== undefined) {
+      try {
+        await engine.listen(options.listen)
+      } catch (err) {
+        await engine.close().catch(() => {})
+        throw err
+      }
+    }
     return engine
   }
 
@@ -175,14 +195,24 @@ export class Seglog {
       offsets: (topic, partition) => this.#reads.offsets(topic, partition),
       offsetForTimestamp: (topic, partition, ts) => this.#reads.offsetForTimestamp(topic, partition, ts),
     })
-    const owner = { pid: process.pid, hostname: os.hostname(), since: new Date(clock()).toISOString() }
+    this.#owner = { pid: process.pid, hostname: os.hostname(), since: new Date(clock()).toISOString() }
+    this.#writeOwner(null)
+    for (const r of repairs) onEvent({ type: 'metadata-repaired', ...r })
+    await registry.load()
+  }
+
+  /**
+   * Rewrites `.seglog/owner.json` (crash-safely): the owner's pid, host name and start time, and while a listener
+   * runs its address, so other processes can find it. IO_ERROR when it cannot be written.
+   */
+  #writeOwner(listener: { host: string; port: number } | null): void {
+    const metaDir = path.join(this.realDir, META_DIR)
+    const body = listener === null ? this.#owner : { ...this.#owner, listener }
     try {
-      writeFileAtomic(fs, metaDir, OWNER_FILE, Buffer.from(JSON.stringify(owner)))
+      writeFileAtomic(this.#ctx.fs, metaDir, OWNER_FILE, Buffer.from(JSON.stringify(body)))
     } catch (err) {
       throw ioError(err, 'write', path.join(metaDir, OWNER_FILE))
     }
-    for (const r of repairs) onEvent({ type: 'metadata-repaired', ...r })
-    await registry.load()
   }
 
   #lockedMessage(metaDir: string): string {
@@ -237,6 +267,10 @@ export class Seglog {
   async #close(): Promise<void> {
     this.#phase = 'stopping-clients'
     try {
+      // The listener goes first: its connections end cleanly (owed responses written) while the engine still
+      // accepts the calls of their handlers in flight.
+      await this.#listenStarting?.catch(() => {})
+      await this.#stopListener()
       // Consumers commit what they processed and producers deliver what they queued, with calls still accepted.
       await Promise.allSettled([...this.#clients].map((c) => c.stop()))
       this.#phase = 'closing'
@@ -248,6 +282,96 @@ export class Seglog {
       this.#phase = 'closed'
       ownedInProcess.delete(this.realDir)
     }
+  }
+
+  // ---- the wire listener ----
+
+  /**
+   * Serves the directory over Kafka's wire protocol (a one-broker cluster) on `host` (default 127.0.0.1: loopback
+   * unless another interface is named) and `port` (0 = any free port). Resolves with the bound address once it
+   * accepts connections; `owner.json` records it until the listener stops. The listener keeps the process alive
+   * until `close()`, which stops it first. A port in use is IO_ERROR with errno EADDRINUSE; an address that cannot
+   * be bound is INVALID_CONFIG or IO_ERROR with its errno; a second listener is INVALID_CONFIG.
+   */
+  async listen(options: ListenOptions): Promise<{ host: string; port: number }> {
+    const opts = checkListenOptions(options)
+    if (this.#phase !== 'open') throw new SeglogError('ENGINE_CLOSED', `seglog at ${this.dir} is ${this.status}`)
+    if (this.#listener !== null || this.#listenStarting !== null) {
+      const where = this.#listener === null ? 'starting' : `on ${addressText(this.#listener.address())}`
+      throw new SeglogError('INVALID_CONFIG', `seglog at ${this.dir} is already listening (${where})`)
+    }
+    const start = this.#startListener(opts)
+    this.#listenStarting = start
+    try {
+      return await start
+    } finally {
+      this.#listenStarting = null
+    }
+  }
+
+  async #startListener(opts: ListenOptions & { host: string }): Promise<{ host: string; port: number }> {
+    // Loaded here, so an engine that never listens never loads the protocol.
+    const { startWireServer } = await import('../wire/server.js')
+    this.#clusterId ??= loadClusterId(this.#ctx, path.join(this.realDir, META_DIR))
+    const host = createBrokerHost({
+      ctx: this.#ctx,
+      topics: this.#topics,
+      append: this.#append,
+      reads: this.#reads,
+      groups: this.#groups,
+      offsetStore: this.#offsetStore,
+      defaults: this.#engineDefaults,
+      clusterId: this.#clusterId,
+      autoCreateTopics: this.#autoCreateTopics,
+      isOpen: () => this.#phase === 'open',
+      deleteRecords: (topic, partition, before) => this.deleteRecords(topic, partition, before),
+    })
+    const server = await startWireServer(host, {
+      host: opts.host,
+      port: opts.port,
+      maxRequestBytes: opts.maxRequestBytes,
+      idleMs: opts.idleMs,
+    })
+    this.#listener = server
+    this.#releaseListenerHold = holdProcess()
+    if (this.#phase !== 'open') {
+      await this.#stopListener()
+      throw new SeglogError('ENGINE_CLOSED', `seglog at ${this.dir} began closing while its listener started`)
+    }
+    const address = server.address()
+    try {
+      this.#writeOwner(address)
+    } catch (err) {
+      await this.#stopListener()
+      throw err
+    }
+    return address
+  }
+
+  /** Closes the listener (its connections end cleanly) and drops its address from `owner.json`. Never rejects. */
+  async #stopListener(): Promise<void> {
+    const server = this.#listener
+    if (server === null) return
+    this.#listener = null
+    try {
+      await server.close()
+    } catch {
+      // A listener that fails to close has no connection left to serve: what matters is that it is gone.
+    } finally {
+      this.#releaseListenerHold?.()
+      this.#releaseListenerHold = null
+    }
+    try {
+      this.#writeOwner(null)
+    } catch {
+      // owner.json is informational (the lock is what counts); a stale address there only refuses connections.
+    }
+  }
+
+  /** The listener's bound address while one runs, else null. */
+  address(): { host: string; port: number } | null {
+    const a = this.#listener?.address()
+    return a === undefined ? null : { host: a.host, port: a.port }
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -444,6 +568,10 @@ export class Seglog {
   async deleteGroup(groupId: string): Promise<void> {
     return this.#groups.deleteGroup(groupId)
   }
+}
+
+function addressText(a: { host: string; port: number }): string {
+  return a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`
 }
 
 export type { PartitionLag }

@@ -4,8 +4,15 @@
  * `export … from`, side-effect imports, dynamic `import('…')`, `import('…')` types and `require('…')`), each
  * relative one is resolved to the src/ file it names, and the rules below are checked edge by edge. A failing
  * rule lists every offending edge as `file → specifier (target)`.
+ *
+ * The wire-protocol room (src/wire/) is a room of its own: it imports itself, a few foundation modules and node
+ * builtins; the engine reaches it only through `BrokerHost` (src/wire/host.ts, used by src/engine/broker-host.ts)
+ * and the server entry (src/wire/server.ts, imported dynamically by src/engine/seglog.ts, so that loading the
+ * package loads no protocol code: checked by following the static value imports from the entry). The CLI
+ * (src/cli/) sees the public API and src/internal.ts only.
  */
 import * as fs from 'node:fs'
+import { builtinModules } from 'node:module'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import ts from 'typescript'
@@ -40,6 +47,22 @@ const ENGINE = ['src/engine/', 'src/main.ts', 'src/internal.ts']
 const CLIENTS = ['src/clients/']
 
 const NODE_FS = new Set(['fs', 'node:fs', 'fs/promises', 'node:fs/promises'])
+
+/** The wire-protocol room, and what it may import from outside itself (besides node builtins). */
+const WIRE = 'src/wire/'
+const WIRE_MAY_IMPORT = ['src/config.ts', 'src/errors.ts', 'src/check.ts', 'src/keep-alive.ts', 'src/segment/crc32c.ts']
+/** The one interface between the wire room and the engine, and the one module that builds it. */
+const WIRE_HOST = 'src/wire/host.ts'
+const BROKER_HOST = 'src/engine/broker-host.ts'
+/** The wire server's entry, and the one module that loads it (with a dynamic import). */
+const WIRE_SERVER = 'src/wire/server.ts'
+const FACADE = 'src/engine/seglog.ts'
+/** The command-line tool: it sees the package's public API and the internals module, nothing else of src/. */
+const CLI = 'src/cli/'
+const CLI_MAY_IMPORT = ['src/main.ts', 'src/internal.ts']
+
+const isBuiltin = (specifier: string): boolean =>
+  specifier.startsWith('node:') || builtinModules.includes(specifier.split('/')[0])
 
 interface Edge {
   /** Importing file, relative to the repo (`src/segment/segment.ts`). */
@@ -87,6 +110,59 @@ function importGraph(): Edge[] {
 
 const GRAPH = importGraph()
 
+/**
+ * The imports that load a module when the file runs: static `import`/`export … from` that are not type-only
+ * (a declaration whose named bindings are all `type` is elided too). Dynamic `import()` is left out: it loads
+ * only when called.
+ */
+function valueImports(file: string): string[] {
+  const text = fs.readFileSync(path.join(REPO, file), 'utf8')
+  const source = ts.createSourceFile(file, text, ts.ScriptTarget.ES2022, false)
+  const out: string[] = []
+  for (const stmt of source.statements) {
+    if (ts.isImportDeclaration(stmt)) {
+      const clause = stmt.importClause
+      if (clause?.isTypeOnly) continue
+      const bindings = clause?.namedBindings
+      const allTypes =
+        clause !== undefined &&
+        clause.name === undefined &&
+        bindings !== undefined &&
+        ts.isNamedImports(bindings) &&
+        bindings.elements.length > 0 &&
+        bindings.elements.every((e) => e.isTypeOnly)
+      if (!allTypes) out.push((stmt.moduleSpecifier as ts.StringLiteral).text)
+    } else if (ts.isExportDeclaration(stmt) && stmt.moduleSpecifier !== undefined && !stmt.isTypeOnly) {
+      const clause = stmt.exportClause
+      const allTypes =
+        clause !== undefined &&
+        ts.isNamedExports(clause) &&
+        clause.elements.length > 0 &&
+        clause.elements.every((e) => e.isTypeOnly)
+      if (!allTypes) out.push((stmt.moduleSpecifier as ts.StringLiteral).text)
+    }
+  }
+  return out
+}
+
+/** Every src/ file that loading `entry` loads (static value imports, transitively). */
+function loadedBy(entry: string): Set<string> {
+  const seen = new Set<string>([entry])
+  const queue = [entry]
+  while (queue.length > 0) {
+    const file = queue.pop()!
+    for (const specifier of valueImports(file)) {
+      if (!specifier.startsWith('.')) continue
+      const to = resolveRelative(path.join(REPO, file), specifier)
+      if (to.startsWith('src/') && !seen.has(to)) {
+        seen.add(to)
+        queue.push(to)
+      }
+    }
+  }
+  return seen
+}
+
 const under = (file: string, prefixes: readonly string[]): boolean =>
   prefixes.some((p) => (p.endsWith('/') ? file.startsWith(p) : file === p))
 const layerOf = (file: string) => LAYERS.find((l) => file.startsWith(l.folder))
@@ -127,6 +203,46 @@ describe('the import graph of src/', () => {
   it('keeps the storage layers (io, index, segment, log, retention, compaction) free of client and engine code', () => {
     const bad = offending((e) => under(e.from, STORAGE) && under(e.to, [...ENGINE, ...CLIENTS]))
     expect(bad, 'storage importing a client or the engine').toEqual([])
+  })
+
+  it('keeps the wire room to itself, a few foundation modules and node builtins', () => {
+    expect(GRAPH.some((e) => e.from.startsWith(WIRE) && e.to === WIRE_HOST)).toBe(true)
+    const bad = offending(
+      (e) =>
+        e.from.startsWith(WIRE) &&
+        !(e.to.startsWith(WIRE) || WIRE_MAY_IMPORT.includes(e.to) || (e.to === e.specifier && isBuiltin(e.specifier))),
+    )
+    expect(bad, 'src/wire/ importing the engine, clients, storage or a package').toEqual([])
+  })
+
+  it('lets the engine reach the wire room only through BrokerHost (broker-host.ts) and the server entry (seglog.ts)', () => {
+    const bad = offending((e) => {
+      if (e.from.startsWith(WIRE) || !e.to.startsWith(WIRE)) return false
+      if (e.to === WIRE_HOST) return e.from !== BROKER_HOST
+      if (e.to === WIRE_SERVER) return e.from !== FACADE
+      return true
+    })
+    expect(bad, 'imports of the wire room from outside it').toEqual([])
+    expect(GRAPH.some((e) => e.from === FACADE && e.to === WIRE_SERVER)).toBe(true)
+  })
+
+  it('loads no wire module when the package entry or the engine is imported (the server is imported dynamically)', () => {
+    for (const entry of ['src/main.ts', FACADE, BROKER_HOST]) {
+      const loaded = [...loadedBy(entry)].filter((f) => f.startsWith(WIRE))
+      expect(loaded, `wire modules loaded by importing ${entry}`).toEqual([])
+    }
+    expect(valueImports(FACADE).filter((s) => s.includes('/wire/'))).toEqual([])
+    const text = fs.readFileSync(path.join(REPO, FACADE), 'utf8')
+    expect(text).toContain("await import('../wire/server.js')")
+  })
+
+  it('keeps the CLI to the public API and the internals module', () => {
+    const bad = offending(
+      (e) =>
+        e.from.startsWith(CLI) &&
+        !(e.to.startsWith(CLI) || CLI_MAY_IMPORT.includes(e.to) || (e.to === e.specifier && isBuiltin(e.specifier))),
+    )
+    expect(bad, 'src/cli/ importing modules other than src/main.ts and src/internal.ts').toEqual([])
   })
 
   it('routes all of compaction’s file access through the injected FileSystem: no node:fs under src/compaction/', () => {
