@@ -54,6 +54,34 @@ export function produceBody(
   ])
 }
 
+/** Reads big-endian fields in order. */
+class Cursor {
+  constructor(
+    readonly buf: Buffer,
+    public pos = 0,
+  ) {}
+  int16(): number {
+    this.pos += 2
+    return this.buf.readInt16BE(this.pos - 2)
+  }
+  int32(): number {
+    this.pos += 4
+    return this.buf.readInt32BE(this.pos - 4)
+  }
+  int64(): number {
+    this.pos += 8
+    return Number(this.buf.readBigInt64BE(this.pos - 8))
+  }
+  string(): string {
+    const n = this.int16()
+    this.pos += n
+    return this.buf.toString('utf8', this.pos - n, this.pos)
+  }
+  end(what: string): void {
+    if (this.pos !== this.buf.length) throw new Error(`${what} has ${this.buf.length - this.pos} trailing bytes`)
+  }
+}
+
 export interface ProducePartitionResult {
   index: number
   errorCode: number
@@ -64,32 +92,24 @@ export interface ProducePartitionResult {
 
 /** Reads a Produce v5–v7 response body. */
 export function readProduceV5(body: Buffer): { name: string; partitions: ProducePartitionResult[] }[] {
-  let pos = 0
-  const int16 = () => ((pos += 2), body.readInt16BE(pos - 2))
-  const int32 = () => ((pos += 4), body.readInt32BE(pos - 4))
-  const int64 = () => ((pos += 8), Number(body.readBigInt64BE(pos - 8)))
-  const string = () => {
-    const n = int16()
-    pos += n
-    return body.toString('utf8', pos - n, pos)
-  }
+  const c = new Cursor(body)
   const topics = []
-  for (let t = int32(); t > 0; t--) {
-    const name = string()
+  for (let t = c.int32(); t > 0; t--) {
+    const name = c.string()
     const partitions: ProducePartitionResult[] = []
-    for (let p = int32(); p > 0; p--) {
+    for (let p = c.int32(); p > 0; p--) {
       partitions.push({
-        index: int32(),
-        errorCode: int16(),
-        baseOffset: int64(),
-        logAppendTime: int64(),
-        logStartOffset: int64(),
+        index: c.int32(),
+        errorCode: c.int16(),
+        baseOffset: c.int64(),
+        logAppendTime: c.int64(),
+        logStartOffset: c.int64(),
       })
     }
     topics.push({ name, partitions })
   }
-  int32()
-  if (pos !== body.length) throw new Error(`produce response has ${body.length - pos} trailing bytes`)
+  c.int32()
+  c.end('produce response')
   return topics
 }
 
@@ -103,30 +123,25 @@ export interface FetchPartitionV4 {
 
 /** Reads a Fetch v4 response body: each partition's record set as raw bytes. */
 export function readFetchV4(body: Buffer): { topic: string; partitions: FetchPartitionV4[] }[] {
-  let pos = 4
-  const int16 = () => ((pos += 2), body.readInt16BE(pos - 2))
-  const int32 = () => ((pos += 4), body.readInt32BE(pos - 4))
-  const int64 = () => ((pos += 8), Number(body.readBigInt64BE(pos - 8)))
+  const c = new Cursor(body, 4)
   const out = []
-  for (let t = int32(); t > 0; t--) {
-    const n = int16()
-    const topic = body.toString('utf8', pos, pos + n)
-    pos += n
+  for (let t = c.int32(); t > 0; t--) {
+    const topic = c.string()
     const partitions: FetchPartitionV4[] = []
-    for (let p = int32(); p > 0; p--) {
-      const partition = int32()
-      const errorCode = int16()
-      const highWatermark = int64()
-      const lastStableOffset = int64()
-      for (let a = int32(); a > 0; a--) pos += 16
-      const size = int32()
-      const records = body.subarray(pos, pos + Math.max(0, size))
-      pos += Math.max(0, size)
+    for (let p = c.int32(); p > 0; p--) {
+      const partition = c.int32()
+      const errorCode = c.int16()
+      const highWatermark = c.int64()
+      const lastStableOffset = c.int64()
+      for (let a = c.int32(); a > 0; a--) c.pos += 16
+      const size = c.int32()
+      const records = body.subarray(c.pos, c.pos + Math.max(0, size))
+      c.pos += Math.max(0, size)
       partitions.push({ partition, errorCode, highWatermark, lastStableOffset, records })
     }
     out.push({ topic, partitions })
   }
-  if (pos !== body.length) throw new Error(`fetch response has ${body.length - pos} trailing bytes`)
+  c.end('fetch response')
   return out
 }
 
