@@ -9,6 +9,7 @@ import * as net from 'node:net'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { Kafka, logLevel } from 'kafkajs'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { Seglog, type SeglogError } from '../../src/main.js'
 
@@ -208,6 +209,94 @@ describe('listen', () => {
     const { clusterId } = JSON.parse(fs.readFileSync(path.join(dir, '.seglog', 'cluster.json'), 'utf8'))
     expect(clusterId).toMatch(/^[A-Za-z0-9_-]{22}$/)
   })
+})
+
+describe('a real Kafka client (kafkajs) against listen()', () => {
+  it('creates a topic, produces with acks -1 and consumes in a group what the native API reads back', async () => {
+    const log = await openLog({ listen: { port: 0 } })
+    const { host, port } = log.address()!
+    const kafka = new Kafka({ clientId: 'smoke', brokers: [`${host}:${port}`], logLevel: logLevel.NOTHING })
+    const admin = kafka.admin()
+    const producer = kafka.producer({ allowAutoTopicCreation: false })
+    const consumer = kafka.consumer({ groupId: 'smoke-group' })
+    try {
+      await admin.connect()
+      expect(await admin.createTopics({ topics: [{ topic: 'wire', numPartitions: 2 }] })).toBe(true)
+      expect(log.describeTopic('wire').config.format).toBe('binary')
+      await producer.connect()
+      const messages = Array.from({ length: 20 }, (_, i) => ({
+        key: `k${i}`,
+        value: `v${i}`,
+        headers: { i: String(i) },
+        partition: i % 2,
+      }))
+      const sent = await producer.send({ topic: 'wire', acks: -1, messages })
+      expect(sent.map((r) => r.errorCode)).toEqual([0, 0])
+      await consumer.connect()
+      await consumer.subscribe({ topic: 'wire', fromBeginning: true })
+      const got: { partition: number; offset: string; key: string; value: string; header: string }[] = []
+      await new Promise<void>((resolve, reject) => {
+        consumer
+          .run({
+            eachMessage: async ({ partition, message }) => {
+              got.push({
+                partition,
+                offset: message.offset,
+                key: message.key!.toString(),
+                value: message.value!.toString(),
+                header: String(message.headers?.i),
+              })
+              if (got.length === messages.length) resolve()
+            },
+          })
+          .catch(reject)
+      })
+      got.sort((a, b) => a.partition - b.partition || Number(a.offset) - Number(b.offset))
+      for (const partition of [0, 1]) {
+        const wire = got.filter((g) => g.partition === partition)
+        const native = await log.read('wire', partition, 0, { maxRecords: 100 })
+        expect(native.map((r) => r.offset)).toEqual(wire.map((g) => Number(g.offset)))
+        expect(native.map((r) => (r.value as Buffer).toString())).toEqual(wire.map((g) => g.value))
+        expect(native.map((r) => r.key?.toString())).toEqual(wire.map((g) => g.key))
+        expect(native.map((r) => r.headers.i?.toString())).toEqual(wire.map((g) => g.header))
+        expect(wire.map((g) => g.value)).toEqual(messages.filter((m) => m.partition === partition).map((m) => m.value))
+      }
+      await consumer.stop()
+      const committed = await log.fetchOffsets('smoke-group', 'wire')
+      expect(committed.map((c) => [c.partition, c.offset]).sort()).toEqual([
+        [0, 10],
+        [1, 10],
+      ])
+    } finally {
+      await consumer.disconnect()
+      await producer.disconnect()
+      await admin.disconnect()
+    }
+  }, 60_000)
+
+  it('refuses a value a json topic cannot decode (INVALID_RECORD) and stores nothing of that request', async () => {
+    const log = await openLog({ listen: { port: 0 } })
+    await log.createTopic('events', { config: { format: 'json' } })
+    const { host, port } = log.address()!
+    const kafka = new Kafka({ clientId: 'json', brokers: [`${host}:${port}`], logLevel: logLevel.NOTHING })
+    const producer = kafka.producer({ retry: { retries: 0 } })
+    await producer.connect()
+    try {
+      await producer.send({ topic: 'events', messages: [{ value: '{"ok":true}' }] })
+      const err = await producer
+        .send({ topic: 'events', messages: [{ value: '{"ok":true}' }, { value: 'not json' }] })
+        .then(
+          () => null,
+          (e: unknown) => e as { type?: string; name?: string },
+        )
+      expect(err).not.toBeNull()
+      expect(JSON.stringify(err)).toContain('INVALID_RECORD')
+      expect(log.offsets('events', 0).logEndOffset).toBe(1)
+      expect((await log.read('events', 0, 0)).map((r) => r.value)).toEqual([{ ok: true }])
+    } finally {
+      await producer.disconnect()
+    }
+  }, 60_000)
 })
 
 describe('a script that listens', () => {
