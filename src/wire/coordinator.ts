@@ -72,6 +72,12 @@ export interface CoordinatorOptions {
   newMemberId?: (clientId: string) => string
   /** Where the coordinator reports what an operator should know (a group refused, members dropped). */
   log?: (message: string) => void
+  /**
+   * Called when a member must rejoin (its group started a join phase before it rejoined) with the connection and
+   * client id of its JoinGroup; the returned function is called once it rejoined, left or the phase ended. The
+   * server uses it to cut that client's Fetch long polls short, so it reaches its next Heartbeat sooner.
+   */
+  hurry?: (member: { connection: unknown; clientId: string }) => () => void
 }
 
 export interface JoinProtocol {
@@ -164,6 +170,8 @@ interface Member {
   awaitingSync: ((r: SyncResult) => void) | null
   /** Sent SyncGroup in the current generation. */
   synced: boolean
+  /** Releases the `hurry` hold taken while the member must rejoin. */
+  unhurry: (() => void) | null
 }
 
 interface PendingMember {
@@ -349,6 +357,7 @@ export class WireCoordinator {
         awaitingJoin: resolve,
         awaitingSync: null,
         synced: false,
+        unhurry: null,
       }
       if (g.members.size === 0) g.protocolType = req.protocolType
       g.members.set(memberId, member)
@@ -371,6 +380,7 @@ export class WireCoordinator {
       member.clientId = req.clientId
       member.clientHost = req.clientHost
       member.connection = req.connection
+      this.unhurry(member)
       // A second JoinGroup while one waits: the newer one is answered, the older one told to rejoin.
       member.awaitingJoin?.(this.joinError(member.memberId, KafkaError.REBALANCE_IN_PROGRESS))
       member.awaitingJoin = resolve
@@ -411,6 +421,11 @@ export class WireCoordinator {
     this.clearTimer(g, 'syncTimer')
     g.initialJoin = g.state === 'Empty'
     g.state = 'PreparingRebalance'
+    if (this.options.hurry !== undefined) {
+      for (const m of g.members.values()) {
+        if (m.awaitingJoin === null && m.unhurry === null) m.unhurry = this.options.hurry(m)
+      }
+    }
     this.clearTimer(g, 'joinDeadlineTimer')
     g.joinDeadlineTimer = this.clock.setTimeout(() => {
       g.joinDeadlineTimer = null
@@ -458,6 +473,7 @@ export class WireCoordinator {
     const now = this.now()
     for (const m of g.members.values()) {
       const answer = m.awaitingJoin!
+      this.unhurry(m)
       m.awaitingJoin = null
       m.synced = false
       m.assignment = EMPTY
@@ -647,6 +663,7 @@ export class WireCoordinator {
     this.closed = true
     for (const g of this.groups.values()) {
       for (const m of g.members.values()) {
+        this.unhurry(m)
         m.awaitingJoin?.(this.joinError(m.memberId, KafkaError.NOT_COORDINATOR))
         m.awaitingJoin = null
         m.awaitingSync?.({ error: KafkaError.NOT_COORDINATOR, assignment: EMPTY })
@@ -684,11 +701,18 @@ export class WireCoordinator {
   /** Takes the member out, answering what it waits for; the caller decides what the group does next. */
   private dropMember(g: Group, m: Member): void {
     g.members.delete(m.memberId)
+    this.unhurry(m)
     m.awaitingJoin?.(this.joinError(m.memberId, KafkaError.UNKNOWN_MEMBER_ID))
     m.awaitingJoin = null
     m.awaitingSync?.({ error: KafkaError.UNKNOWN_MEMBER_ID, assignment: EMPTY })
     m.awaitingSync = null
     if (g.leaderId === m.memberId) g.leaderId = g.members.keys().next().value ?? null
+  }
+
+  private unhurry(m: Member): void {
+    const release = m.unhurry
+    m.unhurry = null
+    release?.()
   }
 
   private removePending(g: Group, memberId: string): void {

@@ -489,6 +489,38 @@ describe('WireCoordinator: rebalancing and fencing', () => {
   })
 })
 
+describe('WireCoordinator: hurrying members that must rejoin', () => {
+  it('hurries each member that has not rejoined when a join phase starts, and releases it when it rejoins, leaves or the phase ends', async () => {
+    const held = new Map<string, number>()
+    const h = harness({
+      hurry: ({ clientId }) => {
+        held.set(clientId, (held.get(clientId) ?? 0) + 1)
+        let done = false
+        return () => {
+          if (done) throw new Error('released twice')
+          done = true
+          held.set(clientId, held.get(clientId)! - 1)
+        }
+      },
+    })
+    const { ids } = await stableGroup(h, ['a', 'b', 'c'], undefined, { rebalanceTimeoutMs: 1000 })
+    expect([...held.values()].every((n) => n === 0)).toBe(true)
+    const d = track(h.coord.join(req({ clientId: 'd', rebalanceTimeoutMs: 1000 })))
+    // The joining member waits in its JoinGroup: only the three others must be told.
+    expect(Object.fromEntries(held)).toEqual({ a: 1, b: 1, c: 1 })
+    const a = track(h.coord.join(req({ clientId: 'a', memberId: ids[0], rebalanceTimeoutMs: 1000 })))
+    expect(held.get('a')).toBe(0)
+    h.coord.leave('g', [{ memberId: ids[1], groupInstanceId: null }])
+    expect(held.get('b')).toBe(0)
+    h.clock.advance(1000)
+    await flush()
+    // c never rejoined: dropped when the phase ended, and released.
+    expect(d.value?.error).toBe(E.NONE)
+    expect(a.value?.members.map((m) => m.memberId)).toEqual([ids[0], 'd-m4'])
+    expect(Object.fromEntries(held)).toEqual({ a: 0, b: 0, c: 0 })
+  })
+})
+
 describe('WireCoordinator: claims, commits, admin', () => {
   it('claims the group while it has members and releases it when the last one leaves; the view shows the decoded assignment', async () => {
     const h = harness({ decodeAssignment: (b) => [{ topic: b.toString(), partition: 0 }] })

@@ -22,6 +22,7 @@ import {
 } from '../codecs/fetch.js'
 import type { ApiEntry, RequestContext } from '../handler.js'
 import type { BrokerHost } from '../host.js'
+import { hurrySignal, longPollLimitMs } from '../long-poll.js'
 import { ApiKey, VERSIONS } from '../protocol/api-keys.js'
 import { KafkaError } from '../protocol/errors.js'
 import type { Reader } from '../protocol/reader.js'
@@ -140,10 +141,12 @@ async function handle(ctx: RequestContext, body: Reader, host: BrokerHost): Prom
   const deadline = Date.now() + Math.max(0, req.maxWaitMs)
   let round = fetchRound(req, host)
   while (round.bytes < req.minBytes && !round.anyError && !ctx.signal.aborted) {
-    const left = deadline - Date.now()
+    // A client whose group member must rejoin polls briefly (see long-poll.ts).
+    const left = Math.min(deadline - Date.now(), longPollLimitMs(ctx.connection.remoteHost, ctx.clientId))
     if (left <= 0) break
-    await waitForData(round, req, host, left, ctx.signal)
+    await waitForData(round, req, host, left, AbortSignal.any([ctx.signal, hurrySignal()]))
     round = fetchRound(req, host)
+    if (longPollLimitMs(ctx.connection.remoteHost, ctx.clientId) !== Number.POSITIVE_INFINITY) break
   }
   return encodeFetchResponse(
     { throttleTimeMs: 0, errorCode: KafkaError.NONE, sessionId: 0, responses: round.responses },

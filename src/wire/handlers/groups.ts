@@ -36,6 +36,7 @@ import { decodeSyncGroupRequest, encodeSyncGroupResponse } from '../codecs/sync-
 import { type CoordinatorOptions, WireCoordinator } from '../coordinator.js'
 import type { ApiEntry, ApiHandler, WireConnection } from '../handler.js'
 import type { BrokerHost, WireCommittedOffset } from '../host.js'
+import { hurryLongPolls } from '../long-poll.js'
 import { ApiKey, type ApiName, VERSIONS } from '../protocol/api-keys.js'
 import { KafkaError } from '../protocol/errors.js'
 import { errorCodeOf } from './common.js'
@@ -47,7 +48,7 @@ export const MAX_OFFSET_METADATA_BYTES = 4096
 export interface GroupApisOptions {
   /** Where clients reach this broker (FindCoordinator answers it). */
   advertiser: Advertiser
-  /** Coordinator timing and logging (the claim is the host's). */
+  /** Coordinator timing, logging and hurrying (the claim is the host's). */
   coordinator?: Omit<CoordinatorOptions, 'claim' | 'decodeAssignment'>
 }
 
@@ -66,6 +67,7 @@ function validGroupId(groupId: string): boolean {
 
 export function createGroupApis(host: BrokerHost, options: GroupApisOptions): { apis: ApiEntry[]; close(): void } {
   const coordinator = new WireCoordinator({
+    hurry: (m) => hurryLongPolls((m.connection as WireConnection).remoteHost, m.clientId),
     ...options.coordinator,
     claim: (groupId, view) => host.claimGroup(groupId, view),
     decodeAssignment: decodeConsumerAssignment,
