@@ -21,8 +21,11 @@
  *
  * Invariants: one pass at a time per core (`begin` resets it); batches of a pass arrive in log order; every
  * batch handed in already passed the scanner's size and offset checks (`BatchScanner`), the CRC is checked here.
- * Compressed batches are decompressed and, when rebuilt, recompressed with the built-in codecs (gzip; zstd where
- * the runtime has it); a codec registered only in the main thread is COMPRESSION_UNSUPPORTED here.
+ * Compressed batches are decompressed and, when rebuilt, recompressed with the same codec, from a `CodecRegistry`
+ * built in this thread: every Kafka codec is built in (gzip, snappy, lz4, zstd; their optional packages load in
+ * the thread on first use), so the worker reads and writes what the main thread does. A codec passed to
+ * `Seglog.open({ codecs })` is a function of the main thread and does not reach the worker: the built-in one of
+ * that type is used here, and a type whose package is missing is COMPRESSION_UNSUPPORTED.
  */
 import { CodecRegistry, type CompressionType } from '../compression.js'
 import { SeglogError } from '../errors.js'
