@@ -46,7 +46,9 @@ function topicResult(host: BrokerHost, name: string, keys: string[] | null, syno
   for (const field of TOPIC_FIELDS) {
     const kafkaName = KAFKA_NAMES[field]
     if (!want(kafkaName)) continue
-    const own = Object.hasOwn(overrides, field)
+    // A value that differs from the default it would inherit is the topic's own, even when the engine set it (a
+    // topic created over the wire is `binary` whatever the default format).
+    const own = Object.hasOwn(overrides, field) || topic.config[field] !== defaults[field]
     const defaultSource =
       defaults[field] === DEFAULT_TOPIC_CONFIG[field] ? ConfigSource.DEFAULT_CONFIG : ConfigSource.STATIC_BROKER_CONFIG
     const value = kafkaValue(topic.config[field])

@@ -52,8 +52,20 @@ describe('DescribeConfigs handler', () => {
       configSource: STATIC_BROKER_CONFIG,
     })
     expect(byName.get('flush.messages')?.configValue).toBe('9223372036854775807')
-    expect(byName.get('seglog.format')?.configValue).toBe('binary')
+    expect(byName.get('seglog.format')).toMatchObject({ configValue: 'binary', configSource: DYNAMIC_TOPIC_CONFIG })
     expect(byName.has('num.partitions')).toBe(false)
+  })
+
+  it("shows the binary format of a topic created over the wire as the topic's own setting", async () => {
+    served = await serve()
+    const c = await served.connect()
+    await served.call(c, 'createTopics', 3, { topics: [{ topic: 'w' }], timeout: 5000 })
+    const d = await served.call<Described>(c, 'describeConfigs', 2, {
+      resources: [{ type: 2, name: 'w', configNames: ['seglog.format'] }],
+    })
+    expect(d.resources[0].configEntries.map((e) => [e.configValue, e.configSource, e.isDefault])).toEqual([
+      ['binary', DYNAMIC_TOPIC_CONFIG, false],
+    ])
   })
 
   it('answers only the keys asked for, and v0 with is_default', async () => {
