@@ -1,21 +1,30 @@
 /**
  * Compression codecs for record batches (Kafka's `compression.type`). A compressed batch stores its records
  * section as one compressed blob and the codec id in attributes bits 0–2 (`CODEC_IDS`: gzip 1, snappy 2, lz4 3,
- * zstd 4), as Kafka does, so the codecs must produce what Kafka's own readers expect.
+ * zstd 4), as Kafka does, so the codecs must read and write what Kafka's own clients do.
  *
  * Rules:
- * - Built in: `gzip` (node:zlib, gzip format with header, as Kafka's GZIPOutputStream) always; `zstd` (node:zlib's
- *   zstd, a standard zstd frame) **only** when this runtime's zlib has `zstdCompressSync`/`zstdDecompressSync`
- *   (Node 22.15+/23.8+; not Node 20). Detected at construction.
- * - `snappy` and `lz4` have no built-in codec: `register(name, codec)` supplies one (for Kafka compatibility,
- *   snappy in xerial framing and lz4 in the LZ4 frame format, as Kafka's clients write). `register` also replaces
- *   a built-in.
+ * - Every Kafka codec is built in, in the framing Kafka's clients use (see each module in src/codecs/):
+ *   `gzip` (node:zlib, gzip format with header, as Kafka's GZIPOutputStream); `snappy` (xerial-framed or raw
+ *   snappy read, xerial written; package `snappyjs`); `lz4` (LZ4 frame; package `lz4-napi`); `zstd` (a standard
+ *   zstd frame; node:zlib where the runtime has it (Node 22.15+), else package `@toondepauw/node-zstd`, else
+ *   package `fzstd` for reading only).
+ * - The packages are optional dependencies, loaded on the first (de)compression that needs one, never at import;
+ *   so every registry, the compaction worker's too, has every codec the install has. A codec whose package is
+ *   missing (or has no build for this platform) is `COMPRESSION_UNSUPPORTED`, naming the package and how to
+ *   install it.
+ * - `register(name, codec)` replaces a built-in codec for this registry (a registered codec is a function of the
+ *   thread that registered it: compaction's worker uses the built-in ones).
  * - Writing with a type that has no codec is `COMPRESSION_UNSUPPORTED` naming the type; so is reading a batch
  *   whose codec id has no codec (or is not a Kafka codec id: 5–7). `none` never needs a codec.
  * - A codec that fails to decompress a batch (whose CRC was fine) is `CORRUPT_LOG`: the bytes are not what the
  *   codec id says.
  */
 import * as zlib from 'node:zlib'
+import { lz4Codec } from './codecs/lz4.js'
+import { type Direction, type LoadableCodec, type PackageLoader, requirePackage } from './codecs/packages.js'
+import { snappyCodec } from './codecs/snappy.js'
+import { zstdCodec } from './codecs/zstd.js'
 import { SeglogError } from './errors.js'
 import { CODEC_IDS, type Decompressor } from './segment/record-batch.js'
 
@@ -46,6 +55,8 @@ export interface ZlibLike {
 export interface CodecRegistryOptions {
   /** The zlib to build the built-in codecs from; node:zlib by default (tests pass one with or without zstd). */
   zlib?: ZlibLike
+  /** How the codec packages are loaded; `require` by default (tests pass one that fails, as a missing package). */
+  loadPackage?: PackageLoader
 }
 
 const CODEC_TYPES: readonly CodecType[] = ['gzip', 'snappy', 'lz4', 'zstd']
@@ -62,22 +73,23 @@ export function runtimeHasZstd(z: ZlibLike = zlib as unknown as ZlibLike): boole
 
 interface Entry {
   codec: Codec
+  /** Why a direction is not available here (a built-in codec's package is missing), or null. */
+  missing: (direction: Direction) => string | null
   compression: BatchCompression
 }
+
+const ALWAYS = (): null => null
 
 export class CodecRegistry {
   readonly #entries = new Map<CodecType, Entry>()
 
   constructor(options: CodecRegistryOptions = {}) {
     const z = options.zlib ?? (zlib as unknown as ZlibLike)
-    this.register('gzip', { compress: (d) => z.gzipSync(d), decompress: (d) => z.gunzipSync(d) })
-    const { zstdCompressSync, zstdDecompressSync } = z
-    if (typeof zstdCompressSync === 'function' && typeof zstdDecompressSync === 'function') {
-      this.register('zstd', {
-        compress: (d) => zstdCompressSync.call(z, d),
-        decompress: (d) => zstdDecompressSync.call(z, d),
-      })
-    }
+    const load = options.loadPackage ?? requirePackage
+    this.#set('gzip', { compress: (d) => z.gzipSync(d), decompress: (d) => z.gunzipSync(d) }, ALWAYS)
+    this.#builtin('snappy', snappyCodec(load))
+    this.#builtin('lz4', lz4Codec(load))
+    this.#builtin('zstd', zstdCodec(z, load))
   }
 
   /** Installs (or replaces) the codec for a compression type. */
@@ -95,29 +107,45 @@ export class CodecRegistry {
     ) {
       throw new TypeError(`the ${name} codec must have compress(data) and decompress(data) functions`)
     }
+    this.#set(name, codec, ALWAYS)
+  }
+
+  #builtin(name: CodecType, codec: LoadableCodec): void {
+    this.#set(name, codec, (direction) => codec.missing(direction))
+  }
+
+  #set(name: CodecType, codec: Codec, missing: Entry['missing']): void {
     const compress = (records: Buffer): Buffer => codec.compress(records)
-    this.#entries.set(name, { codec, compression: { codec: CODEC_IDS[name], compress } })
+    this.#entries.set(name, { codec, missing, compression: { codec: CODEC_IDS[name], compress } })
   }
 
-  /** True when records can be written and read with `type` (`none` always). */
+  /**
+   * True when records can be written and read with `type` here (`none` always). Loads the codec's package if
+   * it was not loaded yet.
+   */
   has(type: CompressionType): boolean {
-    return type === 'none' || this.#entries.has(type)
+    return type === 'none' || (this.canRead(type) && this.#missing(type, 'compress') === null)
   }
 
-  /** The compression types usable now, `none` first. */
+  /** True when batches compressed with `type` can be read here (`none` always); loads the package if needed. */
+  canRead(type: CompressionType): boolean {
+    return type === 'none' || this.#missing(type, 'decompress') === null
+  }
+
+  /** The compression types usable for writing and reading now, `none` first. */
   available(): CompressionType[] {
-    return ['none', ...CODEC_TYPES.filter((t) => this.#entries.has(t))]
+    return ['none', ...CODEC_TYPES.filter((t) => this.has(t))]
   }
 
   /**
    * `encodeBatch`'s `compression` option for `type`: undefined for `none`; COMPRESSION_UNSUPPORTED when the
-   * type has no codec here.
+   * type has no codec that can write here.
    */
   compressionFor(type: CompressionType): BatchCompression | undefined {
     if (type === 'none') return undefined
-    const entry = this.#entries.get(type)
-    if (entry === undefined) throw this.#unsupported(type)
-    return entry.compression
+    const why = this.#missing(type, 'compress')
+    if (why !== null) throw unsupported(type, 'writing', why)
+    return this.#entries.get(type)!.compression
   }
 
   /** Decompresses a records section by Kafka codec id; for `decodeRecords`. Bound: pass it around as is. */
@@ -127,26 +155,26 @@ export class CodecRegistry {
     if (name === undefined) {
       throw new SeglogError('COMPRESSION_UNSUPPORTED', `codec id ${codec} is not a Kafka compression codec`)
     }
-    const entry = this.#entries.get(name)
-    if (entry === undefined) throw this.#unsupported(name, ` (batch attributes say codec ${codec})`)
+    const why = this.#missing(name, 'decompress')
+    if (why !== null) throw unsupported(name, `reading (batch attributes say codec ${codec})`, why)
     try {
-      return entry.codec.decompress(data)
+      return this.#entries.get(name)!.codec.decompress(data)
     } catch (err) {
-      const why = err instanceof Error ? err.message : String(err)
-      throw new SeglogError('CORRUPT_LOG', `records do not decompress as ${name}: ${why}`, { cause: err })
+      const detail = err instanceof Error ? err.message : String(err)
+      throw new SeglogError('CORRUPT_LOG', `records do not decompress as ${name}: ${detail}`, { cause: err })
     }
   }
 
-  #unsupported(type: string, detail = ''): SeglogError {
-    const hint =
-      type === 'zstd'
-        ? 'this Node.js has no zlib zstd (22.15+ has it); register a zstd codec'
-        : type === 'snappy' || type === 'lz4'
-          ? `register a ${type} codec with CodecRegistry.register('${type}', codec)`
-          : `supported: ${this.available().join(', ')}`
-    return new SeglogError(
-      'COMPRESSION_UNSUPPORTED',
-      `compression ${JSON.stringify(type)}${detail} is not available: ${hint}`,
-    )
+  #missing(type: CodecType, direction: Direction): string | null {
+    const entry = this.#entries.get(type)
+    return entry === undefined ? `no ${type} codec` : entry.missing(direction)
   }
+}
+
+function unsupported(type: CodecType, what: string, why: string): SeglogError {
+  return new SeglogError(
+    'COMPRESSION_UNSUPPORTED',
+    `compression ${JSON.stringify(type)} is not available for ${what}: ${why}; or register a codec with the ` +
+      `open option codecs.${type}`,
+  )
 }
