@@ -1,16 +1,21 @@
 /**
- * Produce (key 0), versions 3–7 (RecordBatch v2 only; v7 only adds zstd to what a client may send).
+ * Produce (key 0), versions 0–7. The request layout of every version carries record sets as opaque bytes; seglog
+ * stores RecordBatch v2 (magic 2) only, which clients send from v3 (v7 only adds zstd to what they may send).
+ * Versions 0–2 are advertised because librdkafka (up to 2.11) compresses a batch only when the broker's Produce
+ * range includes v0; the handler answers a magic 0/1 MessageSet with UNSUPPORTED_FOR_MESSAGE_FORMAT.
  *
  * | version | request body                                                                                  |
  * |---------|-----------------------------------------------------------------------------------------------|
- * | 3–7     | transactional_id nullable string, acks int16, timeout_ms int32,                                 |
+ * | 0–2     | acks int16, timeout_ms int32,                                                                  |
  * |         | topics [name string, partitions [index int32, records nullable bytes (int32 size, batches)]]   |
+ * | 3–7     | transactional_id nullable string, then the v0 fields                                           |
  *
  * | version | response body                                                                                  |
  * |---------|------------------------------------------------------------------------------------------------|
- * | 3, 4    | responses [name string, partitions [index int32, error_code int16, base_offset int64,           |
- * |         | log_append_time_ms int64]], throttle_time_ms int32                                              |
- * | 5–7     | as v3, each partition then log_start_offset int64                                               |
+ * | 0       | responses [name string, partitions [index int32, error_code int16, base_offset int64]]          |
+ * | 1       | as v0, then throttle_time_ms int32                                                              |
+ * | 2–4     | as v1, each partition then log_append_time_ms int64                                             |
+ * | 5–7     | as v2, each partition then log_start_offset int64                                               |
  *
  * The record sets are views into the request frame (never copied) and are handed to the engine as they are.
  */
@@ -55,9 +60,9 @@ export interface ProduceResponse {
 const readPartition = (r: Reader): ProducePartitionData => ({ index: r.int32(), records: r.nullableBytes() })
 const readTopic = (r: Reader): ProduceTopicData => ({ name: r.string(), partitions: r.array(readPartition, 8) })
 
-export function decodeProduceRequest(r: Reader, _version: number): ProduceRequest {
+export function decodeProduceRequest(r: Reader, version: number): ProduceRequest {
   return {
-    transactionalId: r.nullableString(),
+    transactionalId: version >= 3 ? r.nullableString() : null,
     acks: r.int16(),
     timeoutMs: r.int32(),
     topics: r.array(readTopic, 6),
@@ -69,10 +74,11 @@ export function encodeProduceResponse(res: ProduceResponse, version: number): Bu
   w.array(res.responses, (w, t) => {
     w.string(t.name)
     w.array(t.partitions, (w, p) => {
-      w.int32(p.index).int16(p.errorCode).int64(p.baseOffset).int64(p.logAppendTimeMs)
+      w.int32(p.index).int16(p.errorCode).int64(p.baseOffset)
+      if (version >= 2) w.int64(p.logAppendTimeMs)
       if (version >= 5) w.int64(p.logStartOffset)
     })
   })
-  w.int32(res.throttleTimeMs)
+  if (version >= 1) w.int32(res.throttleTimeMs)
   return w.toBuffer()
 }

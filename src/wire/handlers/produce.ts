@@ -1,7 +1,8 @@
 /**
  * Produce: each partition's record set goes to the engine as the client sent it (the engine verifies, assigns
  * offsets and stores the batches as they are), all partitions of a request at once; the response carries one
- * error code per partition. acks=0 has no response: a failure then closes the connection, as Kafka does, so the
+ * error code per partition. A MessageSet of magic 0 or 1 (what clients send before RecordBatch v2) is
+ * UNSUPPORTED_FOR_MESSAGE_FORMAT: seglog stores RecordBatch v2 only and does not convert. acks=0 has no response: a failure then closes the connection, as Kafka does, so the
  * client learns of it.
  *
  * Ordering: the engine appends in call order, and a request calls `host.produce` for all its partitions before
@@ -16,6 +17,9 @@ import { ApiKey, VERSIONS } from '../protocol/api-keys.js'
 import { KafkaError } from '../protocol/errors.js'
 import type { Reader } from '../protocol/reader.js'
 import { ensureTopic, errorCodeOf } from './common.js'
+
+/** Where the magic byte is, in a RecordBatch and in a v0/v1 MessageSet entry alike. */
+const MAGIC_OFFSET = 16
 
 /** Set while a Produce on the connection waits before calling the engine; later ones wait for it. */
 const gates = new WeakMap<WireConnection, Promise<void>>()
@@ -49,6 +53,9 @@ async function handle(ctx: RequestContext, body: Reader, host: BrokerHost): Prom
         if (!validAcks) return Promise.resolve(KafkaError.INVALID_REQUIRED_ACKS)
         if (codes[ti] !== KafkaError.NONE) return Promise.resolve(codes[ti])
         if (p.records === null || p.records.length === 0) return Promise.resolve(KafkaError.INVALID_RECORD)
+        if (p.records.length > MAGIC_OFFSET && p.records[MAGIC_OFFSET] < 2) {
+          return Promise.resolve(KafkaError.UNSUPPORTED_FOR_MESSAGE_FORMAT)
+        }
         try {
           return host.produce(t.name, p.index, p.records, acks as WireAcks).catch(errorCodeOf)
         } catch (err) {

@@ -2,8 +2,10 @@
  * Kafka's API keys and the version range seglog advertises for each (non-flexible versions only: no client seglog
  * supports needs KIP-482's compact encodings when the broker advertises none). Ranges start low enough for
  * librdkafka's feature checks (Produce 3 and Fetch 4 inside the range for RecordBatch v2; the group APIs from v0,
- * OffsetCommit overlapping 1–2, OffsetFetch including 1). RecordBatch v2 is the stored format, so Produce 3 and
- * Fetch 4 are the floor: older versions would need MessageSet conversion.
+ * OffsetCommit overlapping 1–2, OffsetFetch including 1). RecordBatch v2 is the stored format, so Fetch 4 is the
+ * floor (older versions return MessageSets). Produce starts at 0 all the same: librdkafka (up to 2.11) compresses
+ * gzip, snappy and lz4 batches only when the broker's Produce range includes v0; what clients send at v0–v2
+ * (magic 0/1 MessageSets) is refused per partition with UNSUPPORTED_FOR_MESSAGE_FORMAT.
  */
 
 export const ApiKey = Object.freeze({
@@ -39,7 +41,7 @@ export interface VersionRange {
 
 /** The versions advertised (and implemented) per API. */
 export const VERSIONS: Readonly<Record<ApiName, VersionRange>> = Object.freeze({
-  Produce: { min: 3, max: 7 },
+  Produce: { min: 0, max: 7 },
   Fetch: { min: 4, max: 11 },
   ListOffsets: { min: 1, max: 3 },
   Metadata: { min: 0, max: 6 },

@@ -51,6 +51,32 @@ describe('Produce codec', () => {
     }
   })
 
+  it('decodes the v0-v2 layout kafkajs sends (no transactional id; MessageSets as opaque bytes)', async () => {
+    for (let v = 0; v <= 2; v++) {
+      const body = await kafkajsRequestBody('produce', v, {
+        acks: 1,
+        timeout: 1000,
+        topicData: [
+          { topic: 'old', partitions: [{ partition: 1, messages: [{ key: 'k', value: 'v', timestamp: 5 }] }] },
+        ],
+      })
+      const r = new Reader(body)
+      const req = decodeProduceRequest(r, v)
+      expect(r.remaining).toBe(0)
+      expect([
+        req.transactionalId,
+        req.acks,
+        req.timeoutMs,
+        req.topics[0].name,
+        req.topics[0].partitions[0].index,
+      ]).toEqual([null, 1, 1000, 'old', 1])
+      const set = req.topics[0].partitions[0].records!
+      // A MessageSet entry: offset, size, crc, then the magic byte, 0 before v2 and 1 at v2.
+      expect(set[16]).toBe(v === 2 ? 1 : 0)
+      expect(body.subarray(body.length - set.length)).toEqual(set)
+    }
+  })
+
   it('reads a hand-built v3 request with a null record set', () => {
     const batch = encodeBatch([{ timestamp: 5, key: null, value: Buffer.from('x') }])
     const size = batch.length.toString(16).padStart(8, '0')
@@ -67,7 +93,7 @@ describe('Produce codec', () => {
     expect(req.topics[1]).toEqual({ name: 'b', partitions: [{ index: 3, records: null }] })
   })
 
-  it('encodes responses that kafkajs decodes at every version 3-7', async () => {
+  it('encodes responses that kafkajs decodes at every version 0-7', async () => {
     const res: ProduceResponse = {
       responses: [
         {
@@ -80,12 +106,18 @@ describe('Produce codec', () => {
       ],
       throttleTimeMs: 0,
     }
-    for (let v = 3; v <= 7; v++) {
+    for (let v = 0; v <= 7; v++) {
       const d = (await kafkajsDecodeResponse('produce', v, encodeProduceResponse(res, v))) as {
         topics: { topicName: string; partitions: Record<string, unknown>[] }[]
       }
       expect(d.topics[0].topicName).toBe('orders')
       const [p0, p1] = d.topics[0].partitions
+      if (v < 3) {
+        expect([p0.partition, p0.errorCode, p0.offset]).toEqual([0, 0, String(2 ** 40)])
+        if (v === 2) expect(p0.timestamp).toBe('-1')
+        expect(p1.errorCode).toBe(2)
+        continue
+      }
       expect([p0.partition, p0.errorCode, String(p0.baseOffset), String(p0.logAppendTime)]).toEqual([
         0,
         0,
@@ -97,7 +129,7 @@ describe('Produce codec', () => {
     }
   })
 
-  it('writes the v3 and v5 response layouts byte for byte', () => {
+  it('writes the v0, v1, v3 and v5 response layouts byte for byte', () => {
     const res: ProduceResponse = {
       responses: [
         { name: 't', partitions: [{ index: 1, errorCode: 0, baseOffset: 5, logAppendTimeMs: -1, logStartOffset: 0 }] },
@@ -105,6 +137,10 @@ describe('Produce codec', () => {
       throttleTimeMs: 0,
     }
     const common = '00000001 0001 74 00000001 00000001 0000 0000000000000005 ffffffffffffffff'
+    expect(encodeProduceResponse(res, 0)).toEqual(hex('00000001 0001 74 00000001 00000001 0000 0000000000000005'))
+    expect(encodeProduceResponse(res, 1)).toEqual(
+      hex('00000001 0001 74 00000001 00000001 0000 0000000000000005 00000000'),
+    )
     expect(encodeProduceResponse(res, 3)).toEqual(hex(`${common} 00000000`))
     expect(encodeProduceResponse(res, 5)).toEqual(hex(`${common} 0000000000000000 00000000`))
   })

@@ -1,6 +1,16 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { encodeBatch } from '../../../src/internal.js'
-import { fetchV4Body, produceBody, readFetchV4, readProduceV5 } from '../../support/wire-bytes.js'
+import {
+  array,
+  bytes,
+  fetchV4Body,
+  i16,
+  i32,
+  produceBody,
+  readFetchV4,
+  readProduceV5,
+  str,
+} from '../../support/wire-bytes.js'
 import { correlationId, type Served, serve } from '../../support/wire-engine.js'
 import { encodeRequest, rawFrame } from '../../support/wire-raw.js'
 
@@ -88,14 +98,38 @@ describe('Produce handler', () => {
     expect(served.log.offsets('t', 0).logEndOffset).toBe(0)
   })
 
-  it('answers INVALID_RECORD for a batch of another magic, an empty or a null record set', async () => {
+  it('answers INVALID_RECORD for a batch of an unknown magic, an empty or a null record set', async () => {
     served = await serve()
     await served.log.createTopic('t', { config: { format: 'binary' } })
-    const old = batch(['x'])
-    old[16] = 1
-    expect((await produce(served, 't', old)).errorCode).toBe(87)
+    const future = batch(['x'])
+    future[16] = 3
+    expect((await produce(served, 't', future)).errorCode).toBe(87)
     expect((await produce(served, 't', Buffer.alloc(0))).errorCode).toBe(87)
     expect((await produce(served, 't', null)).errorCode).toBe(87)
+    expect(served.log.offsets('t', 0).logEndOffset).toBe(0)
+  })
+
+  it('answers UNSUPPORTED_FOR_MESSAGE_FORMAT for a magic 0 or 1 MessageSet, at Produce v0-v2 as at v7', async () => {
+    served = await serve()
+    await served.log.createTopic('t', { config: { format: 'binary' } })
+    // A magic 1 message: offset, size, crc, magic 1, attributes, timestamp, key -1, value 'x'.
+    const v1 = Buffer.from(
+      '0000000000000000 00000017 00000000 01 00 0000000000000001 ffffffff 00000001 78'.replace(/ /g, ''),
+      'hex',
+    )
+    const c = await served.connect()
+    const body = Buffer.concat([
+      i16(1),
+      i32(5000),
+      array(['t'], (t) => Buffer.concat([str(t), array([v1], (r) => Buffer.concat([i32(0), bytes(r)]))])),
+    ])
+    for (const version of [0, 1, 2]) {
+      const res = await served.raw(c, PRODUCE, version, body)
+      // topics [name [partition, error_code, base_offset ...]]: the error code follows the topic name and partition.
+      expect(res.readInt16BE(4 + 2 + 1 + 4 + 4)).toBe(43)
+      expect(res.length).toBe(4 + 3 + 4 + 4 + 2 + 8 + (version >= 2 ? 8 : 0) + (version >= 1 ? 4 : 0))
+    }
+    expect((await produce(served, 't', v1)).errorCode).toBe(43)
     expect(served.log.offsets('t', 0).logEndOffset).toBe(0)
   })
 
