@@ -153,6 +153,7 @@ export interface GroupSummary {
 }
 
 const EMPTY = Buffer.alloc(0)
+const MAX_TIMER_MS = 2 ** 31 - 1
 
 interface Member {
   readonly memberId: string
@@ -288,6 +289,8 @@ export class WireCoordinator {
     if (req.sessionTimeoutMs < this.minSessionMs || req.sessionTimeoutMs > this.maxSessionMs) {
       return fail(KafkaError.INVALID_SESSION_TIMEOUT)
     }
+    // Node timers take at most 2^31-1 ms; a negative rebalance timeout means none.
+    req = { ...req, rebalanceTimeoutMs: Math.min(Math.max(0, req.rebalanceTimeoutMs), MAX_TIMER_MS) }
     const names = req.protocols.map((p) => p.name)
     let g = this.groups.get(req.groupId)
 
@@ -299,7 +302,8 @@ export class WireCoordinator {
         g = new Group(req.groupId)
         this.groups.set(req.groupId, g)
       }
-      if (!this.takeClaim(g)) return fail(KafkaError.INCONSISTENT_GROUP_PROTOCOL)
+      const claimError = this.takeClaim(g)
+      if (claimError !== KafkaError.NONE) return fail(claimError)
       const memberId = this.newMemberId(req.clientId)
       if (req.requireKnownMemberId) {
         g.pending.set(memberId, { memberId, connection: req.connection, deadline: this.now() + req.sessionTimeoutMs })
@@ -604,7 +608,7 @@ export class WireCoordinator {
     if (!validGroupId(groupId)) return KafkaError.INVALID_GROUP_ID
     const g = this.groups.get(groupId)
     const empty = g === undefined || (g.members.size === 0 && g.pending.size === 0)
-    if (generationId < 0 && empty) return this.probeClaim(groupId) ? KafkaError.NONE : KafkaError.UNKNOWN_MEMBER_ID
+    if (generationId < 0 && empty) return this.probeClaim(groupId)
     if (g === undefined) return KafkaError.ILLEGAL_GENERATION
     if (g.state === 'CompletingRebalance') return KafkaError.REBALANCE_IN_PROGRESS
     const member = g.members.get(memberId)
@@ -721,25 +725,35 @@ export class WireCoordinator {
     this.maybeRelease(g)
   }
 
-  private takeClaim(g: Group): boolean {
-    if (g.release !== null) return true
+  /**
+   * Takes the group's claim unless it holds it: NONE, INCONSISTENT_GROUP_PROTOCOL when in-process consumers are
+   * in the group, COORDINATOR_NOT_AVAILABLE when the engine cannot take it (closing). Anything but a SeglogError
+   * is a bug and is thrown.
+   */
+  private takeClaim(g: Group): number {
+    if (g.release !== null) return KafkaError.NONE
     try {
       g.release = this.options.claim(g.groupId, () => this.view(g))
-      return true
+      return KafkaError.NONE
     } catch (err) {
-      if (!isSeglogError(err, 'GROUP_NOT_EMPTY')) throw err
+      if (!isSeglogError(err)) throw err
+      if (g.members.size === 0 && g.pending.size === 0 && g.generation === 0) this.groups.delete(g.groupId)
+      if (err.code !== 'GROUP_NOT_EMPTY') return KafkaError.COORDINATOR_NOT_AVAILABLE
       this.log(
         `group '${g.groupId}' has in-process consumers; a Kafka client cannot join it (INCONSISTENT_GROUP_PROTOCOL): ${err.message}`,
       )
-      if (g.members.size === 0 && g.pending.size === 0 && g.generation === 0) this.groups.delete(g.groupId)
-      return false
+      return KafkaError.INCONSISTENT_GROUP_PROTOCOL
     }
   }
 
-  /** True when no in-process consumer holds the group (a simple commit may then be stored). */
-  private probeClaim(groupId: string): boolean {
+  /**
+   * Whether a commit without membership may be stored: NONE when no in-process consumer holds the group,
+   * UNKNOWN_MEMBER_ID (Kafka's answer for a non-empty group) when one does, COORDINATOR_NOT_AVAILABLE when the
+   * engine cannot tell (closing).
+   */
+  private probeClaim(groupId: string): number {
     const g = this.groups.get(groupId)
-    if (g?.release != null) return true
+    if (g?.release != null) return KafkaError.NONE
     try {
       const release = this.options.claim(groupId, () => ({
         state: 'Empty',
@@ -748,11 +762,12 @@ export class WireCoordinator {
         members: [],
       }))
       release()
-      return true
+      return KafkaError.NONE
     } catch (err) {
-      if (!isSeglogError(err, 'GROUP_NOT_EMPTY')) throw err
+      if (!isSeglogError(err)) throw err
+      if (err.code !== 'GROUP_NOT_EMPTY') return KafkaError.COORDINATOR_NOT_AVAILABLE
       this.log(`group '${groupId}' has in-process consumers; an OffsetCommit without membership is refused`)
-      return false
+      return KafkaError.UNKNOWN_MEMBER_ID
     }
   }
 

@@ -551,6 +551,17 @@ describe('WireCoordinator: claims, commits, admin', () => {
     expect((await h.coord.join(req())).error).toBe(E.NONE)
   })
 
+  it('answers COORDINATOR_NOT_AVAILABLE when the engine cannot take the claim (it is closing)', async () => {
+    const h = harness({
+      claim: () => {
+        throw new SeglogError('ENGINE_CLOSED', 'closing')
+      },
+    })
+    expect((await h.coord.join(req({ requireKnownMemberId: true }))).error).toBe(E.COORDINATOR_NOT_AVAILABLE)
+    expect(h.coord.checkCommit('g', '', -1)).toBe(E.COORDINATOR_NOT_AVAILABLE)
+    expect(h.coord.describe('g')).toBeUndefined()
+  })
+
   it('checks OffsetCommit like Kafka: simple commits only for groups without members, member commits by generation', async () => {
     const h = harness()
     expect(h.coord.checkCommit('g', '', -1)).toBe(E.NONE)
