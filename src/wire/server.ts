@@ -43,7 +43,7 @@ function checkOptions(options: WireServerOptions): Required<WireServerOptions> {
   }
   checkInteger('listen port', port, 0)
   if (port > 65535) throw new TypeError(`listen port must be at most 65535, got ${port}`)
-  const maxRequestBytes = checkInteger('maxRequestBytes', options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES, 64)
+  const maxRequestBytes = checkInteger('maxRequestBytes', options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES, 1)
   const idleMs = checkInteger('idleMs', options.idleMs ?? DEFAULT_IDLE_MS, 1)
   return { host, port, maxRequestBytes, idleMs }
 }
