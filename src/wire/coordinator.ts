@@ -31,9 +31,17 @@
  * Concurrency: event-loop only; every method runs to completion synchronously (promises only carry answers).
  */
 import { randomUUID } from 'node:crypto'
+import { channel } from 'node:diagnostics_channel'
 import { isSeglogError } from '../errors.js'
 import type { WireGroupView } from './host.js'
 import { KafkaError } from './protocol/errors.js'
+
+/**
+ * What the coordinator reports (`{ groupId, message }`): members removed for a timeout, a wire client refused
+ * from a group with in-process consumers. The default `log` publishes here, and also writes refusals to stderr
+ * once per group id (they are a setup mistake a developer must see).
+ */
+export const wireGroupChannel = channel('seglog:wire:group')
 
 export type WireGroupState = 'Empty' | 'PreparingRebalance' | 'CompletingRebalance' | 'Stable' | 'Dead'
 
@@ -70,8 +78,11 @@ export interface CoordinatorOptions {
   decodeAssignment?: (assignment: Buffer) => { topic: string; partition: number }[] | null
   /** A member id for a new member. Default: `<clientId>-<uuid>`, as Kafka makes them. */
   newMemberId?: (clientId: string) => string
-  /** Where the coordinator reports what an operator should know (a group refused, members dropped). */
-  log?: (message: string) => void
+  /**
+   * Where the coordinator reports what an operator should know (a group refused, members dropped); `refusal` is
+   * true for a client refused from a group (a setup mistake, not an event of normal operation).
+   */
+  log?: (message: string, groupId: string, refusal: boolean) => void
   /**
    * Called when a member must rejoin (its group started a join phase before it rejoined) with the connection and
    * client id of its JoinGroup; the returned function is called once it rejoined, left or the phase ended. The
@@ -267,7 +278,7 @@ export class WireCoordinator {
   private readonly minSessionMs: number
   private readonly maxSessionMs: number
   private readonly newMemberId: (clientId: string) => string
-  private readonly log: (message: string) => void
+  private readonly log: (message: string, groupId: string, refusal: boolean) => void
   private closed = false
 
   constructor(private readonly options: CoordinatorOptions) {
@@ -276,7 +287,16 @@ export class WireCoordinator {
     this.minSessionMs = options.minSessionTimeoutMs ?? 100
     this.maxSessionMs = options.maxSessionTimeoutMs ?? 1_800_000
     this.newMemberId = options.newMemberId ?? ((clientId) => `${clientId}-${randomUUID()}`)
-    this.log = options.log ?? ((message) => console.warn(`seglog: ${message}`))
+    const warned = new Set<string>()
+    this.log =
+      options.log ??
+      ((message, groupId, refusal) => {
+        if (wireGroupChannel.hasSubscribers) wireGroupChannel.publish({ groupId, message })
+        if (refusal && !warned.has(groupId)) {
+          warned.add(groupId)
+          console.warn(`seglog: ${message}`)
+        }
+      })
   }
 
   // ---- JoinGroup ----
@@ -459,7 +479,11 @@ export class WireCoordinator {
     this.clearTimer(g, 'initialDelayTimer')
     const late = [...g.members.values()].filter((m) => m.awaitingJoin === null)
     for (const m of late) {
-      this.log(`group '${g.groupId}': member ${m.memberId} did not rejoin within the rebalance timeout; removed`)
+      this.log(
+        `group '${g.groupId}': member ${m.memberId} did not rejoin within the rebalance timeout; removed`,
+        g.groupId,
+        false,
+      )
       this.dropMember(g, m)
     }
     g.generation++
@@ -496,7 +520,11 @@ export class WireCoordinator {
     const unsynced = [...g.members.values()].filter((m) => !m.synced)
     if (unsynced.length === 0) return
     for (const m of unsynced) {
-      this.log(`group '${g.groupId}': member ${m.memberId} sent no SyncGroup within the rebalance timeout; removed`)
+      this.log(
+        `group '${g.groupId}': member ${m.memberId} sent no SyncGroup within the rebalance timeout; removed`,
+        g.groupId,
+        false,
+      )
       this.dropMember(g, m)
     }
     this.prepareRebalance(g)
@@ -741,6 +769,8 @@ export class WireCoordinator {
       if (err.code !== 'GROUP_NOT_EMPTY') return KafkaError.COORDINATOR_NOT_AVAILABLE
       this.log(
         `group '${g.groupId}' has in-process consumers; a Kafka client cannot join it (INCONSISTENT_GROUP_PROTOCOL): ${err.message}`,
+        g.groupId,
+        true,
       )
       return KafkaError.INCONSISTENT_GROUP_PROTOCOL
     }
@@ -766,7 +796,11 @@ export class WireCoordinator {
     } catch (err) {
       if (!isSeglogError(err)) throw err
       if (err.code !== 'GROUP_NOT_EMPTY') return KafkaError.COORDINATOR_NOT_AVAILABLE
-      this.log(`group '${groupId}' has in-process consumers; an OffsetCommit without membership is refused`)
+      this.log(
+        `group '${groupId}' has in-process consumers; an OffsetCommit without membership is refused`,
+        groupId,
+        true,
+      )
       return KafkaError.UNKNOWN_MEMBER_ID
     }
   }
@@ -843,7 +877,11 @@ export class WireCoordinator {
     for (const m of [...g.members.values()]) {
       if (g.members.get(m.memberId) !== m) continue
       if (m.awaitingJoin === null && m.awaitingSync === null && m.deadline <= now) {
-        this.log(`group '${g.groupId}': member ${m.memberId} sent no heartbeat for ${m.sessionTimeoutMs} ms; removed`)
+        this.log(
+          `group '${g.groupId}': member ${m.memberId} sent no heartbeat for ${m.sessionTimeoutMs} ms; removed`,
+          g.groupId,
+          false,
+        )
         this.removeMember(g, m)
       }
     }

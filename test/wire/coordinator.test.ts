@@ -2,9 +2,14 @@
  * The wire group coordinator as a state machine on a fake clock: joins, protocol choice, generations fencing,
  * session and rebalance timeouts, leaving, closed connections, the engine claim and OffsetCommit checks.
  */
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { SeglogError } from '../../src/errors.js'
-import { type CoordinatorOptions, type JoinRequest, WireCoordinator } from '../../src/wire/coordinator.js'
+import {
+  type CoordinatorOptions,
+  type JoinRequest,
+  WireCoordinator,
+  wireGroupChannel,
+} from '../../src/wire/coordinator.js'
 import type { WireGroupView } from '../../src/wire/host.js'
 import { KafkaError as E } from '../../src/wire/protocol/errors.js'
 import { FakeClock } from './support/fake-clock.js'
@@ -549,6 +554,26 @@ describe('WireCoordinator: claims, commits, admin', () => {
     expect(h.coord.describe('g')).toBeUndefined()
     h.inProcess.delete('g')
     expect((await h.coord.join(req())).error).toBe(E.NONE)
+  })
+
+  it('by default publishes what it reports on seglog:wire:group and warns on stderr once per refused group', async () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {})
+    const published: unknown[] = []
+    const listener = (m: unknown) => void published.push(m)
+    wireGroupChannel.subscribe(listener)
+    try {
+      const h = harness({ log: undefined })
+      h.inProcess.add('g')
+      await h.coord.join(req())
+      await h.coord.join(req())
+      expect(warn).toHaveBeenCalledTimes(1)
+      expect(String(warn.mock.calls[0][0])).toMatch(/^seglog: group 'g' has in-process consumers/)
+      expect(published).toHaveLength(2)
+      expect(published[0]).toMatchObject({ groupId: 'g' })
+    } finally {
+      wireGroupChannel.unsubscribe(listener)
+      warn.mockRestore()
+    }
   })
 
   it('answers COORDINATOR_NOT_AVAILABLE when the engine cannot take the claim (it is closing)', async () => {
