@@ -65,6 +65,8 @@ async function serverMode(dir: string): Promise<void> {
     } else if (line === 'quit') break
   }
   await log.close()
+  // stdin stays open (the parent holds the pipe) and would keep the process alive.
+  process.exit(0)
 }
 
 /** `--echo`: a frame-splitting echo server. */
@@ -288,6 +290,7 @@ async function inProcess(root: string): Promise<{ append: Row; read: Row }> {
 }
 
 async function wireRun(server: Child, label: string, args: string[], n: number): Promise<Row> {
+  progress(label)
   const s0 = await server.cpu()
   const r = await python(args)
   const s1 = await server.cpu()
@@ -305,10 +308,16 @@ async function wireRun(server: Child, label: string, args: string[], n: number):
   }
 }
 
+/** Progress on stderr, so a long run shows where it is. */
+function progress(what: string): void {
+  process.stderr.write(`[wire bench] ${what}\n`)
+}
+
 async function main(): Promise<void> {
   const root = fs.mkdtempSync(join(tmpdir(), 'seglog-bench-wire-'))
   const rows: Row[] = []
   try {
+    progress('X0 echo baseline')
     const echo = await startChild(['--echo'])
     const frame = Buffer.alloc(ECHO_FRAME, 0x62)
     frame.writeInt32BE(ECHO_FRAME - 4, 0)
@@ -321,6 +330,7 @@ async function main(): Promise<void> {
     }
     rows.push(echoRow)
 
+    progress('X1 in-process append and read')
     const { append, read } = await inProcess(root)
     rows.push(append, read)
 
@@ -330,6 +340,7 @@ async function main(): Promise<void> {
       await server.next()
     }
     const broker = `${server.host}:${server.port}`
+    progress(`W1-W3 through ${broker}`)
     rows.push(
       await wireRun(server, 'W1 wire produce, librdkafka, acks=1', ['produce', broker, 'p1', String(N), '1'], N),
     )

@@ -260,17 +260,19 @@ export interface Served {
 export const LISTENING = /^listening on (.+):(\d+)$/
 
 /** `seglog serve <dir> --port 0 [...extra]`; resolves once it printed its address. */
-export async function startServe(dir: string, extra: readonly string[] = [], timeoutMs = 30_000): Promise<Served> {
-  const proc = spawnLines('seglog serve', process.execPath, [
-    '--import',
-    'tsx',
-    CLI_ENTRY,
-    'serve',
-    dir,
-    '--port',
-    '0',
-    ...extra,
-  ])
+export function startServe(dir: string, extra: readonly string[] = [], timeoutMs = 30_000): Promise<Served> {
+  return startServing('seglog serve', [...TSX, CLI_ENTRY, 'serve', dir, '--port', '0', ...extra], timeoutMs)
+}
+
+/** The library's listener in a process of its own: `Seglog.open(dir, { listen: { port: 0 } })` (wire-listen-child.ts). */
+export function startListen(dir: string, timeoutMs = 30_000): Promise<Served> {
+  return startServing('listen child', [...TSX, 'test/support/wire-listen-child.ts', dir], timeoutMs)
+}
+
+const TSX = ['--import', 'tsx']
+
+async function startServing(name: string, nodeArgs: string[], timeoutMs: number): Promise<Served> {
+  const proc = spawnLines(name, process.execPath, nodeArgs)
   let first: string
   try {
     first = await proc.waitForLine(() => true, timeoutMs)
@@ -281,7 +283,7 @@ export async function startServe(dir: string, extra: readonly string[] = [], tim
   const m = LISTENING.exec(first)
   if (m === null) {
     proc.proc.kill('SIGKILL')
-    throw new Error(`seglog serve's first stdout line is not 'listening on HOST:PORT': ${JSON.stringify(first)}`)
+    throw new Error(`${name}'s first stdout line is not 'listening on HOST:PORT': ${JSON.stringify(first)}`)
   }
   const host = m[1]
   const port = Number(m[2])
