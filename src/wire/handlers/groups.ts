@@ -179,11 +179,19 @@ export function createGroupApis(host: BrokerHost, options: GroupApisOptions): { 
             code = KafkaError.UNKNOWN_TOPIC_OR_PARTITION
           } else if (p.metadata !== null && Buffer.byteLength(p.metadata) > MAX_OFFSET_METADATA_BYTES) {
             code = KafkaError.OFFSET_METADATA_TOO_LARGE
-          } else if (p.offset < 0) {
+          } else if (p.offset < -2) {
             // The store keeps next-offsets to read; a negative one would mean "nothing committed".
             code = KafkaError.OFFSET_OUT_OF_RANGE
           } else {
-            commits.push({ topic: t.name, partition: p.partitionIndex, offset: p.offset, metadata: p.metadata })
+            // -1 (latest) and -2 (earliest) are what admin tools commit to reset a group (kafkajs's resetOffsets,
+            // kafka-consumer-groups): they are resolved to the log end / start now, so the native API, lag() and
+            // every client see a real offset.
+            let offset = p.offset
+            if (offset < 0) {
+              const o = host.offsets(t.name, p.partitionIndex)
+              offset = offset === -1 ? o.logEndOffset : o.logStartOffset
+            }
+            commits.push({ topic: t.name, partition: p.partitionIndex, offset, metadata: p.metadata })
             committing.push([ti, pi])
           }
           codes[ti][pi] = code

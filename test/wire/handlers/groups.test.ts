@@ -288,6 +288,35 @@ describe('Offsets over the wire', () => {
     expect(await served.log.fetchOffsets('g')).toMatchObject([{ topic: 't', partition: 0, offset: 0 }])
   })
 
+  it('resolves the reset sentinels -1 (latest) and -2 (earliest) that admin tools commit to the log end and start', async () => {
+    served = await serve()
+    await served.log.createTopic('t', { partitions: 2, config: { format: 'binary' } })
+    await served.log.append('t', [0, 1, 2].map((i) => ({ value: Buffer.from(`v${i}`), partition: 0 })))
+    await served.log.append('t', [{ value: Buffer.from('w'), partition: 1 }])
+    await served.log.deleteRecords('t', 0, 1)
+    const c = await served.connect()
+    const res = await call(served, c, 'offsetCommit', 5, {
+      groupId: 'g',
+      groupGenerationId: -1,
+      memberId: '',
+      topics: [
+        {
+          topic: 't',
+          partitions: [
+            { partition: 0, offset: '-2' },
+            { partition: 1, offset: '-1' },
+          ],
+        },
+      ],
+    })
+    expect(res.responses[0].partitions.map((p: { errorCode: number }) => p.errorCode)).toEqual([0, 0])
+    const committed = await served.log.fetchOffsets('g')
+    expect(committed.map((o) => [o.partition, o.offset])).toEqual([
+      [0, 1],
+      [1, 1],
+    ])
+  })
+
   it('deletes groups: NON_EMPTY_GROUP while members are in it, GROUP_ID_NOT_FOUND for unknown groups, offsets gone after', async () => {
     served = await serve()
     await served.log.createTopic('t', { config: { format: 'binary' } })
