@@ -19,7 +19,9 @@
  * - L: on a fresh 10 M-record log, durable appends (`append` of 1 record + `await flush()`) and an acks 1-style
  *   variant (`await setImmediate` + `append`, no flush: event-loop stalls only) alternate in blocks of 100: 3 s
  *   idle, then during one 32 MiB-map pass (until it finishes), then 3 s idle again (noise check). p50/p99;
- *   target: durable p99 during ≤ 2× idle before.
+ *   target: durable p99 during ≤ 2× idle before. Per phase (idle, map, rewrite) it also records what the main
+ *   thread went through: event-loop delay (`monitorEventLoopDelay`), utilization, GC pauses, and the CPU used
+ *   by the main thread, the busiest other thread (the cleaner's worker) and the rest (Linux `/proc`).
  * Memory: the cleaner worker is a thread of the process, so process RSS is sampled every 50 ms during the passes
  * (max − the RSS just before, after a GC), next to the peak RSS (`resourceUsage().maxRSS`) before and after.
  * `log.replaceSegments` is wrapped (on the bench's instance) to time the swap on the main thread.
@@ -27,14 +29,17 @@
  * Needs ~3 GB of disk under os.tmpdir() (one log at a time, plus the replaced segments, which stay as `.deleted`
  * until close): skipped when less than 5 GB is free. Everything is removed at the end. ~2–2.5 min.
  * Environment (for quick trials only): SEGLOG_BENCH_KEYS (default 1000000; records = 10 × keys),
- * SEGLOG_BENCH_SMALL_KEYS (default 100000; 0 skips C3), SEGLOG_BENCH_IDLE_MS (default 3000).
+ * SEGLOG_BENCH_SMALL_KEYS (default 100000; 0 skips C3), SEGLOG_BENCH_IDLE_MS (default 3000),
+ * SEGLOG_BENCH_CPU_PROFILE=<file> (L only: a CPU profile of the main thread during the pass, for cpuprofile-top.ts).
  * One scenario alone: node --expose-gc build/bench/compaction.js --scenario c1|c2|c2w|c3|lat <existing dir>
  * (prints its figures as a `RESULT {json}` line).
  */
 import { spawn } from 'node:child_process'
 import * as fs from 'node:fs'
+import { Session } from 'node:inspector/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { type EventLoopUtilization, monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { Cleaner } from '../src/compaction/cleaner.js'
@@ -520,6 +525,148 @@ interface LatencyResult {
   pooledIdleDurableP99: number
   /** When the slowest sample during the pass ended, relative to the pass's promise settling (ms; < 0 = before). */
   duringMaxEndVsPassEndMs: { durable: number; acks1: number }
+  /** The main thread during the pass, per phase: event-loop delay (ms) and utilization (busy fraction). */
+  mainThread: { idle: LoopFigures; map: LoopFigures; rewrite: LoopFigures }
+}
+
+interface LoopFigures {
+  /** Event-loop delay p50/p99/max in ms (`monitorEventLoopDelay`, 1 ms resolution). */
+  delayP50: number
+  delayP99: number
+  delayMax: number
+  /** Share of the phase the main thread was busy (`performance.eventLoopUtilization`), 0..1. */
+  utilization: number
+  /** Main-thread GC pauses in the phase: total and longest, ms. */
+  gcMs: number
+  gcMaxMs: number
+  cpu: CpuShares
+}
+
+/** CPU seconds used so far by each thread of this process, by OS thread id (Linux `/proc`; empty elsewhere). */
+function threadCpuSeconds(): Map<number, number> {
+  const out = new Map<number, number>()
+  let tids: string[]
+  try {
+    tids = fs.readdirSync('/proc/self/task')
+  } catch {
+    return out
+  }
+  for (const tid of tids) {
+    try {
+      const stat = fs.readFileSync(`/proc/self/task/${tid}/stat`, 'utf8')
+      // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th, in ticks.
+      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      out.set(Number(tid), (Number(rest[11]) + Number(rest[12])) / 100)
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return out
+}
+
+/**
+ * Where the CPU went over one phase, as shares of its wall time (1 = one core): the main thread, the busiest
+ * other thread (during a pass: the cleaner's worker), and every other thread together (the libuv thread pool,
+ * V8's GC helpers). NaN where `/proc` is not available.
+ */
+interface CpuShares {
+  main: number
+  busiestOther: number
+  rest: number
+}
+
+function cpuShares(from: Map<number, number>, to: Map<number, number>, wallMs: number): CpuShares {
+  if (to.size === 0) return { main: Number.NaN, busiestOther: Number.NaN, rest: Number.NaN }
+  let main = 0
+  let busiest = 0
+  let all = 0
+  for (const [tid, t] of to) {
+    const used = t - (from.get(tid) ?? 0)
+    all += used
+    if (tid === process.pid) main = used
+    else if (used > busiest) busiest = used
+  }
+  const share = (x: number): number => sig(x / (wallMs / 1000), 3)
+  return { main: share(main), busiestOther: share(busiest), rest: share(all - main - busiest) }
+}
+
+/** Event-loop delay and utilization of the main thread over one phase. */
+class LoopProbe {
+  private readonly histogram = monitorEventLoopDelay({ resolution: 1 })
+  private elu: EventLoopUtilization | null = null
+  private cpuAtStart = new Map<number, number>()
+  private startedAt = 0
+  private figures: LoopFigures | null = null
+  private gcMs = 0
+  private gcMaxMs = 0
+  private readonly gcObserver = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      this.gcMs += e.duration
+      if (e.duration > this.gcMaxMs) this.gcMaxMs = e.duration
+    }
+  })
+
+  start(): void {
+    this.histogram.enable()
+    this.gcObserver.observe({ entryTypes: ['gc'] })
+    this.cpuAtStart = threadCpuSeconds()
+    this.startedAt = performance.now()
+    this.elu = performance.eventLoopUtilization()
+  }
+
+  stop(): void {
+    if (this.elu === null || this.figures !== null) return
+    const utilization = performance.eventLoopUtilization(this.elu).utilization
+    const cpu = cpuShares(this.cpuAtStart, threadCpuSeconds(), performance.now() - this.startedAt)
+    this.histogram.disable()
+    this.gcObserver.disconnect()
+    const h = this.histogram
+    this.figures = {
+      delayP50: sig(h.percentile(50) / 1e6),
+      delayP99: sig(h.percentile(99) / 1e6),
+      delayMax: sig(h.max / 1e6),
+      utilization: sig(utilization, 3),
+      gcMs: sig(this.gcMs),
+      gcMaxMs: sig(this.gcMaxMs),
+      cpu,
+    }
+  }
+
+  result(): LoopFigures {
+    this.stop()
+    const none = Number.NaN
+    const cpu = { main: none, busiestOther: none, rest: none }
+    return (
+      this.figures ?? {
+        delayP50: none,
+        delayP99: none,
+        delayMax: none,
+        utilization: none,
+        gcMs: none,
+        gcMaxMs: none,
+        cpu,
+      }
+    )
+  }
+}
+
+/**
+ * With SEGLOG_BENCH_CPU_PROFILE=<file> set, starts a CPU profile of the main thread (the worker is not in it) and
+ * returns the function that stops it and writes it to that file (read it with `cpuprofile-top.ts`).
+ */
+async function startProfile(): Promise<(() => Promise<void>) | null> {
+  const file = process.env.SEGLOG_BENCH_CPU_PROFILE
+  if (file === undefined || file === '') return null
+  const session = new Session()
+  session.connect()
+  await session.post('Profiler.enable')
+  await session.post('Profiler.setSamplingInterval', { interval: 200 })
+  await session.post('Profiler.start')
+  return async () => {
+    const { profile } = await session.post('Profiler.stop')
+    fs.writeFileSync(file, JSON.stringify(profile))
+    session.disconnect()
+  }
 }
 
 async function measureLatency(built: Built): Promise<LatencyResult> {
@@ -532,14 +679,21 @@ async function measureLatency(built: Built): Promise<LatencyResult> {
     await appender.acks1()
   }
   gc()
+  const idleProbe = new LoopProbe()
+  idleProbe.start()
   const idleEnd = performance.now() + IDLE_MS
   const idle = await latencyLoop(appender, () => performance.now() >= idleEnd)
+  idleProbe.stop()
   gc()
+  const mapProbe = new LoopProbe()
+  const rewriteProbe = new LoopProbe()
   let finished = false
   let passEnd = 0
   let mapBuiltAt = Number.NaN
   let keysMapped = 0
+  const profile = await startProfile()
   const started = performance.now()
+  mapProbe.start()
   const pass = compactPartition(log, compactionConfig, {
     force: true,
     mapBytes: LARGE_MAP_BYTES,
@@ -548,15 +702,20 @@ async function measureLatency(built: Built): Promise<LatencyResult> {
       if (progress.stage === 'map-built') {
         mapBuiltAt = performance.now()
         keysMapped = progress.keys
+        mapProbe.stop()
+        rewriteProbe.start()
       }
     },
   })
   const settled = pass.finally(() => {
     finished = true
     passEnd = performance.now()
+    mapProbe.stop()
+    rewriteProbe.stop()
   })
   settled.catch(() => {})
   const during = await latencyLoop(appender, () => finished)
+  await profile?.()
   const result = await pass
   await cleaner.close()
   if (!result.cleaned) throw new Error(`latency run: the pass did not clean (${result.reason})`)
@@ -591,6 +750,7 @@ async function measureLatency(built: Built): Promise<LatencyResult> {
       durable: maxEndVs(during.durable, during.durableEnd, passEnd),
       acks1: maxEndVs(during.acks1, during.acks1End, passEnd),
     },
+    mainThread: { idle: idleProbe.result(), map: mapProbe.result(), rewrite: rewriteProbe.result() },
   }
 }
 
@@ -867,8 +1027,8 @@ async function main(root: string): Promise<void> {
     latRows,
   )
   console.log(
-    `(map phase: pass start → "map-built" (${lat.pass.mapSeconds} s: worker reads only); rewrite phase: the rest ` +
-      `(writes + fsyncs of the cleaned segments, then the swap: ${lat.pass.swapMs} ms on the main thread); "idle ` +
+    `(map phase: pass start → "map-built" (${lat.pass.mapSeconds} s: reads and the offset map); rewrite phase: the rest ` +
+      `(filtering, writes + fsyncs of the cleaned segments, then the swap: ${lat.pass.swapMs} ms on the main thread); "idle ` +
       `after" is a ${IDLE_MS / 1000} s noise check after the pass. The slowest samples during the pass ended ` +
       `${lat.duringMaxEndVsPassEndMs.durable} ms (durable) and ${lat.duringMaxEndVsPassEndMs.acks1} ms (acks 1) ` +
       'from its end.)',
@@ -876,6 +1036,15 @@ async function main(root: string): Promise<void> {
   console.log(
     `durable p99 during the pass / p99 of idle before + after pooled (${lat.pooledIdleDurableP99} ms): ` +
       `${lat.durableP99VsPooledIdle}x`,
+  )
+  const loop = (name: string, f: LoopFigures): string =>
+    `${name} delay p50 ${f.delayP50} / p99 ${f.delayP99} / max ${f.delayMax} ms, busy ${sig(100 * f.utilization, 3)}%` +
+    `, GC ${f.gcMs} ms (longest ${f.gcMaxMs}); CPU (cores): main ${f.cpu.main}, busiest other thread ` +
+    `${f.cpu.busiestOther}, the rest ${f.cpu.rest}`
+  const mt = lat.mainThread
+  console.log(
+    `main thread (event-loop delay, utilization): ${loop('idle', mt.idle)}; ${loop('map phase', mt.map)}; ` +
+      `${loop('rewrite phase', mt.rewrite)}`,
   )
   const peaks = Object.fromEntries(results.map((r) => [r.build.label, r.peakRssMB]))
   const elapsed = sig((performance.now() - started) / 1000, 3)
