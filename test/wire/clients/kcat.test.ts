@@ -15,6 +15,7 @@ import {
   storedBatches,
   tempDir,
 } from '../../support/wire-harness.js'
+import { encodeRequest, RawConnection } from '../../support/wire-raw.js'
 
 afterEach(async () => {
   await killAll()
@@ -36,6 +37,31 @@ interface KcatJson {
   headers?: string[]
   key: string | null
   payload: string | null
+}
+
+/** `[records, codec id]` of every batch librdkafka's `-d msg` log says it produced, in order. */
+function sentBatches(stderr: string): [number, number][] {
+  const ids: Record<string, number> = { uncompressed: 0, ...CODEC_IDS }
+  return [...stderr.matchAll(/Produce MessageSet with (\d+) message\(s\) \(\d+ bytes, [^)]*, (\w+)\)/g)].map((m) => [
+    Number(m[1]),
+    ids[m[2]] ?? -1,
+  ])
+}
+
+/** The records bytes of the one partition in a Fetch v4 response body. */
+function fetchV4Records(body: Buffer): Buffer {
+  let at = 4 // throttle_time_ms
+  expect(body.readInt32BE(at)).toBe(1)
+  at += 4
+  at += 2 + body.readInt16BE(at) // topic name
+  expect(body.readInt32BE(at)).toBe(1)
+  at += 4 + 4 // partition count, partition index
+  expect(body.readInt16BE(at)).toBe(0)
+  at += 2 + 8 + 8 // error, high watermark, last stable offset
+  const aborted = body.readInt32BE(at)
+  at += 4 + Math.max(0, aborted) * 16
+  const size = body.readInt32BE(at)
+  return body.subarray(at + 4, at + 4 + size)
 }
 
 const kcatValue = (tag: string, i: number): string => `${tag}-v${i}-${'abcdefghij'.repeat(i % 7)}`
@@ -138,14 +164,16 @@ describe('kcat against seglog serve', () => {
     const server = await startServe(dir)
     const b = server.broker
     const n = 2000
+    const sent = new Map<string, [number, number][]>()
     for (const codec of ['gzip', 'snappy', 'lz4'] as const) {
       const input = Array.from({ length: n }, (_, i) => `k${i}:${kcatValue(codec, i)}\n`).join('')
       const produced = await kcatRun(
         `kcat -P -z ${codec}`,
-        ['-b', b, '-P', '-t', `z-${codec}`, '-p', '0', '-K', ':', '-z', codec, '-H', `codec=${codec}`],
+        ['-b', b, '-P', '-t', `z-${codec}`, '-p', '0', '-K', ':', '-z', codec, '-H', `codec=${codec}`, '-d', 'msg'],
         input,
       )
       expectOk(produced, `kcat -P -z ${codec}`)
+      sent.set(codec, sentBatches(produced.stderr))
       const consumed = await kcatRun(`kcat -C ${codec}`, [
         '-b',
         b,
@@ -164,17 +192,37 @@ describe('kcat against seglog serve', () => {
       )
       expect(records.every((r) => r.headers?.join() === `codec,${codec}`)).toBe(true)
     }
+    // What Fetch sends, byte for byte (kafkajs's Fetch v4 encoder, the response split here).
+    const conn = await RawConnection.connect(server.host, server.port)
+    const fetched = new Map<string, Buffer>()
+    for (const [k, codec] of (['gzip', 'snappy', 'lz4'] as const).entries()) {
+      const topics = [{ topic: `z-${codec}`, partitions: [{ partition: 0, fetchOffset: '0', maxBytes: 64 << 20 }] }]
+      const req = await encodeRequest('fetch', 4, { maxWaitTime: 0, minBytes: 1, maxBytes: 64 << 20, topics }, k + 1)
+      const res = await conn.request(req)
+      if (typeof res !== 'object') throw new Error(`fetch of z-${codec}: ${res}`)
+      fetched.set(codec, fetchV4Records(res.body))
+    }
+    conn.destroy()
     expect((await server.stop()).code).toBe(0)
 
     for (const codec of ['gzip', 'snappy', 'lz4'] as const) {
       const batches = storedBatches(dir, `z-${codec}`, 0)
-      expect(batches.length).toBeGreaterThan(0)
+      // librdkafka sends a batch uncompressed when compressing does not make it smaller: each batch is stored
+      // with the codec it was sent with (kcat's debug log names it), and most were compressed.
+      const asSent = sent.get(codec) ?? []
       expect(
-        batches.map((x) => x.codec),
+        batches.map((x) => [x.recordsCount, x.codec]),
         `${codec} batches`,
-      ).toEqual(batches.map(() => CODEC_IDS[codec]))
+      ).toEqual(asSent)
+      expect(
+        asSent.filter(([, c]) => c === CODEC_IDS[codec]).length,
+        `${codec} batches sent compressed`,
+      ).toBeGreaterThan(asSent.length / 2)
       expect(batches.reduce((s, x) => s + x.recordsCount, 0)).toBe(n)
       expect(batches.at(-1)?.lastOffset).toBe(n - 1)
+      expect(fetched.get(codec)?.equals(Buffer.concat(batches.map((x) => x.bytes))), `${codec}: fetched = stored`).toBe(
+        true,
+      )
     }
     // gzip is a built-in codec, so the native API decodes what kcat compressed.
     const log = await Seglog.open(dir)
