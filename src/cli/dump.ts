@@ -137,12 +137,20 @@ export function batchInfo(b: ScannedBatch): BatchInfo {
 export interface LogWalkEnd {
   /** File size in bytes when it was opened. */
   size: number
-  /** Position after the last batch handed out. */
+  /** Position after the last batch read (where unreadable bytes start, when `problem` is set). */
   end: number
-  /** Last offset of the last batch (base offset − 1 when none). */
+  /** Last offset of the last batch read (base offset − 1 when none). */
   lastOffset: number
-  /** Why the walk stopped before the end of the file, or null. */
+  /** Why the walk stopped before the end of the file (a torn or garbage tail), or a hole before the next segment. */
   problem: string | null
+}
+
+/** A batch whose offsets are wrong: the walk reports it and goes on after it (its size and magic were sound). */
+export interface WalkProblem {
+  problem: string
+  position: number
+  /** The offset the batch should have started at. */
+  offset: number
 }
 
 export interface LogWalkOptions {
@@ -173,19 +181,21 @@ class ShortRead extends Error {}
 
 /**
  * The batches of the `.log` at `file` (named for `baseOffset`), from the segment layer's scanner, one at a time
- * (a generator, so a caller can wait for its output to drain between batches); returns how the walk ended: it stops
- * at the first batch whose size, magic or offsets are wrong and says why.
+ * (a generator, so a caller can wait for its output to drain between batches). A batch whose offsets are wrong is
+ * yielded as a `WalkProblem` and the walk resumes after it with a fresh scanner (the offsets after damage are not
+ * held to contiguity); a size or magic that is wrong ends the walk, as does the end of the file. Returns how it
+ * ended.
  */
 export function* logBatches(
   fsys: FileSystem,
   file: string,
   baseOffset: number,
   options: LogWalkOptions = {},
-): Generator<ScannedBatch, LogWalkEnd> {
+): Generator<ScannedBatch | WalkProblem, LogWalkEnd> {
   const handle = openForReading(fsys, file)
   try {
     const size = handle.size()
-    const read = (position: number, length: number): Buffer => {
+    const readAt = (position: number, length: number): Buffer => {
       const buf = Buffer.allocUnsafe(length)
       let got = 0
       while (got < length) {
@@ -196,32 +206,55 @@ export function* logBatches(
       }
       return buf
     }
-    const scanner = new BatchScanner(read, {
-      baseOffset,
-      end: size,
-      offsetLimit: options.offsetLimit ?? Number.POSITIVE_INFINITY,
-      dense: options.dense ?? false,
-    })
-    let problem: string | null = null
+    const limit = options.offsetLimit ?? Number.POSITIVE_INFINITY
+    let start = 0
+    let dense = options.dense ?? false
+    let lastOffset = baseOffset - 1
     for (;;) {
+      const from = start
+      const scanner = new BatchScanner((pos, len) => readAt(from + pos, len), {
+        baseOffset,
+        end: size - from,
+        offsetLimit: limit,
+        dense,
+      })
       let b: ScannedBatch | null
-      try {
-        b = scanner.next()
-      } catch (err) {
-        if (!(err instanceof ShortRead)) throw ioFailure(err, 'read', file)
-        problem = err.message
-        break
+      for (;;) {
+        try {
+          b = scanner.next()
+        } catch (err) {
+          if (!(err instanceof ShortRead)) throw ioFailure(err, 'read', file)
+          return { size, end: from + scanner.position, lastOffset, problem: err.message }
+        }
+        if (b === null) break
+        lastOffset = b.lastOffset
+        yield { ...b, position: from + b.position }
       }
-      if (b === null) {
-        problem = scanner.problem ?? scanner.holeProblem()
-        break
+      const end = from + scanner.position
+      if (scanner.problem === null) {
+        return { size, end, lastOffset, problem: lastOffset === scanner.prevLast ? scanner.holeProblem() : null }
       }
-      yield b
+      if (scanner.problemOffset === undefined) return { size, end, lastOffset, problem: scanner.problem }
+      // Offsets wrong, but the batch's size and magic passed: step over it and go on.
+      const header = readAt(end, 12)
+      const skip = header.readInt32BE(8) + 12
+      yield {
+        problem: scanner.problem.replace(/^batch at position \d+: /, ''),
+        position: end,
+        offset: scanner.problemOffset,
+      }
+      start = end + skip
+      dense = false
+      if (start >= size) return { size, end: size, lastOffset, problem: null }
     }
-    return { size, end: scanner.position, lastOffset: scanner.prevLast, problem }
   } finally {
     handle.close()
   }
+}
+
+/** True for what `logBatches` yields for a batch whose offsets are wrong. */
+export function isWalkProblem(x: ScannedBatch | WalkProblem): x is WalkProblem {
+  return (x as WalkProblem).problem !== undefined
 }
 
 /** The entries of an index file, as decoded; a trailing partial entry is `partial` (its byte position). */
@@ -387,6 +420,13 @@ export async function dumpFile(file: SegmentFile, sink: DumpSink, options: DumpO
     let step = batches.next()
     for (; step.done !== true; step = batches.next()) {
       const b = step.value
+      if (isWalkProblem(b)) {
+        sink.line(
+          { type: 'problem', file: file.path, position: b.position, offset: b.offset, message: b.problem },
+          `Batch at position ${b.position} of ${file.path} is out of place: ${b.problem}`,
+        )
+        continue
+      }
       const info = batchInfo(b)
       const recordLines: RecordLine[] = []
       if (options.records && info.isValid) {
