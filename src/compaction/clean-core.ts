@@ -1,9 +1,9 @@
 /**
  * The CPU half of a compaction pass (Kafka's `buildOffsetMap` and `MemoryRecords.filterTo`): CRC checks, record
- * parsing, the offset map, the retention rule per record and the rebuilding of batches. No I/O at all: it is fed
- * runs of batches that the main thread read through the injected FileSystem (`rewrite.ts`), and hands back the
- * bytes to write. So it can run on the cleaner's worker thread (`cleaner-worker.ts`) or in-process (tests,
- * `runCleanJob`), with the same results.
+ * parsing, the offset map, the retention rule per record and the rebuilding of batches. No I/O at all: the pass
+ * around it (`rewrite.ts`) reads runs of batches through its FileSystem, feeds them here, and writes the bytes
+ * it gets back; the cleaner runs both on its worker thread (`cleaner-worker.ts`), tests also in-process
+ * (`runCleanJob`), with the same results.
  *
  * Rules (see `rewrite.ts` for the pass around them):
  * - Map: each batch whose last offset reaches the first dirty offset is CRC-checked; a keyed record at or above

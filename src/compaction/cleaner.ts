@@ -1,17 +1,21 @@
 /**
- * Cleaner: runs compaction passes (`rewrite.ts`) with their CPU work (decoding, CRC checks, the offset map,
- * filtering and rebuilding batches: `clean-core.ts`) on ONE worker thread (`cleaner-worker.ts`), so the heavy
- * part never blocks appends or reads on the main thread. The pass's file I/O stays on the main thread, through
- * the FileSystem given in `run`'s options (the engine's own, so fault injection and the descriptor bound reach
- * it): the worker thread could not be handed that object, and it needs none (see `rewrite.ts`).
+ * Cleaner: runs compaction passes (`rewrite.ts`) on ONE worker thread (`cleaner-worker.ts`), I/O included, so
+ * neither the heavy decoding nor the copies of whole segments in and out of the page cache run on the main
+ * thread, where appends and reads are served. The pass's file operations still go through the FileSystem given
+ * in `run`'s options (the engine's own, so fault injection and the descriptor bound reach them): the worker
+ * builds an equivalent FileSystem from its description (a BoundedFileSystem lends it a few of its descriptors
+ * meanwhile), or, when that FileSystem cannot be rebuilt in another thread (a test's fault injector), goes
+ * through the object itself by a synchronous proxy (`worker-fs.ts`).
  *
  * - Jobs run one at a time, in call order. The worker starts on the first job and is kept for the next ones;
  *   it is `unref()`ed while idle (an idle cleaner never keeps the process alive) and `ref()`ed while a job runs.
- * - `signal` aborts a job: the worker is terminated, every request in flight rejects, and the job rejects with
- *   ABORTED at its next step; the next job starts a fresh worker.
- * - A job that fails inside the worker rejects with the worker's SeglogError (CORRUPT_LOG, COMPRESSION_UNSUPPORTED
- *   ...), rebuilt on this side; one that fails on this side (IO_ERROR with the errno, ABORTED when a source went
- *   away) rejects with that error; a worker that dies rejects with IO_ERROR.
+ * - `signal` aborts a job: the worker is told to stop (a shared flag it checks between chunks), closes its files
+ *   and removes its `.cleaned` files, and the job rejects with ABORTED once it has; the worker stays for the
+ *   next job. One that does not answer within STOP_GRACE_MS is terminated (Node closes the descriptors a worker
+ *   opened when it ends) and the next job starts a fresh one.
+ * - A job that fails in the worker rejects with the worker's SeglogError (CORRUPT_LOG, IO_ERROR with the errno,
+ *   ABORTED when a source went away, COMPRESSION_UNSUPPORTED ...), rebuilt on this side; a worker that dies
+ *   rejects with IO_ERROR.
  * - The pass removes the `.cleaned` files it wrote when it fails; the caller owns any other leftovers
  *   (`compactor.ts` removes them).
  *
@@ -25,12 +29,12 @@
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { Worker } from 'node:worker_threads'
+import { MessageChannel, Worker } from 'node:worker_threads'
 import { SeglogError, type SeglogErrorCode } from '../errors.js'
-import type { FileSystem } from '../io/file-system.js'
-import type { BatchRun, CoreBegin, CoreEnd, FilterReply, MapReply } from './clean-core.js'
-import { CLEANER_WORKER_DATA, type CoreReply, type CoreRequest, type SerializedError } from './cleaner-worker.js'
-import { type CleanCpu, type CleanJob, type CleanProgress, type CleanResult, cleanPass } from './rewrite.js'
+import { type FileSystem, nodeFileSystem } from '../io/file-system.js'
+import { CLEANER_WORKER_DATA, type CleanReply, type CleanRequest, type SerializedError } from './cleaner-worker.js'
+import type { CleanJob, CleanProgress, CleanResult } from './rewrite.js'
+import { serveFileSystem, WORKER_MAX_OPEN_FILES, type WorkerFileSystemSpec } from './worker-fs.js'
 
 export interface CleanerRunOptions {
   signal?: AbortSignal
@@ -39,7 +43,11 @@ export interface CleanerRunOptions {
   fs?: FileSystem
 }
 
+/** How long a stopped job's worker may take to answer before it is terminated. */
+const STOP_GRACE_MS = 5000
+
 const KNOWN_CODES = new Set<string>([
+  'INTERNAL',
   'CORRUPT_LOG',
   'IO_ERROR',
   'ABORTED',
@@ -123,89 +131,91 @@ export class Cleaner {
       this.worker = worker
     }
     const w = worker
+    const fsys = options.fs ?? nodeFileSystem
+    const share = fsys.shareWithWorker?.(WORKER_MAX_OPEN_FILES) ?? null
+    let server: { close(): void } | null = null
+    let spec: WorkerFileSystemSpec
+    const transfer: MessageChannel['port2'][] = []
+    if (share !== null) spec = { kind: 'shared', description: share.description }
+    else {
+      const channel = new MessageChannel()
+      const state = new SharedArrayBuffer(4)
+      server = serveFileSystem(fsys, channel.port1, state)
+      spec = { kind: 'proxy', port: channel.port2, state }
+      transfer.push(channel.port2)
+    }
+    const stopFlag = new Int32Array(new SharedArrayBuffer(4))
+    const id = this.nextId++
     w.ref()
-    const calls = new Map<number, { resolve: (v: unknown) => void; reject: (e: SeglogError) => void }>()
-    let failure: SeglogError | null = null
-    const failAll = (err: SeglogError): void => {
-      failure ??= err
-      for (const c of calls.values()) c.reject(err)
-      calls.clear()
-    }
-    const onMessage = (msg: CoreReply): void => {
-      const c = calls.get(msg?.id)
-      if (c === undefined) return
-      calls.delete(msg.id)
-      if (msg.ok) c.resolve(msg.value)
-      else c.reject(deserializeError(msg.error, job.dir))
-    }
-    const onError = (err: Error): void => {
-      if (this.worker === w) this.worker = null
-      failAll(
-        new SeglogError('IO_ERROR', `compaction worker for ${job.dir} failed: ${err.message}`, {
-          cause: err,
-          path: job.dir,
-          errno: 'EIO',
-        }),
-      )
-    }
-    const onExit = (code: number): void => {
-      if (this.worker === w) this.worker = null
-      failAll(
-        new SeglogError('IO_ERROR', `compaction worker for ${job.dir} exited with code ${code}`, {
-          path: job.dir,
-          errno: 'EIO',
-        }),
-      )
-    }
-    const stop = (reason: SeglogError): void => {
-      if (failure !== null) return
-      if (this.worker === w) this.worker = null
-      failAll(reason)
-      w.terminate().catch(() => {})
-    }
-    const onAbort = (): void => stop(aborted(job.dir, signal))
-    const call = <T>(request: Omit<CoreRequest, 'id'>): Promise<T> => {
-      if (failure !== null) return Promise.reject(failure)
-      const id = this.nextId++
-      return new Promise<T>((resolve, reject) => {
-        calls.set(id, { resolve: resolve as (v: unknown) => void, reject })
-        w.postMessage({ ...request, id } as CoreRequest)
-      })
-    }
-    const cpu: CleanCpu = {
-      begin: (arg: CoreBegin) => call<void>({ op: 'begin', arg }),
-      mapRun: (arg: BatchRun) => call<MapReply>({ op: 'mapRun', arg }),
-      mapThrough: (arg: number) => call<void>({ op: 'mapThrough', arg }),
-      filter: (arg: BatchRun) => call<FilterReply>({ op: 'filter', arg }),
-      end: () => call<CoreEnd>({ op: 'end', arg: null }),
-    }
-    this.stopCurrent = stop
-    w.on('message', onMessage)
-    w.on('error', onError)
-    w.on('exit', onExit)
-    signal?.addEventListener('abort', onAbort, { once: true })
+    let onMessage: (msg: CleanReply) => void = () => {}
+    let onError: (err: Error) => void = () => {}
+    let onExit: (code: number) => void = () => {}
+    let onAbort: () => void = () => {}
+    let grace: NodeJS.Timeout | null = null
     try {
-      const result = await cleanPass(job, cpu, {
-        fs: options.fs,
-        onProgress: (p) => {
-          try {
-            onProgress?.(p)
-          } catch {
-            // a failing progress callback must not break the job
-          }
-        },
+      return await new Promise<CleanResult>((resolve, reject) => {
+        /** Why the job was stopped (abort, close); it wins over whatever the worker answers. */
+        let stopReason: SeglogError | null = null
+        onMessage = (msg) => {
+          if (msg?.id !== id) return
+          if (msg.type === 'progress') {
+            try {
+              onProgress?.(msg.progress)
+            } catch {
+              // a failing progress callback must not break the job
+            }
+          } else if (stopReason !== null) reject(stopReason)
+          else if (msg.type === 'done') resolve(msg.result)
+          else reject(deserializeError(msg.error, job.dir))
+        }
+        onError = (err) => {
+          if (this.worker === w) this.worker = null
+          reject(
+            stopReason ??
+              new SeglogError('IO_ERROR', `compaction worker for ${job.dir} failed: ${err.message}`, {
+                cause: err,
+                path: job.dir,
+                errno: 'EIO',
+              }),
+          )
+        }
+        onExit = (code) => {
+          if (this.worker === w) this.worker = null
+          reject(
+            stopReason ??
+              new SeglogError('IO_ERROR', `compaction worker for ${job.dir} exited with code ${code}`, {
+                path: job.dir,
+                errno: 'EIO',
+              }),
+          )
+        }
+        const stop = (reason: SeglogError): void => {
+          if (stopReason !== null) return
+          stopReason = reason
+          Atomics.store(stopFlag, 0, 1)
+          grace = setTimeout(() => {
+            if (this.worker === w) this.worker = null
+            w.terminate().catch(() => {})
+          }, STOP_GRACE_MS)
+        }
+        onAbort = () => stop(aborted(job.dir, signal))
+        this.stopCurrent = stop
+        w.on('message', onMessage)
+        w.on('error', onError)
+        w.on('exit', onExit)
+        signal?.addEventListener('abort', onAbort, { once: true })
+        const request: CleanRequest = { type: 'clean', id, job, fs: spec, stop: stopFlag.buffer as SharedArrayBuffer }
+        w.postMessage(request, transfer)
       })
-      // A stop that came after the last reply still wins: the caller asked for the job to end.
-      if (failure !== null) throw failure
-      return result
-    } catch (err) {
-      throw failure ?? err
     } finally {
+      if (grace !== null) clearTimeout(grace)
       w.off('message', onMessage)
       w.off('error', onError)
       w.off('exit', onExit)
       signal?.removeEventListener('abort', onAbort)
       this.stopCurrent = null
+      server?.close()
+      share?.release()
       if (this.worker === w) w.unref()
     }
   }

@@ -1,19 +1,13 @@
 /**
- * One compaction pass over a partition directory, the I/O half (Kafka's `Cleaner.doClean`, `buildOffsetMap`,
- * `cleanSegments`, `cleanInto`). Every file operation goes through the injected FileSystem, on the calling (main)
- * thread; the CPU work (CRC checks, parsing, the offset map, the retention rule, rebuilding batches) is a
- * `CleanCpu`: the cleaner's worker thread (`cleaner.ts`) or an in-process `CleanCore` (`runCleanJob`).
- *
- * Why this split: a worker thread cannot be handed the engine's FileSystem object (it is not transferable, and
- * the BoundedFileSystem's descriptor budget and a test's FaultyFileSystem power-cut model are state of the main
- * thread). Keeping every open/read/write/fsync/rename/unlink here means fault injection (ENOSPC, EIO, a power
- * cut) reaches all of compaction and the descriptor bound holds, while the heavy decoding stays off the event
- * loop. Each main-thread step is small: one read of at most `SCAN_CHUNK_BYTES` (1 MiB) of source, or one write
- * of a run's output; fsyncs run on the thread pool; two runs are in flight at a time so the worker rarely waits
- * for a read.
+ * One compaction pass over a partition directory (Kafka's `Cleaner.doClean`, `buildOffsetMap`, `cleanSegments`,
+ * `cleanInto`): the I/O around the CPU work of `clean-core.ts` (CRC checks, parsing, the offset map, the
+ * retention rule, rebuilding batches). Every file operation goes through the FileSystem it is given. The cleaner
+ * runs it on its worker thread (`cleaner.ts`), with a FileSystem equivalent to the engine's, or a proxy to it
+ * (`worker-fs.ts`); `runCleanJob` runs it on the calling thread. Within a pass everything is sequential: read a
+ * chunk (`SCAN_CHUNK_BYTES`, 1 MiB) of source, hand its batches to the core, write what survives.
  *
  * 1. **Offset map** over the dirty range [firstDirty, firstUncleanable): the segments it covers are scanned
- *    (`BatchScanner`: sizes and offsets checked) and their batches posted in runs to `cpu.mapRun`. When the map
+ *    (`BatchScanner`: sizes and offsets checked) and their batches fed in runs to `core.mapRun`. When the map
  *    fills, the pass covers only the prefix that fit: `endOffset` = map.latestOffset + 1 (mid-batch when it
  *    filled inside one, as Kafka). After each fully mapped segment the latest offset is fast-forwarded to the
  *    segment's end − 1, so trailing gaps count as cleaned.
@@ -21,7 +15,7 @@
  *    (`groupSegments`: summed size <= segmentBytes, index sizes <= segmentIndexBytes, offset span fits int32);
  *    each group becomes ONE segment named after its first base offset, written as `<base>.log.cleaned`,
  *    `<base>.index.cleaned`, `<base>.timeindex.cleaned` (all three always) and fsynced. The batches come back
- *    from `cpu.filter`; a batch left with nothing is dropped, except the LAST batch of a group, which stays as
+ *    from `core.filter`; a batch left with nothing is dropped, except the LAST batch of a group, which stays as
  *    a bare 61-byte header so the group's end offset survives (recovery derives a `.swap` set's extent from
  *    it). Indexes are built as `LogSegment.append` builds them (an entry when more than indexIntervalBytes were
  *    written since the last), plus the final time-index entry, with the index modules' own entry encoding.
@@ -31,15 +25,17 @@
  * state (Kafka keeps an active idempotent producer's last batch even when empty). The cleaned `.log` gets a new
  * mtime: seglog never reads a segment's mtime (retention and the compaction planner use record timestamps).
  *
- * Source files are opened once at the start and only read: inactive segments are immutable; one that retention
- * deletes meanwhile fails the pass (ABORTED) or is noticed by the swap. On any failure the `.cleaned` files the
- * pass wrote are removed (best effort; the open-time sweep removes what is left).
+ * Source files are only read (inactive segments are immutable), each opened for one walk over it, so a pass
+ * holds at most three descriptors at once (a source, the `.log.cleaned`, one index being written). One that
+ * retention deletes meanwhile fails the pass (ABORTED) or is noticed by the swap. `stop` is asked between
+ * chunks and groups: a stopped pass fails with its error. On any failure the `.cleaned` files the pass wrote
+ * are removed (best effort; the open-time sweep removes what is left).
  */
 import { ioError, SeglogError } from '../errors.js'
 import { encodeOffsetEntry, OFFSET_INDEX_ENTRY_BYTES } from '../index/offset-index.js'
 import { encodeTimeEntry, TIME_INDEX_ENTRY_BYTES } from '../index/time-index.js'
 import { type FileHandle, type FileSystem, nodeFileSystem } from '../io/file-system.js'
-import { BatchScanner, SCAN_CHUNK_BYTES } from '../segment/batch-scanner.js'
+import { BatchScanner } from '../segment/batch-scanner.js'
 import {
   CLEANED_SUFFIX,
   INDEX_SUFFIX,
@@ -49,14 +45,7 @@ import {
   TIME_INDEX_SUFFIX,
 } from '../segment/file-names.js'
 import { batchLastOffset, batchMaxTimestamp, batchSizeAt } from '../segment/record-batch.js'
-import {
-  type BatchRun,
-  CleanCore,
-  type CoreBegin,
-  type CoreEnd,
-  type FilterReply,
-  type MapReply,
-} from './clean-core.js'
+import { type BatchRun, CleanCore } from './clean-core.js'
 import { type GroupableSegment, groupSegments } from './planner.js'
 
 /** One segment the pass cleans. */
@@ -118,63 +107,43 @@ export type CleanProgress =
   | { stage: 'map-built'; endOffset: number; keys: number; full: boolean }
   | { stage: 'group-written'; baseOffset: number; size: number; groupsLeft: number }
 
-/**
- * Where a pass's CPU work runs. Calls are answered in the order they are made (a worker's message queue), so a
- * caller may have several in flight.
- */
-export interface CleanCpu {
-  begin(b: CoreBegin): Promise<void>
-  mapRun(run: BatchRun): Promise<MapReply>
-  mapThrough(offset: number): Promise<void>
-  filter(run: BatchRun): Promise<FilterReply>
-  end(): Promise<CoreEnd>
-}
-
-/** A `CleanCpu` on the calling thread. */
-function localCpu(core: CleanCore = new CleanCore()): CleanCpu {
-  const call = <T>(f: () => T): Promise<T> => {
-    try {
-      return Promise.resolve(f())
-    } catch (err) {
-      return Promise.reject(err)
-    }
-  }
-  return {
-    begin: (b) => call(() => core.begin(b)),
-    mapRun: (run) => call(() => core.mapRun(run)),
-    mapThrough: (offset) => call(() => core.mapThrough(offset)),
-    filter: (run) => call(() => core.filter(run)),
-    end: () => call(() => core.end()),
-  }
-}
-
 const WRITE_FLUSH_BYTES = 1024 * 1024
-/** Bytes of batches posted to the CPU at once (at most one scanner chunk). */
-const RUN_BYTES = SCAN_CHUNK_BYTES
-/** Runs in flight to the CPU at once. */
-const RUNS_IN_FLIGHT = 2
 const INT32_MAX = 0x7fffffff
 
 // ---- reading ----
 
 interface SourceSegment extends CleanSegmentInput, GroupableSegment {
   path: string
-  handle: FileHandle
 }
 
 function changed(path: string, what: string): SeglogError {
   return new SeglogError('ABORTED', `${path} ${what}; it changed`, { path })
 }
 
+/** Opens a source `.log` for one walk; gone = ABORTED (retention or a truncation removed it meanwhile). */
+function openSource(fsys: FileSystem, dir: string, path: string, baseOffset: number): FileHandle {
+  try {
+    return fsys.open(path, 'r')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new SeglogError('ABORTED', `segment ${offsetPrefix(baseOffset)} of ${dir} went away`, {
+        path,
+        cause: err,
+      })
+    }
+    throw ioError(err, 'open', path)
+  }
+}
+
 /** A scanner over a source segment; a short read means the file changed under the pass (ABORTED). */
-function scannerFor(src: SourceSegment, dense: boolean): BatchScanner {
+function scannerFor(src: SourceSegment, handle: FileHandle, dense: boolean): BatchScanner {
   const read = (position: number, length: number): Buffer => {
     const buf = Buffer.allocUnsafeSlow(length)
     let done = 0
     while (done < length) {
       let n: number
       try {
-        n = src.handle.read(buf, done, length - done, position + done)
+        n = handle.read(buf, done, length - done, position + done)
       } catch (err) {
         throw ioError(err, 'read', src.path)
       }
@@ -195,57 +164,53 @@ function corruptSource(src: SourceSegment, scanner: BatchScanner): SeglogError {
 }
 
 /**
- * Walks `src` and hands its batches to `post` in runs (batches sharing one scanner chunk, at most RUN_BYTES),
- * keeping at most RUNS_IN_FLIGHT answers pending; `onReply` sees each answer in order and returns false to stop.
- * At the end the segment must end right before the next one's base (CORRUPT_LOG otherwise). Returns false when
- * `onReply` stopped the walk.
+ * Walks `src` and hands its batches to `onRun` in runs (the batches of one scanner chunk); `onRun` returns false
+ * to stop. `stop` is asked before each run. At the end the segment must end right before the next one's base
+ * (CORRUPT_LOG otherwise). Returns false when `onRun` stopped the walk.
  */
-async function walkRuns<R>(
+function walkRuns(
+  fsys: FileSystem,
+  dir: string,
   src: SourceSegment,
   dense: boolean,
-  post: (run: BatchRun) => Promise<R>,
-  onReply: (reply: R) => boolean,
-): Promise<boolean> {
-  const scanner = scannerFor(src, dense)
-  const pending: Promise<R>[] = []
-  let stopped = false
-  const drainOne = async (): Promise<void> => {
-    const reply = await (pending.shift() as Promise<R>)
-    if (!stopped && !onReply(reply)) stopped = true
-  }
+  stop: () => SeglogError | null,
+  onRun: (run: BatchRun) => boolean,
+): boolean {
+  const handle = openSource(fsys, dir, src.path, src.baseOffset)
   try {
+    const scanner = scannerFor(src, handle, dense)
     let runBuf: Buffer | null = null
     let runStart = 0
     let runEnd = 0
     let batches: number[] = []
-    const flush = async (): Promise<void> => {
-      if (runBuf === null || batches.length === 0) return
-      const buf = runBuf.subarray(runStart, runEnd)
-      const run: BatchRun = { path: src.path, buf, batches }
+    const flush = (): boolean => {
+      if (runBuf === null) return true
+      const stopped = stop()
+      if (stopped !== null) throw stopped
+      const run: BatchRun = { path: src.path, buf: runBuf.subarray(runStart, runEnd), batches }
       runBuf = null
       batches = []
-      pending.push(post(run))
-      while (pending.length >= RUNS_IN_FLIGHT && !stopped) await drainOne()
+      return onRun(run)
     }
-    for (let b = scanner.next(); b !== null && !stopped; b = scanner.next()) {
-      if (runBuf !== b.buf || b.at + b.size - runStart > RUN_BYTES) {
-        await flush()
-        if (stopped) break
+    for (let b = scanner.next(); b !== null; b = scanner.next()) {
+      if (runBuf !== b.buf) {
+        if (!flush()) return false
         runBuf = b.buf
         runStart = b.at
       }
       batches.push(b.at - runStart, b.size, b.position)
       runEnd = b.at + b.size
     }
-    if (!stopped) await flush()
-    while (pending.length > 0) await drainOne()
+    if (!flush()) return false
+    if (scanner.problem !== null || scanner.holeProblem() !== null) throw corruptSource(src, scanner)
+    return true
   } finally {
-    // Answers nobody waits for any more must not become unhandled rejections.
-    for (const p of pending) p.catch(() => {})
+    try {
+      handle.close()
+    } catch {
+      // read-only handle; nothing to lose
+    }
   }
-  if (stopped) return false
-  if (scanner.problem !== null || scanner.holeProblem() !== null) throw corruptSource(src, scanner)
-  return true
 }
 
 // ---- writing ----
@@ -427,8 +392,8 @@ class CleanedSegmentWriter {
 
 // ---- the job ----
 
-function openSources(job: CleanJob, fsys: FileSystem): SourceSegment[] {
-  const sources: SourceSegment[] = []
+/** The job's segments as the pass sees them; each `.log` must still hold the bytes the job counts (ABORTED). */
+function sourcesOf(job: CleanJob, fsys: FileSystem): SourceSegment[] {
   const fileSize = (path: string): number => {
     try {
       return fsys.fileSize(path)
@@ -436,52 +401,28 @@ function openSources(job: CleanJob, fsys: FileSystem): SourceSegment[] {
       return 0
     }
   }
-  try {
-    for (const s of job.segments) {
-      const path = `${job.dir}/${segmentFileName(s.baseOffset, LOG_SUFFIX)}`
-      let handle: FileHandle
-      try {
-        handle = fsys.open(path, 'r')
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-          throw new SeglogError('ABORTED', `segment ${offsetPrefix(s.baseOffset)} of ${job.dir} went away`, {
-            path,
-            cause: err,
-          })
-        }
-        throw ioError(err, 'open', path)
-      }
-      const src: SourceSegment = {
-        ...s,
-        path,
-        handle,
-        offsetIndexBytes: fileSize(`${job.dir}/${segmentFileName(s.baseOffset, INDEX_SUFFIX)}`),
-        timeIndexBytes: fileSize(`${job.dir}/${segmentFileName(s.baseOffset, TIME_INDEX_SUFFIX)}`),
-      }
-      sources.push(src)
-      let size: number
-      try {
-        size = handle.size()
-      } catch (err) {
-        throw ioError(err, 'stat', path)
-      }
-      if (size < s.size) throw changed(path, `has ${size} bytes, expected ${s.size}`)
-    }
-  } catch (err) {
-    closeSources(sources)
-    throw err
-  }
-  return sources
-}
-
-function closeSources(sources: SourceSegment[]): void {
-  for (const s of sources) {
+  return job.segments.map((s) => {
+    const path = `${job.dir}/${segmentFileName(s.baseOffset, LOG_SUFFIX)}`
+    let size: number
     try {
-      s.handle.close()
-    } catch {
-      // read-only handle; nothing to lose
+      size = fsys.fileSize(path)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw new SeglogError('ABORTED', `segment ${offsetPrefix(s.baseOffset)} of ${job.dir} went away`, {
+          path,
+          cause: err,
+        })
+      }
+      throw ioError(err, 'stat', path)
     }
-  }
+    if (size < s.size) throw changed(path, `has ${size} bytes, expected ${s.size}`)
+    return {
+      ...s,
+      path,
+      offsetIndexBytes: fileSize(`${job.dir}/${segmentFileName(s.baseOffset, INDEX_SUFFIX)}`),
+      timeIndexBytes: fileSize(`${job.dir}/${segmentFileName(s.baseOffset, TIME_INDEX_SUFFIX)}`),
+    }
+  })
 }
 
 function checkJob(job: CleanJob): void {
@@ -499,32 +440,34 @@ export interface CleanPassOptions {
   /** Where every file operation goes. Default: the real file system. */
   fs?: FileSystem
   onProgress?: (p: CleanProgress) => void
+  /** Asked between chunks and groups: an error ends the pass with it (an abort). */
+  stop?: () => SeglogError | null
 }
 
-/** Runs one pass (see the module header) with its CPU work on `cpu`. */
-export async function cleanPass(job: CleanJob, cpu: CleanCpu, options: CleanPassOptions = {}): Promise<CleanResult> {
+/** Runs one pass (see the module header) on the calling thread. */
+export async function cleanPass(job: CleanJob, options: CleanPassOptions = {}): Promise<CleanResult> {
   checkJob(job)
   const fsys = options.fs ?? nodeFileSystem
   const { onProgress } = options
+  const stop = options.stop ?? (() => null)
   const [firstDirty, firstUncleanable] = job.mapRange
   const denseFrom = job.denseFrom ?? Number.POSITIVE_INFINITY
-  const sources = openSources(job, fsys)
+  const sources = sourcesOf(job, fsys)
+  const core = new CleanCore()
   const written: CleanedSegmentWriter[] = []
   try {
-    await cpu.begin({ mapBytes: job.mapBytes, firstDirty, now: job.now, deleteRetentionMs: job.deleteRetentionMs })
+    core.begin({ mapBytes: job.mapBytes, firstDirty, now: job.now, deleteRetentionMs: job.deleteRetentionMs })
     let full = false
     for (const src of sources) {
       if (full) break
       if (src.endOffset <= firstDirty || src.baseOffset >= firstUncleanable) continue
-      const whole = await walkRuns(
-        src,
-        src.baseOffset >= denseFrom,
-        (run) => cpu.mapRun(run),
-        (reply) => !(full ||= reply.full),
-      )
-      if (whole && !full) await cpu.mapThrough(Math.min(src.endOffset, firstUncleanable) - 1)
+      const whole = walkRuns(fsys, job.dir, src, src.baseOffset >= denseFrom, stop, (run) => {
+        full = core.mapRun(run).full
+        return !full
+      })
+      if (whole && !full) core.mapThrough(Math.min(src.endOffset, firstUncleanable) - 1)
     }
-    const mapped = await cpu.end()
+    const mapped = core.end()
     const endOffset = mapped.endOffset
     onProgress?.({ stage: 'map-built', endOffset, keys: mapped.keysMapped, full: mapped.full })
     const result: CleanResult = {
@@ -543,6 +486,8 @@ export async function cleanPass(job: CleanJob, cpu: CleanCpu, options: CleanPass
     const toClean = sources.filter((s) => s.baseOffset < endOffset)
     const groups = groupSegments(toClean, job.segmentBytes, job.segmentIndexBytes)
     for (let g = 0; g < groups.length; g++) {
+      const stopped = stop()
+      if (stopped !== null) throw stopped
       const group = groups[g]
       const writer = new CleanedSegmentWriter(
         fsys,
@@ -555,16 +500,12 @@ export async function cleanPass(job: CleanJob, cpu: CleanCpu, options: CleanPass
       // The last source batch of the group, when nothing of it survived: kept as a bare header.
       let trailingEmpty: Uint8Array | null = null
       for (const src of group) {
-        await walkRuns(
-          src,
-          src.baseOffset >= denseFrom,
-          (run) => cpu.filter(run),
-          (reply) => {
-            if (reply.out.byteLength > 0) writer.appendAll(asBuffer(reply.out))
-            trailingEmpty = reply.trailingEmpty
-            return true
-          },
-        )
+        walkRuns(fsys, job.dir, src, src.baseOffset >= denseFrom, stop, (run) => {
+          const reply = core.filter(run)
+          if (reply.out.byteLength > 0) writer.appendAll(asBuffer(reply.out))
+          trailingEmpty = reply.trailingEmpty
+          return true
+        })
         result.replacedBaseOffsets.push(src.baseOffset)
         result.replacedSizes.push(src.size)
         result.bytesBefore += src.size
@@ -575,23 +516,21 @@ export async function cleanPass(job: CleanJob, cpu: CleanCpu, options: CleanPass
       result.bytesAfter += size
       onProgress?.({ stage: 'group-written', baseOffset: group[0].baseOffset, size, groupsLeft: groups.length - g - 1 })
     }
-    const counts = await cpu.end()
+    const counts = core.end()
     result.recordsRemoved = counts.recordsRemoved
     result.tombstonesRemoved = counts.tombstonesRemoved
     return result
   } catch (err) {
     for (const w of written) w.discard()
     throw err
-  } finally {
-    closeSources(sources)
   }
 }
 
 const asBuffer = (u: Uint8Array): Buffer => (Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.byteLength))
 
-/** Runs one pass in-process (CPU work on the calling thread). On failure the `.cleaned` files it wrote are removed. */
+/** Runs one pass in-process (on the calling thread). On failure the `.cleaned` files it wrote are removed. */
 export function runCleanJob(job: CleanJob, options: CleanPassOptions = {}): Promise<CleanResult> {
-  return cleanPass(job, localCpu(), options)
+  return cleanPass(job, options)
 }
 
 /** Removes every `*.cleaned` file in `dir` (leftovers of a failed or aborted pass). Returns the names removed. */

@@ -32,8 +32,9 @@
  *   delegated to `inner` as is.
  *
  * Invariants:
- * - `openCount` (inner handles open) = `lru.size + pinned.size` <= `maxOpenFiles`, except while every cached
- *   handle is pinned (see below) and a *synchronous* call needs one more fd.
+ * - `openCount` (inner handles open) = `lru.size + pinned.size` <= `maxOpenFiles` − the descriptors lent to
+ *   worker threads (`shareWithWorker`), except while every cached handle is pinned (see below) and a
+ *   *synchronous* call needs one more fd.
  * - A virtual handle is in at most one of `lru` (inner open, not pinned) and `pinned` (inner open, at least one
  *   async fsync in flight); its `inner` is non-null iff it is in one of them.
  * - `byPath` holds exactly the virtual handles that are neither closed nor dead, under their current path key.
@@ -51,7 +52,7 @@
  * is there); eviction pops the oldest entry. `rename`/`unlink`/`rmdir` scan the distinct open paths.
  */
 import * as nodePath from 'node:path'
-import type { FileHandle, FileSystem, OpenMode } from './file-system.js'
+import type { FileHandle, FileSystem, OpenMode, SharedFileSystem } from './file-system.js'
 
 export interface BoundedFileSystemOptions {
   /** Most inner handles (OS file descriptors) kept open at once; an integer >= 4. */
@@ -164,6 +165,8 @@ export class BoundedFileSystem implements FileSystem {
   private mru: VirtualHandle | null = null
   private opens = 0
   private evictions = 0
+  /** Descriptors lent to worker threads (`shareWithWorker`): this FS keeps `openCount` below the rest. */
+  private reserved = 0
 
   constructor(
     private readonly inner: FileSystem,
@@ -269,6 +272,31 @@ export class BoundedFileSystem implements FileSystem {
     this.retryOnExhaustion(() => this.inner.syncDirNow(dir))
   }
 
+  /**
+   * Lends `maxOpenFiles` of this FS's descriptors to a worker thread, which builds its own bounded FS over an
+   * equivalent inner one: until `release()`, this FS keeps at most `this.maxOpenFiles - maxOpenFiles` open, so
+   * both together stay within the bound. Null when the inner FS cannot be shared, or when fewer than 4 would
+   * be left here.
+   */
+  shareWithWorker(maxOpenFiles: number): SharedFileSystem | null {
+    if (this.maxOpenFiles - this.reserved - maxOpenFiles < 4) return null
+    const inner = this.inner.shareWithWorker?.(maxOpenFiles) ?? null
+    if (inner === null) return null
+    this.reserved += maxOpenFiles
+    while (this.openCount > this.capacity && this.lru.size > 0) this.evictOldest()
+    let released = false
+    return {
+      description: { kind: 'bounded', maxOpenFiles, inner: inner.description },
+      release: () => {
+        if (released) return
+        released = true
+        this.reserved -= maxOpenFiles
+        inner.release()
+        for (let i = 0; i < maxOpenFiles; i++) this.wakeOne()
+      },
+    }
+  }
+
   // ---- internals used by VirtualHandle ----
 
   /** The inner handle of `vh`, reopened if evicted; marks it most recently used. @internal */
@@ -299,7 +327,7 @@ export class BoundedFileSystem implements FileSystem {
 
   /** @internal */
   async syncHandle(vh: VirtualHandle): Promise<void> {
-    while (vh.state === 'open' && vh.inner === null && this.lru.size === 0 && this.pinned.size >= this.maxOpenFiles) {
+    while (vh.state === 'open' && vh.inner === null && this.lru.size === 0 && this.pinned.size >= this.capacity) {
       await new Promise<void>((resolve) => this.slotWaiters.push(resolve))
     }
     let inner: FileHandle
@@ -360,7 +388,7 @@ export class BoundedFileSystem implements FileSystem {
       }
     }
     // Give back what a synchronous call borrowed while everything was pinned.
-    while (this.openCount > this.maxOpenFiles && this.lru.size > 0) this.evictOldest()
+    while (this.openCount > this.capacity && this.lru.size > 0) this.evictOldest()
     this.wakeOne()
   }
 
@@ -368,9 +396,14 @@ export class BoundedFileSystem implements FileSystem {
     this.slotWaiters.shift()?.()
   }
 
+  /** Inner handles this FS may hold: the bound minus what is lent to workers. */
+  private get capacity(): number {
+    return this.maxOpenFiles - this.reserved
+  }
+
   /** Evicts until one more inner handle fits; exceeds the limit when everything cached is pinned. */
   private makeRoom(): void {
-    while (this.openCount >= this.maxOpenFiles && this.lru.size > 0) this.evictOldest()
+    while (this.openCount >= this.capacity && this.lru.size > 0) this.evictOldest()
   }
 
   private evictOldest(): void {

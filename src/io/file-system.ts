@@ -61,6 +61,24 @@ export interface FileSystem {
   /** fsync of a directory, so created/renamed/deleted names in it survive a power cut. */
   syncDir(dir: string): Promise<void>
   syncDirNow(dir: string): void
+  /**
+   * Optional: lets a worker thread of this process do its own I/O with an equivalent FileSystem, built there
+   * from the returned description and holding at most `maxOpenFiles` descriptors, until `release()` (called
+   * once the worker closed everything it opened). Null or absent when this FileSystem cannot be rebuilt in
+   * another thread (a test's fault injector): the worker then has to go through this very object.
+   */
+  shareWithWorker?(maxOpenFiles: number): SharedFileSystem | null
+}
+
+/** What a worker thread builds its FileSystem from: plain data (structured-clone safe). */
+export type FileSystemDescription =
+  | { kind: 'node' }
+  | { kind: 'bounded'; maxOpenFiles: number; inner: FileSystemDescription }
+
+export interface SharedFileSystem {
+  description: FileSystemDescription
+  /** Ends the share (idempotent). */
+  release(): void
 }
 
 class NodeFileHandle implements FileHandle {
@@ -146,6 +164,7 @@ export const nodeFileSystem: FileSystem = {
       fs.closeSync(fd)
     }
   },
+  shareWithWorker: () => ({ description: { kind: 'node' }, release: () => {} }),
 }
 
 /**
