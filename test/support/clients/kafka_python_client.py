@@ -26,11 +26,11 @@ def produce(broker, topic, tag, first, count):
     acked = [0]
     p = KafkaProducer(bootstrap_servers=broker, acks="all", linger_ms=2, request_timeout_ms=10000, retries=0)
 
-    def ok(md, i):
+    def ok(i, md):
         acked[0] += 1
         out("acked %d %d %d" % (md.partition, md.offset, i))
 
-    def failed(exc, i):
+    def failed(i, exc):
         errors.append(exc)
         out("error %d %r" % (i, exc))
 
