@@ -529,6 +529,13 @@ export function progressLine(what: string, total: number): { add(bytes: number):
 
 // ---- the command ----
 
+/** `seglog <command> --help`: the usage line and the summary on stdout, exit 0. */
+export function help(io: CliOutput, c: Command): number {
+  io.out(`usage: seglog ${c.usage}`)
+  io.out(`  ${c.summary}`)
+  return 0
+}
+
 /** What `target` names: one segment file, or the segment files of a partition directory. */
 export function dumpTargets(fsys: FileSystem, target: string): SegmentFile[] {
   let isDir: boolean
@@ -568,8 +575,9 @@ function totalBytes(fsys: FileSystem, files: readonly SegmentFile[]): number {
 export const command: Command = {
   usage: 'dump <file or partition dir> [--records] [--json]',
   summary: "print batches (and with --records, records) and index entries, as Kafka's DumpLogSegments",
-  options: { records: 'flag' },
+  options: { records: 'flag', help: 'flag' },
   async run(args: ParsedArgs, io: CliOutput) {
+    if (args.options.help === true) return help(io, command)
     const target = args.positionals[0]
     if (target === undefined || target === '') throw new UsageError('the file or partition directory is missing')
     if (args.positionals.length > 1) throw new UsageError(`unexpected argument ${JSON.stringify(args.positionals[1])}`)

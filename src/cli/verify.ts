@@ -40,6 +40,7 @@ import { type CliOutput, type Command, type ParsedArgs, UsageError } from './com
 import {
   batchInfo,
   type DumpSink,
+  help,
   isWalkProblem,
   logBatches,
   openForReading,
@@ -504,8 +505,9 @@ function totalLogBytes(fsys: FileSystem, dirs: readonly string[]): number {
 export const command: Command = {
   usage: 'verify <dir> [--json]',
   summary: 'check every batch (CRC, structure, offsets), index entry and file name; exit 1 on any damage',
-  options: {},
+  options: { help: 'flag' },
   async run(args: ParsedArgs, io: CliOutput) {
+    if (args.options.help === true) return help(io, command)
     const target = args.positionals[0]
     if (target === undefined || target === '') throw new UsageError('the directory is missing')
     if (args.positionals.length > 1) throw new UsageError(`unexpected argument ${JSON.stringify(args.positionals[1])}`)
