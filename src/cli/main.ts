@@ -25,6 +25,12 @@ const io: CliOutput = {
   err: (line) => process.stderr.write(`${line}\n`),
 }
 
+// A reader that stops early (`seglog dump DIR | head`) ends the command quietly, as other shell tools do.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0)
+  throw err
+})
+
 /** The command named `name`, or undefined when this folder has none. */
 async function load(name: string): Promise<Command | undefined> {
   if (!COMMAND_NAME.test(name) || NOT_COMMANDS.has(name)) return undefined
