@@ -3,7 +3,8 @@
  * snappy, lz4 and zstd to `seglog serve`, which stores each client batch as sent. The closed directory is then
  * opened natively: the read path decodes every record, the batches on disk carry the codec they were sent with,
  * and a compaction pass (on the cleaner's worker thread) rewrites them, recompressed with the same codec, keeping
- * exactly the latest record of each key below the active segment.
+ * exactly the latest record of each key below the active segment. The other way round, batches the native API
+ * writes with each codec (xerial snappy, LZ4 frame, zstd frame) are consumed intact by kcat and confluent-kafka.
  */
 import * as fs from 'node:fs'
 import * as path from 'node:path'
@@ -52,6 +53,25 @@ for i in range(n):
 p.flush(30)
 print("errors %d" % len(errors))
 sys.exit(1 if errors else 0)
+`
+
+/** confluent-kafka: reads N records of partition 0 from the beginning (no group), one JSON row each. */
+const CONFLUENT_CONSUME = `
+import json, sys
+from confluent_kafka import Consumer, TopicPartition, OFFSET_BEGINNING
+broker, topic, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+c = Consumer({"bootstrap.servers": broker, "group.id": "unused", "enable.auto.commit": False})
+c.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
+got = 0
+while got < n:
+    m = c.poll(10)
+    if m is None:
+        sys.exit("timed out after %d records" % got)
+    if m.error():
+        sys.exit(str(m.error()))
+    print(json.dumps([m.offset(), m.key().decode(), m.value().decode()]))
+    got += 1
+c.close()
 `
 
 async function produce(client: Client, broker: string, topic: string, codec: Codec): Promise<void> {
@@ -155,5 +175,65 @@ describe('batches compressed by real Kafka clients', () => {
     } finally {
       await log.close()
     }
+  }, 240_000)
+
+  it('written by the native API with each codec, are consumed intact by kcat and confluent-kafka', async () => {
+    const dir = tempDir('codecs-native')
+    const log = await Seglog.open(dir)
+    const n = 300
+    for (const codec of CODECS) {
+      await log.createTopic(`native-${codec}`, { config: { format: 'binary', compressionType: codec } })
+      for (let i = 0; i < n; i += 50) {
+        await log.append(
+          `native-${codec}`,
+          Array.from({ length: 50 }, (_, j) => ({
+            key: key(i + j),
+            value: Buffer.from(value(codec, i + j)),
+            headers: { codec },
+          })),
+        )
+      }
+    }
+    await log.close()
+    for (const codec of CODECS) {
+      const stored = storedBatches(dir, `native-${codec}`, 0)
+      expect(stored.map((b) => [b.codec, b.recordsCount])).toEqual(stored.map(() => [CODEC_ID[codec], 50]))
+    }
+
+    const server = await startServe(dir)
+    const want = (codec: Codec) => Array.from({ length: n }, (_, i) => [i, key(i), value(codec, i)])
+    for (const codec of CODECS) {
+      const topic = `native-${codec}`
+      const k = await runToEnd(
+        `kcat -C ${codec}`,
+        'kcat',
+        ['-b', server.broker, '-C', '-t', topic, '-o', 'beginning', '-e', '-J'],
+        {
+          timeoutMs: 40_000,
+        },
+      )
+      expectOk(k, `kcat -C ${topic}`)
+      const got = k.lines
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as { offset: number; key: string; payload: string; headers?: string[] })
+      expect(
+        got.map((r) => [r.offset, r.key, r.payload]),
+        `kcat ${codec}`,
+      ).toEqual(want(codec))
+      expect(got.every((r) => r.headers?.join() === `codec,${codec}`)).toBe(true)
+
+      const c = await runToEnd(
+        `confluent-kafka consume ${codec}`,
+        PYTHON,
+        ['-c', CONFLUENT_CONSUME, server.broker, topic, String(n)],
+        {
+          timeoutMs: 40_000,
+        },
+      )
+      expectOk(c, `confluent-kafka consume ${topic}`)
+      const rows = c.lines.filter((l) => l.startsWith('[')).map((l) => JSON.parse(l) as [number, string, string])
+      expect(rows, `confluent-kafka ${codec}`).toEqual(want(codec))
+    }
+    expect((await server.stop()).code).toBe(0)
   }, 240_000)
 })
