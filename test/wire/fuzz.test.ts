@@ -68,11 +68,10 @@ function groupProtocols(): { name: string; metadata: Buffer }[] {
   return [{ name: 'range', metadata: m }]
 }
 
-let nextId = 0
-
 /** A valid request of a random API and version, built by kafkajs's encoder. */
+/** `corr` is unique per lane and request, so it names the request's records, groups and topics too. */
 async function template(rng: Rng, corr: number, tally: Tally): Promise<Template> {
-  const id = nextId++
+  const id = corr
   const group = `fzg-${id % 50}`
   const partition = int(rng, 0, 1)
   const r = rng()
@@ -331,13 +330,19 @@ async function runLane(
 ): Promise<void> {
   const rng = mulberry32(seed + lane * 7919)
   let conn: RawConnection | null = null
+  /** What was sent on `conn` so far (kind and api key/version), for failure messages. */
+  let history: string[] = []
   let corr = lane * 1_000_000
   for (let f = 0; f < frames; f++) {
     corr += 8
     const frame = await makeFrame(rng, corr, tally)
     tally.bump(tally.kinds, frame.kind)
-    if (conn === null || !conn.isOpen) conn = await RawConnection.connect(host, port)
+    if (conn === null || !conn.isOpen) {
+      conn = await RawConnection.connect(host, port)
+      history = []
+    }
     const c: RawConnection = conn
+    history.push(`${frame.kind}:${frame.bytes.subarray(4, 8).toString('hex')}`)
     c.write(frame.bytes)
     if (!frame.complete) {
       // Nothing to answer: the frame is partial or the size is bad. Half-close; the server must close.
@@ -368,7 +373,9 @@ async function runLane(
       if (got === 'closed') {
         tally.bump(tally.outcomes, `${frame.kind}:closed`)
         if (frame.kind === 'valid' || frame.kind === 'pipelined') {
-          tally.fail(`${frame.kind} api ${rq.apiKey}: a valid request got the connection closed`)
+          tally.fail(
+            `${frame.kind} api ${rq.apiKey} v${rq.version}: a valid request got the connection closed (frames on it: ${history.join(' ')}; ${frame.bytes.toString('hex').slice(0, 200)})`,
+          )
         }
         conn = null
         break
@@ -397,7 +404,11 @@ async function runLane(
     if (c.badFrame !== null) tally.fail(`server sent a bad frame: ${c.badFrame}`)
     c.responses.length = 0
     // Start most frames on a fresh connection, so a bad one does not hide the next.
-    if (conn !== null && rng() < 0.5) {
+    // Drawn whatever the connection's state, so the sequence depends on the seed only, not on timing.
+    const fresh = rng() < 0.5
+    // A corrupted request with no answer to wait for (acks 0) may still get the connection closed a moment later.
+    const unknown = awaited.length < frame.requests.length && frame.kind !== 'valid' && frame.kind !== 'pipelined'
+    if (conn !== null && (fresh || unknown)) {
       conn.destroy()
       conn = null
     }
