@@ -20,6 +20,7 @@ export const ERROR_CODES = [
   'IO_ERROR',
   'ABORTED',
   'GROUP_NOT_EMPTY',
+  'READ_ONLY',
   'INTERNAL',
 ] as const
 

@@ -34,7 +34,7 @@
  * therefore refuses a second in-process open of the same real path *before* it reaches LevelDB.
  */
 import { randomUUID } from 'node:crypto'
-import { Level } from 'level'
+import type { Level } from 'level'
 import { type TopicConfig, type ValueFormatName, validateTopicConfig, validateTopicName } from '../config.js'
 import { corruptLog, ioError, SeglogError } from '../errors.js'
 import { type FileSystem, writeFileAtomic } from '../io/file-system.js'
@@ -62,7 +62,17 @@ export interface MetadataRepair {
 const TOPIC_PREFIX = 'topic:'
 
 /** In Node `level` is classic-level; these two of its methods are missing from `level`'s universal typings. */
-const classicLevel = Level as unknown as { repair(location: string): Promise<void> }
+type ClassicLevel = { repair(location: string): Promise<void> }
+
+/**
+ * `level`, loaded on the first open of a store: its native binding costs tens of milliseconds to load, which a
+ * process that never opens a store (a read-only open listing topics, the CLI's startup) does not pay.
+ */
+let LevelClass: typeof Level | null = null
+async function levelClass(): Promise<typeof Level> {
+  LevelClass ??= (await import('level')).Level
+  return LevelClass
+}
 type Compactable = { compactRange(start: string, end: string): Promise<void> }
 const FORMATS: readonly string[] = ['msgpack', 'json', 'string', 'binary']
 export const TOPIC_ID = /^[0-9a-f]{32}$/
@@ -146,6 +156,7 @@ export class MetadataStore {
   ): Promise<{ store: MetadataStore; repairs: MetadataRepair[] }> {
     const lockLocation = `${metaDir}/lock`
     const location = `${metaDir}/meta`
+    const Level = await levelClass()
     const { lock, repairs: lockRepairs } = await MetadataStore.takeLock(options.fs, lockLocation, options.lockedMessage)
     try {
       const repairs = [...lockRepairs, ...(await MetadataStore.prepare(options.fs, location))]
@@ -179,6 +190,7 @@ export class MetadataStore {
     location: string,
     lockedMessage: () => string,
   ): Promise<{ lock: Level<string, string>; repairs: MetadataRepair[] }> {
+    const Level = await levelClass()
     const attempt = async (): Promise<Level<string, string>> => {
       const lock = new Level<string, string>(location, { valueEncoding: 'utf8', maxOpenFiles: 16 })
       try {
@@ -253,7 +265,7 @@ export class MetadataStore {
     }
     if (inspection.state === 'missing-files') {
       try {
-        await classicLevel.repair(location)
+        await ((await levelClass()) as unknown as ClassicLevel).repair(location)
       } catch (err) {
         throw levelError(err, 'repair metadata store', location)
       }

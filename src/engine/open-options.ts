@@ -153,6 +153,12 @@ export function checkOpenOptions(options: unknown): {
   if (o.autoCreateTopics !== undefined && typeof o.autoCreateTopics !== 'boolean') {
     throw new TypeError(`autoCreateTopics must be a boolean, got ${show(o.autoCreateTopics)}`)
   }
+  if (o.readOnly !== undefined && typeof o.readOnly !== 'boolean') {
+    throw new TypeError(`readOnly must be a boolean, got ${show(o.readOnly)}`)
+  }
+  if (o.readOnly === true && o.listen !== undefined) {
+    throw new SeglogError('INVALID_CONFIG', 'a read-only open cannot listen: serve the directory from its owner')
+  }
   const hooks = o[TEST_HOOKS]
   if (hooks !== undefined) checkTestHooks(hooks)
   let clock = o.clock

@@ -61,6 +61,12 @@ export interface SeglogOptions {
   listen?: ListenOptions
   /** Wire clients create unknown topics on Metadata and Produce (format `binary`, the engine defaults). Default true. */
   autoCreateTopics?: boolean
+  /**
+   * Open without taking ownership and without writing anything, while another process may own the directory (or
+   * nobody does): topics, configs, reads, live streams following the owner's appends, committed group offsets. Every
+   * writing method throws READ_ONLY. Cannot be combined with `listen`.
+   */
+  readOnly?: boolean
   /** @internal test hooks (see the module header). */
   [TEST_HOOKS]?: TestHooks
 }

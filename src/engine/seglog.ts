@@ -128,12 +128,18 @@ export class Seglog {
 
   /**
    * Opens `dir` (creating it if missing) and becomes its exclusive owner. Another owner — another process, or a
-   * second open in this process, through any path or symlink to the same directory — gets ENGINE_LOCKED.
+   * second open in this process, through any path or symlink to the same directory — gets ENGINE_LOCKED. With
+   * `readOnly: true` it neither owns nor writes (see read-only.ts); the directory must exist.
    */
   static async open(dir: string, given: SeglogOptions = {}): Promise<Seglog> {
     if (typeof dir !== 'string' || dir.length === 0) throw new TypeError('dir must be a non-empty string')
     // Every option is checked (and the clock read once) before anything is created or locked.
     const { options, defaults } = checkOpenOptions(given)
+    if (options.readOnly === true) {
+      // No ownership, no writes (see read-only.ts); loaded here, so an owner never loads it.
+      const { openReadOnly } = await import('./read-only.js')
+      return openReadOnly(dir, options, defaults)
+    }
     let realDir: string
     try {
       nodeFs.mkdirSync(dir, { recursive: true })
@@ -202,12 +208,14 @@ export class Seglog {
   }
 
   /**
-   * Rewrites `.seglog/owner.json` (crash-safely): the owner's pid, host name and start time, and while a listener
-   * runs its address, so other processes can find it. IO_ERROR when it cannot be written.
+   * Rewrites `.seglog/owner.json` (crash-safely): the owner's pid, host name and start time, its engine-wide topic
+   * defaults (read-only opens show topic configs with them), and while a listener runs its address, so other
+   * processes can find it. IO_ERROR when it cannot be written.
    */
   #writeOwner(listener: { host: string; port: number } | null): void {
     const metaDir = path.join(this.realDir, META_DIR)
-    const body = listener === null ? this.#owner : { ...this.#owner, listener }
+    const owner = { ...this.#owner, defaults: this.#engineDefaults }
+    const body = listener === null ? owner : { ...owner, listener }
     try {
       writeFileAtomic(this.#ctx.fs, metaDir, OWNER_FILE, Buffer.from(JSON.stringify(body)))
     } catch (err) {

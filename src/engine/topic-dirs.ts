@@ -96,10 +96,10 @@ export type TopicFileRead =
   | { ok: true; record: TopicRecord; partition: number; raw: string }
   | { ok: false; reason: string; raw: string | null }
 
-const NOT_A_DIR = Symbol('not a directory')
+export const NOT_A_DIR = Symbol('not a directory')
 
 /** The topic file of partition directory `dir`; NOT_A_DIR when `dir` is not a directory. */
-function readTopicFile(fsys: FileSystem, dir: string): TopicFileRead | typeof NOT_A_DIR {
+export function readTopicFile(fsys: FileSystem, dir: string): TopicFileRead | typeof NOT_A_DIR {
   const path = `${dir}/${TOPIC_FILE}`
   let buf: Buffer | null
   try {

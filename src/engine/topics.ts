@@ -73,7 +73,8 @@ export interface TopicRegistryHooks {
 
 type Staged = { staged: { partition: number; name: string }[]; adopted: number[] }
 
-function logConfigOf(config: TopicConfig): Partial<LogConfig> {
+/** The part of a topic's config that its partition logs use. */
+export function logConfigOf(config: TopicConfig): Partial<LogConfig> {
   return {
     segmentBytes: config.segmentBytes,
     // Kafka: compacted topics roll at min(segment.ms, max.compaction.lag.ms), so the max lag can force cleaning.

@@ -16,6 +16,9 @@
  * shutdown or when a check or a lookup finds it wrong. `sanityCheck()` catches gross damage (odd length,
  * out-of-order entries) when the file is loaded; the segment rebuilds on CORRUPT_LOG.
  *
+ * Memory-only (`memoryOnly`, for read-only opens): the file is read once and never written, truncated or synced;
+ * every change stays in memory. A file another process is appending to may end in a partial entry: it is ignored.
+ *
  * Concurrency: single writer, the owning segment; not safe for concurrent mutation (e.g. `close()` while a
  * `sync()` is in flight).
  */
@@ -25,6 +28,12 @@ import type { FileHandle, FileSystem } from '../io/file-system.js'
 export interface IndexOptions {
   /** Run `sanityCheck()` right after loading; an insane file then throws CORRUPT_LOG (the segment rebuilds it). */
   check?: boolean
+  /**
+   * Never touch the file after loading it: entries added, truncated or reset change the index in memory only (a
+   * read-only open of a directory another process may own and write). A trailing partial entry (a writer half-way
+   * through it) is ignored instead of failing the sanity check.
+   */
+  memoryOnly?: boolean
 }
 
 /** Largest relative offset an entry can hold (int32). */
@@ -120,6 +129,8 @@ export abstract class FixedIndex {
   private dirty = false
   /** Slots allocated in the subclass's arrays. */
   private capacity = 0
+  /** The file is only read, once (`IndexOptions.memoryOnly`). */
+  private memoryOnly = false
 
   protected constructor(
     fsys: FileSystem,
@@ -158,6 +169,7 @@ export abstract class FixedIndex {
    * once its arrays exist. A trailing partial entry is ignored (but fails `sanityCheck`).
    */
   protected load(options: IndexOptions): void {
+    this.memoryOnly = options.memoryOnly === true
     let data: Buffer | null
     try {
       data = this.fsys.readFile(this.filePath)
@@ -165,8 +177,8 @@ export abstract class FixedIndex {
       throw ioError(err, `read ${this.kind}`, this.filePath)
     }
     if (data !== null) {
-      this.fileLength = data.length
       const n = Math.floor(data.length / this.entrySize)
+      this.fileLength = this.memoryOnly ? n * this.entrySize : data.length
       this.reserve(n)
       for (let i = 0; i < n; i++) this.decodeEntry(data, i * this.entrySize, i)
       this.count = n
@@ -207,7 +219,8 @@ export abstract class FixedIndex {
     if (!Number.isSafeInteger(n) || n < 0) throw new TypeError(`entry count must be a non-negative integer, got ${n}`)
     if (n < this.count) this.count = n
     const length = this.count * this.entrySize
-    if (this.fileLength > length) {
+    if (this.memoryOnly) this.fileLength = Math.min(this.fileLength, length)
+    else if (this.fileLength > length) {
       const handle = this.writable()
       try {
         handle.truncate(length)
@@ -276,6 +289,7 @@ export abstract class FixedIndex {
 
   /** Closes and unlinks the file if it exists; the index is then empty. */
   deleteFile(): void {
+    this.assertFileWritable()
     this.close()
     try {
       if (this.fsys.exists(this.filePath)) this.fsys.unlink(this.filePath)
@@ -289,6 +303,7 @@ export abstract class FixedIndex {
 
   /** Closes the handle, renames the file (if it exists) and goes on under the new path. */
   renameTo(newPath: string): void {
+    this.assertFileWritable()
     this.close()
     try {
       if (this.fsys.exists(this.filePath)) this.fsys.rename(this.filePath, newPath)
@@ -301,17 +316,19 @@ export abstract class FixedIndex {
   /** Writes `entryBuf` as entry number `entries`, then adds it to memory by decoding the same bytes. */
   protected appendEntry(): void {
     const at = this.count * this.entrySize
-    const handle = this.writable()
-    try {
-      handle.write(this.entryBuf, 0, this.entrySize, at)
-    } catch (err) {
-      // Part of the entry may have landed: the next append overwrites it, a truncation trims it.
-      this.fileLength = Math.max(this.fileLength, at + this.entrySize)
+    if (!this.memoryOnly) {
+      const handle = this.writable()
+      try {
+        handle.write(this.entryBuf, 0, this.entrySize, at)
+      } catch (err) {
+        // Part of the entry may have landed: the next append overwrites it, a truncation trims it.
+        this.fileLength = Math.max(this.fileLength, at + this.entrySize)
+        this.dirty = true
+        throw ioError(err, `write ${this.kind}`, this.filePath)
+      }
       this.dirty = true
-      throw ioError(err, `write ${this.kind}`, this.filePath)
     }
     this.fileLength = at + this.entrySize
-    this.dirty = true
     this.reserve(this.count + 1)
     this.decodeEntry(this.entryBuf, 0, this.count)
     this.count++
@@ -328,9 +345,15 @@ export abstract class FixedIndex {
     this.capacity = capacity
   }
 
+  /** A memory-only index never changes its file: reaching a file operation is a bug in the caller. */
+  private assertFileWritable(): void {
+    if (this.memoryOnly) throw new Error(`${this.kind} ${this.filePath} is memory-only: its file is never written`)
+  }
+
   /** The read-write handle, opened on first use; trims anything past the last entry on open. */
   private writable(): FileHandle {
     if (this.handle !== null) return this.handle
+    this.assertFileWritable()
     let handle: FileHandle
     try {
       handle = this.fsys.open(this.filePath, 'rw')

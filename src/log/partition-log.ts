@@ -20,6 +20,16 @@
  * (durably) before the first mutation, so a crash after that is treated as unclean. Every `partition.state` field
  * is checked against the segments on disk; what does not fit is reported and not used.
  *
+ * Read-only (`openReadOnly`, or `open` with `readOnly: true`): for a directory another process may own and be
+ * writing. Nothing is created, renamed, cut, rewritten or fsynced, `partition.state` included; every write throws
+ * READ_ONLY. The segments are whatever `.log` files the directory lists (`.cleaned`, `.swap`, `.deleted` and `.tmp`
+ * files are not segments), each checked as an open checks it, indexes that do not match rebuilt in memory; the last
+ * segment shows only its complete, CRC-checked batches (see `LogSegment.openTail`). `refresh()` catches up with the
+ * owner: appended batches, rolled, deleted and compacted segments (a segment file replaced under the same name is
+ * told apart by `fileIdentity`), the log start offset from `partition.state`. While a compaction swap is under way
+ * (`.swap` files listed) the segment list is kept as it was and looked at again by the next refresh. A read that
+ * reaches the log end, or a segment file that has gone, refreshes first.
+ *
  * Failure: an I/O error that leaves the on-disk state unknown (a failed fsync, a write that could not be cut
  * back) poisons the log: reads keep working, writes throw IO_ERROR until it is reopened (and recovered).
  *
@@ -139,6 +149,14 @@ export interface PartitionLogOptions {
   decompress?: Decompressor
   /** Cache of verified batches for point reads, shared across partitions (default: one of 16 MiB per log). */
   batchCache?: BatchCache
+  /** Open without ever writing (see the header); `open` then behaves as `openReadOnly`. */
+  readOnly?: boolean
+  /**
+   * For read-only opens: an identity of the file at `path` (device, inode, birth time), or null when there is
+   * none, so that `refresh` tells a segment file replaced under the same name (compaction) from the one it has.
+   * Without it a replaced file is noticed only when reading it fails.
+   */
+  fileIdentity?: (path: string) => string | null
 }
 
 export interface AppendInfo {
@@ -242,6 +260,13 @@ export class PartitionLog {
   private syncQueued: Promise<void> | null = null
   private deleteTimers = new Set<NodeJS.Timeout>()
   private pendingDeletes = new Set<string>()
+  /** Opened read-only (see the header). */
+  readonly readOnly: boolean
+  private readonly fileIdentity: ((path: string) => string | null) | null
+  /** Read-only: the identity of each segment's `.log` when it was opened. */
+  private readonly segmentIds = new WeakMap<LogSegment, string | null>()
+  /** Read-only: the last refresh found no directory (the topic is being deleted, or was). */
+  private gone_ = false
 
   private constructor(dir: string, options: PartitionLogOptions) {
     this.dir = dir
@@ -251,12 +276,27 @@ export class PartitionLog {
     this.decompress = options.decompress
     this.batchCache = options.batchCache ?? new BatchCache()
     this.config = { ...DEFAULT_LOG_CONFIG, ...options.config }
+    this.readOnly = options.readOnly === true
+    this.fileIdentity = options.fileIdentity ?? null
   }
 
   /** Opens (creating if missing) the partition log in `dir`, recovering it if the last close was not clean. */
   static async open(dir: string, options: PartitionLogOptions = {}): Promise<PartitionLog> {
+    if (options.readOnly === true) return PartitionLog.openReadOnly(dir, options)
     const log = new PartitionLog(dir, options)
     log.load()
+    log.status_ = 'open'
+    return log
+  }
+
+  /**
+   * Opens the partition log in `dir` for reading only (see the header): nothing on disk changes, and a missing
+   * directory is an empty log. Synchronous: the segments' bodies are not read, only each segment's open-time
+   * checks and the last segment's tail after its last index entry.
+   */
+  static openReadOnly(dir: string, options: PartitionLogOptions = {}): PartitionLog {
+    const log = new PartitionLog(dir, { ...options, readOnly: true })
+    log.refresh()
     log.status_ = 'open'
     return log
   }
@@ -274,6 +314,7 @@ export class PartitionLog {
   }
 
   private assertWritable(): void {
+    if (this.readOnly) throw new SeglogError('READ_ONLY', `partition log ${this.dir} is open read-only`)
     this.assertOpen()
     if (this.poison !== null) throw this.poison
   }
@@ -554,6 +595,7 @@ export class PartitionLog {
   }
 
   private writeState(clean: PartitionState['clean']): void {
+    if (this.readOnly) throw new SeglogError('READ_ONLY', `partition log ${this.dir} is open read-only`)
     // writeFileAtomic fsyncs the directory, which makes the names of rolled segments durable: their predecessors'
     // data must be durable first (see runSync).
     const active = this.active
@@ -845,6 +887,7 @@ export class PartitionLog {
    * share the next one: N concurrent waiters cost about one fsync, not N.
    */
   flush(): Promise<void> {
+    if (this.readOnly) return Promise.resolve()
     if (this.status_ !== 'open' && this.status_ !== 'closing') {
       return Promise.reject(new SeglogError('ENGINE_CLOSED', `partition log ${this.dir} is ${this.status_}`))
     }
@@ -898,6 +941,129 @@ export class PartitionLog {
     }
   }
 
+  // ---- read-only ----
+
+  /** Read-only: the last `refresh` found the directory gone (its topic deleted); what was open stays readable. */
+  get gone(): boolean {
+    return this.gone_
+  }
+
+  /**
+   * Read-only: catches up with what the directory's owner did since the last look (see the header): lists the
+   * segments, opens new ones (and files replaced under a known name), drops those that went, takes in the batches
+   * appended to the last segment and to one that rolled meanwhile, and reads the log start offset from
+   * `partition.state`. Returns true when what a reader sees changed (offsets or segments). Nothing an owner does in
+   * its ordinary course makes it throw: a batch being written is not yet visible, and while a compaction swap is
+   * under way the segments are kept as they were.
+   */
+  refresh(): boolean {
+    if (!this.readOnly) return false
+    const fsys = this.fs
+    const before =
+      this.segments.length === 0
+        ? null
+        : { start: this.logStart, end: this.logEndOffset, count: this.segments.length, first: this.segments[0] }
+    let names: string[]
+    try {
+      names = fsys.readdir(this.dir)
+      this.gone_ = false
+    } catch (err) {
+      const code = (err as { code?: unknown }).code
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw ioError(err, 'readdir', this.dir)
+      this.gone_ = true
+      if (this.segments.length > 0) return false
+      names = []
+    }
+    const { state } = this.gone_ ? { state: null } : readPartitionState(fsys, this.dir)
+    this.compactedEnd = state?.compactedEnd ?? (names.includes(CLEANER_CHECKPOINT) ? Number.POSITIVE_INFINITY : 0)
+    const config = this.segmentConfig()
+    const now = this.clock()
+    const open = (base: number): LogSegment => {
+      const seg = LogSegment.openReadOnly(fsys, this.dir, base, config, now)
+      this.segmentIds.set(seg, this.fileIdentity?.(seg.logPath) ?? null)
+      return seg
+    }
+    const prevActive = this.segments.at(-1)
+    const fresh = new Set<LogSegment>()
+    // While `.swap` files are listed a compaction is swapping segments: the list would show some of them missing.
+    if (this.segments.length === 0 || !names.some((n) => n.endsWith(SWAP_SUFFIX))) {
+      const bases: number[] = []
+      for (const name of names) {
+        const f = parseSegmentFileName(name)
+        if (f !== null && f.suffix === LOG_SUFFIX && f.temp === null) bases.push(f.baseOffset)
+      }
+      bases.sort((a, b) => a - b)
+      // No segment file yet: an empty log where the owner's first segment will start.
+      if (bases.length === 0) bases.push(state?.logStartOffset ?? 0)
+      const old = new Map(this.segments.map((seg) => [seg.baseOffset, seg]))
+      const next: LogSegment[] = []
+      for (const base of bases) {
+        const had = old.get(base)
+        if (had !== undefined) {
+          const id = this.fileIdentity?.(had.logPath) ?? null
+          if (this.fileIdentity === null || this.segmentIds.get(had) === id) {
+            old.delete(base)
+            next.push(had)
+            continue
+          }
+        }
+        const seg = open(base)
+        fresh.add(seg)
+        next.push(seg)
+      }
+      for (const seg of old.values()) seg.close()
+      this.segments = next
+    }
+    this.relink()
+    const last = this.segments.length - 1
+    for (let i = 0; i <= last; i++) {
+      let seg = this.segments[i]
+      if (!fresh.has(seg) && seg !== prevActive) continue
+      if (!fresh.has(seg) && seg.followTail() >= 0) continue
+      if (!fresh.has(seg)) {
+        // The file is shorter than what was seen of it (an owner's recovery cut it): look at it afresh.
+        seg.close()
+        seg = open(seg.baseOffset)
+        this.segments[i] = seg
+        this.relink()
+      }
+      if (i === last) seg.openTail()
+      else {
+        const why = seg.checkOnOpen({ endOffset: this.segments[i + 1].baseOffset })
+        if (why !== null) seg.rebuildIndexes(why)
+      }
+    }
+    const first = this.segments[0]
+    const start = Math.max(state?.logStartOffset ?? first.baseOffset, first.baseOffset)
+    this.logStart = Math.min(start, this.logEndOffset)
+    this.recoveryPoint_ = Math.min(state?.recoveryPoint ?? 0, this.logEndOffset)
+    return (
+      before === null ||
+      fresh.size > 0 ||
+      before.start !== this.logStart ||
+      before.end !== this.logEndOffset ||
+      before.count !== this.segments.length ||
+      before.first !== first
+    )
+  }
+
+  /**
+   * A read of a read-only log: refreshed first when it starts at the log end, and refreshed and retried once when a
+   * segment file it needed has gone or no longer holds what was seen of it (retention or compaction got there).
+   */
+  private readOnlyRead<T>(fromOffset: number, read: () => T): T {
+    if (fromOffset >= this.logEndOffset) this.refresh()
+    try {
+      return read()
+    } catch (err) {
+      const retry =
+        err instanceof SeglogError &&
+        ((err.code === 'IO_ERROR' && err.errno === 'ENOENT') || err.code === 'CORRUPT_LOG')
+      if (!retry || !this.refresh()) throw err
+      return read()
+    }
+  }
+
   // ---- reads ----
 
   private checkReadOffset(offset: number): void {
@@ -918,6 +1084,11 @@ export class PartitionLog {
    */
   read(fromOffset: number, options: ReadOptions = {}): DecodedRecord[] {
     this.assertOpen()
+    if (this.readOnly) return this.readOnlyRead(fromOffset, () => this.readRecords(fromOffset, options))
+    return this.readRecords(fromOffset, options)
+  }
+
+  private readRecords(fromOffset: number, options: ReadOptions): DecodedRecord[] {
     this.checkReadOffset(fromOffset)
     const maxRecords = options.maxRecords ?? DEFAULT_READ_MAX_RECORDS
     let budget = options.maxBytes ?? DEFAULT_READ_MAX_BYTES
@@ -967,6 +1138,11 @@ export class PartitionLog {
    */
   readRaw(fromOffset: number, maxBytes: number): RawRead {
     this.assertOpen()
+    if (this.readOnly) return this.readOnlyRead(fromOffset, () => this.readRawBatches(fromOffset, maxBytes))
+    return this.readRawBatches(fromOffset, maxBytes)
+  }
+
+  private readRawBatches(fromOffset: number, maxBytes: number): RawRead {
     this.checkReadOffset(fromOffset)
     const chunks: Buffer[] = []
     let bytes = 0
@@ -1353,6 +1529,18 @@ export class PartitionLog {
   async close(): Promise<void> {
     if (this.status_ === 'closed' || this.status_ === 'closing') return
     this.status_ = 'closing'
+    if (this.readOnly) {
+      for (const seg of this.segments) {
+        this.batchCache.dropSegment(seg)
+        try {
+          seg.close()
+        } catch {
+          // A read-only handle holds nothing to lose.
+        }
+      }
+      this.status_ = 'closed'
+      return
+    }
     try {
       if (this.syncQueued) await this.syncQueued.catch(() => {})
       if (this.syncRunning) await this.syncRunning.catch(() => {})

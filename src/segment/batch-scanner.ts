@@ -19,7 +19,7 @@
  * a few headers of an 8–16 KiB chunk and stop at the first batch reaching the target, where a scanner's
  * allocation, 1 MiB chunking and batch views would cost more than the point read itself (W4 is ~2 µs).
  *
- * Invariants: batches come out in file order, back to back from position 0; a batch is handed out only when it
+ * Invariants: batches come out in file order, back to back from the start position (0 unless told); a batch is handed out only when it
  * passed the checks above; after the first problem `next()` returns null forever and `problem` says why. Chunks
  * are freshly allocated and never reused, so a view stays valid after later calls (compaction posts a run of
  * views that share one chunk). Not safe to share between callers; one scanner walks one file once.
@@ -122,6 +122,11 @@ export interface BatchScanOptions {
   maxBatchBytes?: number
   /** Bytes read at once; default `SCAN_CHUNK_BYTES`. A bigger batch is read whole. */
   chunkBytes?: number
+  /**
+   * Where the walk starts: a batch boundary and the last offset of the batch before it (NaN when unknown: the
+   * first batch is then not checked against a predecessor). Default: position 0, `baseOffset − 1`.
+   */
+  start?: { position: number; prevLast: number }
 }
 
 /** A batch the scanner handed out: `buf[at, at + size)` is the whole batch, at file position `position`. */
@@ -156,7 +161,8 @@ export class BatchScanner {
     private readonly read: ChunkReader,
     private readonly options: BatchScanOptions,
   ) {
-    this.prev = options.baseOffset - 1
+    this.pos = options.start?.position ?? 0
+    this.prev = options.start?.prevLast ?? options.baseOffset - 1
     this.maxBatchBytes = options.maxBatchBytes ?? Number.POSITIVE_INFINITY
     this.chunkBytes = options.chunkBytes ?? SCAN_CHUNK_BYTES
   }
@@ -218,7 +224,7 @@ export class BatchScanner {
   holeProblem(): string | null {
     const next = this.prev + 1
     const limit = this.options.offsetLimit
-    if (this.problem !== null || !Number.isFinite(limit) || next === limit) return null
+    if (this.problem !== null || !Number.isFinite(limit) || Number.isNaN(next) || next === limit) return null
     return `the segment's data ends at offset ${next}, before the next segment's base offset ${limit}`
   }
 }

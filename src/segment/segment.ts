@@ -25,6 +25,12 @@
  * Verified batches may be held by a `BatchCache` (batch-cache.ts), which owns those entries; the segment drops
  * them whenever its data changes or goes away (close, delete, truncate, recover).
  *
+ * Read-only segments (`openReadOnly`, for a directory another process may own and append to): nothing is ever
+ * written, cut or created; the indexes live in memory (loaded from their files, rebuilt in memory when they do not
+ * match). `size` is the end of the complete, valid batches seen so far: `openTail` finds it at open and
+ * `followTail` takes in what the owner appended since, batch by batch, each checked (header, offsets, CRC) before it
+ * becomes visible, so a batch being written, or a torn tail the owner's recovery will cut, is never read.
+ *
  * Concurrency: a segment is owned by one PartitionLog; all mutating calls come from it, serialised. Reads are
  * synchronous and may interleave with appends between calls (JS is single threaded), never inside one.
  */
@@ -262,6 +268,8 @@ export class LogSegment {
   private damage_: { position: number; error: SeglogError } | null = null
   /** Told when the indexes did not match the log and were rebuilt (the log turns it into an event). */
   private onRepair: ((repair: SegmentRepair) => void) | null = null
+  /** Opened with `openReadOnly`: no file is ever written; indexes are memory-only. */
+  readonly readOnly: boolean
 
   private constructor(
     fsys: FileSystem,
@@ -270,7 +278,9 @@ export class LogSegment {
     config: SegmentConfig,
     size: number,
     now: number,
+    readOnly = false,
   ) {
+    this.readOnly = readOnly
     this.fs = fsys
     this.dir = dir
     this.baseOffset = baseOffset
@@ -306,6 +316,29 @@ export class LogSegment {
       throw ioError(err, 'stat segment', path)
     }
     return new LogSegment(fsys, dir, baseOffset, config, size, now)
+  }
+
+  /**
+   * Opens an existing segment for reading only, without reading its body (a missing `.log` is an empty segment).
+   * Its size is the whole file's: the owning log calls `openTail` for a segment that may still be appended to.
+   */
+  static openReadOnly(
+    fsys: FileSystem,
+    dir: string,
+    baseOffset: number,
+    config: SegmentConfig,
+    now: number,
+  ): LogSegment {
+    const path = `${dir}/${segmentFileName(baseOffset, LOG_SUFFIX)}`
+    let size = 0
+    try {
+      if (fsys.exists(path)) size = fsys.fileSize(path)
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== 'ENOENT') throw ioError(err, 'stat segment', path)
+    }
+    const seg = new LogSegment(fsys, dir, baseOffset, config, size, now, true)
+    if (size === 0) seg.firstBatchTimestamp_ = -1
+    return seg
   }
 
   /** Bytes of complete batches. */
@@ -382,9 +415,10 @@ export class LogSegment {
 
   private loadIndexes(): void {
     const max = this.config.segmentIndexBytes
+    const options = { check: true, memoryOnly: this.readOnly }
     try {
-      this.offsetIndexRef = new OffsetIndex(this.fs, this.offsetIndexPath, this.baseOffset, max, { check: true })
-      this.timeIndexRef = new TimeIndex(this.fs, this.timeIndexPath, this.baseOffset, max, { check: true })
+      this.offsetIndexRef = new OffsetIndex(this.fs, this.offsetIndexPath, this.baseOffset, max, options)
+      this.timeIndexRef = new TimeIndex(this.fs, this.timeIndexPath, this.baseOffset, max, options)
       const lastIndexed =
         this.offsetIndexRef.entries > 0 ? this.offsetIndexRef.entryAt(this.offsetIndexRef.entries - 1) : null
       if (lastIndexed !== null && lastIndexed.position >= Math.max(this.size_, 1)) {
@@ -406,8 +440,9 @@ export class LogSegment {
     if (this.offsetIndexRef === null || this.timeIndexRef === null) {
       this.offsetIndexRef?.close()
       this.timeIndexRef?.close()
-      this.offsetIndexRef = new OffsetIndex(this.fs, this.offsetIndexPath, this.baseOffset, max, { check: false })
-      this.timeIndexRef = new TimeIndex(this.fs, this.timeIndexPath, this.baseOffset, max, { check: false })
+      const options = { check: false, memoryOnly: this.readOnly }
+      this.offsetIndexRef = new OffsetIndex(this.fs, this.offsetIndexPath, this.baseOffset, max, options)
+      this.timeIndexRef = new TimeIndex(this.fs, this.timeIndexPath, this.baseOffset, max, options)
     }
     return { offsetIndex: this.offsetIndexRef, timeIndex: this.timeIndexRef }
   }
@@ -416,7 +451,7 @@ export class LogSegment {
   private handle(): FileHandle {
     if (this.logHandle === null) {
       try {
-        this.logHandle = this.fs.open(this.logPath, 'rw-existing')
+        this.logHandle = this.fs.open(this.logPath, this.readOnly ? 'r' : 'rw-existing')
       } catch (err) {
         throw ioError(err, 'open segment', this.logPath)
       }
@@ -492,6 +527,7 @@ export class LogSegment {
    * poison the log.
    */
   appendRun(run: Buffer, batches: readonly RunBatch[]): void {
+    this.assertWritable('append to')
     const position = this.size_
     const handle = this.handle()
     let maxTs = this.maxTimestamp_
@@ -1409,6 +1445,7 @@ export class LogSegment {
    * `offsetProblem`), and no batch may exceed `maxBatchBytes`.
    */
   recover(maxBatchBytes: number): SegmentRecoveryResult {
+    this.assertWritable('recover')
     this.freshIndexes()
     const fileSize = this.handle().size()
     this.dropCached()
@@ -1556,6 +1593,7 @@ export class LogSegment {
    * holds `offset` (batches are atomic, so records of that batch below `offset` go too). Returns bytes removed.
    */
   truncateTo(offset: number): number {
+    this.assertWritable('truncate')
     if (offset <= this.baseOffset) {
       const removed = this.size_
       this.cutAt(0, this.baseOffset)
@@ -1610,7 +1648,7 @@ export class LogSegment {
    * append+fsync instead of ~1.3×.
    */
   async sync(): Promise<void> {
-    if (!this.dirty_) return
+    if (!this.dirty_ || this.readOnly) return
     this.dirty_ = false
     try {
       await this.handle().sync()
@@ -1622,6 +1660,7 @@ export class LogSegment {
 
   /** fsync of the log and both indexes, on the calling thread (roll, close, recovery). */
   syncNow(): void {
+    if (this.readOnly) return
     try {
       this.handle().syncNow()
       this.offsetIndexRef?.syncNow()
@@ -1630,6 +1669,147 @@ export class LogSegment {
       throw ioError(err, 'fsync', this.logPath)
     }
     this.dirty_ = false
+  }
+
+  // ---- read-only segments ----
+
+  private assertWritable(what: string): void {
+    if (this.readOnly) throw new SeglogError('READ_ONLY', `${this.logPath} is open read-only: cannot ${what} it`)
+  }
+
+  /** Size of the `.log` file now (0 when it does not exist). */
+  private currentFileSize(): number {
+    try {
+      return this.fs.fileSize(this.logPath)
+    } catch (err) {
+      if ((err as { code?: unknown }).code === 'ENOENT') return 0
+      throw ioError(err, 'stat segment', this.logPath)
+    }
+  }
+
+  /**
+   * Read-only, for the last segment of a log another process may be appending to: finds the end of its complete,
+   * valid batches. The indexes are loaded into memory (an insane one is started afresh); the walk starts at the last
+   * offset-index entry whose batch header is sound and ends at the entry's offset (an owner writes an entry after
+   * the data it names), or at position 0, and takes batches in as `followTail` does. Index entries past the start
+   * are dropped, so the indexes describe only what is visible.
+   */
+  openTail(): void {
+    if (!this.readOnly) throw new Error(`openTail on ${this.logPath}, which is not read-only`)
+    const fileSize = this.currentFileSize()
+    this.readHintOffset = -1
+    this.dropCached()
+    this.damage_ = null
+    this.offsetIndexRef?.close()
+    this.timeIndexRef?.close()
+    const max = this.config.segmentIndexBytes
+    let oi: OffsetIndex
+    let ti: TimeIndex
+    try {
+      oi = new OffsetIndex(this.fs, this.offsetIndexPath, this.baseOffset, max, { check: true, memoryOnly: true })
+      ti = new TimeIndex(this.fs, this.timeIndexPath, this.baseOffset, max, { check: true, memoryOnly: true })
+    } catch (err) {
+      if (!(err instanceof SeglogError) || err.code !== 'CORRUPT_LOG') throw err
+      oi = new OffsetIndex(this.fs, this.offsetIndexPath, this.baseOffset, max, { memoryOnly: true })
+      ti = new TimeIndex(this.fs, this.timeIndexPath, this.baseOffset, max, { memoryOnly: true })
+      oi.reset()
+      ti.reset()
+    }
+    this.offsetIndexRef = oi
+    this.timeIndexRef = ti
+    let position = 0
+    let prevLast = this.baseOffset - 1
+    let nextOffset = this.baseOffset
+    let keep = 0
+    const hdr = Buffer.allocUnsafe(BATCH_OVERHEAD)
+    for (let i = oi.entries - 1; i >= 0; i--) {
+      const e = oi.entryAt(i)
+      if (e.position + BATCH_OVERHEAD > fileSize || this.readAt(hdr, BATCH_OVERHEAD, e.position) < BATCH_OVERHEAD) {
+        continue
+      }
+      if (batchHeaderProblem(hdr, 0, e.position, fileSize) !== null || batchLastOffset(hdr, 0) !== e.offset) continue
+      position = e.position
+      prevLast = Number.NaN
+      nextOffset = batchBaseOffset(hdr, 0)
+      keep = i + 1
+      break
+    }
+    oi.truncateToEntries(keep)
+    // Time entries up to the start batch hold the largest timestamp through it; later ones are re-derived.
+    ti.truncateTo((keep > 0 ? oi.entryAt(keep - 1).offset : this.baseOffset - 1) + 1)
+    const lastT = ti.entries > 0 ? ti.lastEntry() : null
+    this.maxTimestamp_ = lastT?.timestamp ?? NO_TIMESTAMP
+    this.offsetOfMaxTimestamp_ = lastT?.offset ?? this.baseOffset
+    this.bytesSinceLastIndexEntry = 0
+    this.firstBatchTimestamp_ = position === 0 ? NO_TIMESTAMP : Number.NaN
+    this.size_ = position
+    this.nextOffset_ = nextOffset
+    this.takeIn(fileSize, prevLast)
+    oi.truncateTo(this.nextOffset_)
+  }
+
+  /**
+   * Read-only: takes in the batches another process appended after `size`, up to the file's current end. Each must
+   * pass its header, offset and CRC checks; the first that does not (one still being written, or a torn tail that
+   * the owner's recovery will cut) ends what is visible, until a later call finds it whole. Index entries are added
+   * in memory as an append would add them. Returns the bytes taken in, or -1 when the file is now shorter than
+   * `size` (it was cut: the caller reopens the segment).
+   */
+  followTail(): number {
+    if (!this.readOnly) throw new Error(`followTail on ${this.logPath}, which is not read-only`)
+    const fileSize = this.currentFileSize()
+    if (fileSize < this.size_) return -1
+    return this.takeIn(fileSize, this.nextOffset_ >= 0 ? this.nextOffset_ - 1 : Number.NaN)
+  }
+
+  /** The walk of `openTail` and `followTail`: checked batches from `size` to `fileSize` become visible. */
+  private takeIn(fileSize: number, prevLast: number): number {
+    const from = this.size_
+    if (fileSize - from < BATCH_OVERHEAD) return 0
+    const oi = this.offsetIndex
+    const ti = this.timeIndex
+    const scanner = new BatchScanner((position, length) => this.readExact(position, length), {
+      baseOffset: this.baseOffset,
+      end: fileSize,
+      offsetLimit: this.nextSegmentBase_,
+      dense: this.dense_,
+      chunkBytes: RECOVERY_CHUNK_BYTES,
+      start: { position: from, prevLast },
+    })
+    let end = from
+    let next = this.nextOffset_
+    let maxTs = this.maxTimestamp_
+    let offsetOfMax = this.offsetOfMaxTimestamp_
+    let since = this.bytesSinceLastIndexEntry
+    try {
+      for (let b = scanner.next(); b !== null; b = scanner.next()) {
+        if (checkBatch(b.buf, b.at, b.size) !== null) break
+        const ts = batchMaxTimestamp(b.buf, b.at)
+        if (!Number.isSafeInteger(ts)) break
+        if (b.position === 0) this.firstBatchTimestamp_ = ts
+        if (ts > maxTs) {
+          maxTs = ts
+          offsetOfMax = b.lastOffset
+        }
+        if (since > this.config.indexIntervalBytes) {
+          if (!oi.isFull() && (oi.entries === 0 || b.lastOffset > oi.lastOffset())) oi.append(b.lastOffset, b.position)
+          if (!ti.isFull()) ti.maybeAppend(maxTs, offsetOfMax)
+          since = 0
+        }
+        since += b.size
+        end = b.position + b.size
+        next = b.lastOffset + 1
+      }
+    } catch (err) {
+      // The file got shorter under the walk (its owner cut a torn tail): what was taken in so far stays.
+      if (!(err instanceof SeglogError) || err.code !== 'CORRUPT_LOG') throw err
+    }
+    this.size_ = end
+    this.nextOffset_ = next
+    this.maxTimestamp_ = maxTs
+    this.offsetOfMaxTimestamp_ = offsetOfMax
+    this.bytesSinceLastIndexEntry = since
+    return end - from
   }
 
   /** Releases this segment's entries in its batch cache (the data they describe changed or went away). */
@@ -1669,6 +1849,7 @@ export class LogSegment {
 
   /** Closes and removes the segment's three files. */
   deleteFiles(): void {
+    this.assertWritable('delete')
     this.close()
     for (const path of [this.logPath, this.offsetIndexPath, this.timeIndexPath]) {
       try {

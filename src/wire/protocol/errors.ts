@@ -79,6 +79,8 @@ const BY_SEGLOG_CODE: Readonly<Record<SeglogErrorCode, number>> = {
   ENGINE_CLOSED: KafkaError.NOT_LEADER_OR_FOLLOWER,
   ABORTED: KafkaError.NOT_LEADER_OR_FOLLOWER,
   GROUP_NOT_EMPTY: KafkaError.NON_EMPTY_GROUP,
+  // A write to a read-only open: what a follower replica answers a write with.
+  READ_ONLY: KafkaError.NOT_LEADER_OR_FOLLOWER,
   ENGINE_LOCKED: KafkaError.UNKNOWN_SERVER_ERROR,
   INTERNAL: KafkaError.UNKNOWN_SERVER_ERROR,
 }

@@ -1,0 +1,272 @@
+/**
+ * The topics of a read-only open, as the partition directories' `topic.json` files describe them.
+ *
+ * Why the files and not the metadata store: LevelDB takes a process lock, so a second process cannot open the
+ * owner's store at all, and the owner already mirrors every topic record into each partition directory, written
+ * crash-safely (tmp → fsync → rename) right after each change is committed, as the copy it recovers lost metadata
+ * from. Reading them needs no lock, no LevelDB and no write, and sees each file whole (a rename replaces it).
+ *
+ * What a reader sees of a topic operation in progress: a topic exists once its `<topic>-<p>` directories do (an
+ * owner renames `-create` directories into place after the commit); a deletion hides the topic from its first
+ * rename to `-delete`; a config change shows once its topic files are rewritten. Per topic name the files are
+ * reconciled as the owner's open does: the id that most directories hold, then the newest record of that id (the
+ * highest epoch); a directory of another id or beyond the partition count is not a partition.
+ *
+ * The view is refreshed on `refresh()` (listing and describing topics call it, and so does a lookup that misses):
+ * only topic files whose identity changed are read again. A partition's log is opened (read-only) on first use.
+ * A topic that disappears, or is replaced by one of a new id, is retired: its partitions' waiters are woken (live
+ * streams on it end) and its logs closed. A topic whose record changed keeps its state (streams go on): config and
+ * partition count follow the record.
+ *
+ * Concurrency: one event loop; lookups are synchronous.
+ */
+import * as nodePath from 'node:path'
+import { DEFAULT_TOPIC_CONFIG, type TopicConfig } from '../config.js'
+import { ioError, SeglogError } from '../errors.js'
+import type { PartitionLog } from '../log/partition-log.js'
+import { StickyPartitioner } from '../partitioner.js'
+import { TOPIC_FILE } from '../segment/file-names.js'
+import type { EngineContext, PartitionState, TopicState } from './context.js'
+import type { TopicRecord } from './metadata.js'
+import type { TopicLookup } from './reads.js'
+import { NOT_A_DIR, parseDirName, partitionDirName, readTopicFile, type TopicFileRead } from './topic-dirs.js'
+import type { TopicDescription } from './topics.js'
+
+/** What the view needs from the read-only engine. */
+export interface ReadOnlyTopicsHost {
+  readonly ctx: EngineContext
+  /** Engine-wide topic defaults (the reader's own, else the owner's). */
+  readonly defaults: Partial<TopicConfig>
+  /** Identity of a file (see read-only-fs.ts), to read only the topic files that changed. */
+  fileIdentity(path: string): string | null
+  /** Opens a partition's log read-only. */
+  openLog(topic: TopicState, partition: number, dir: string): PartitionLog
+  /** The first waiter of a partition arrived: follow its directory. */
+  follow(p: ReadOnlyPartition): void
+  /** The partition is going away (topic retired or engine closing): stop following it. */
+  unfollow(p: ReadOnlyPartition): void
+}
+
+/** A partition's waiters (the reads room's): adding one makes the engine follow the partition's directory. */
+class FollowedWaiters extends Set<() => void> {
+  constructor(private readonly onAdd: () => void) {
+    super()
+  }
+
+  override add(waiter: () => void): this {
+    super.add(waiter)
+    this.onAdd()
+    return this
+  }
+}
+
+/** A partition of a read-only open: its log is opened on first use. */
+export class ReadOnlyPartition implements PartitionState {
+  flushTimer: NodeJS.Timeout | null = null
+  readonly waiters: Set<() => void>
+  #log: PartitionLog | null = null
+
+  constructor(
+    readonly topic: TopicState,
+    readonly index: number,
+    readonly dir: string,
+    private readonly host: ReadOnlyTopicsHost,
+  ) {
+    this.waiters = new FollowedWaiters(() => host.follow(this))
+  }
+
+  get log(): PartitionLog {
+    this.#log ??= this.host.openLog(this.topic, this.index, this.dir)
+    return this.#log
+  }
+
+  /** The log if it was opened, else null. */
+  get opened(): PartitionLog | null {
+    return this.#log
+  }
+}
+
+interface FileEntry {
+  identity: string | null
+  read: TopicFileRead
+}
+
+function configOf(record: TopicRecord, defaults: Partial<TopicConfig>): TopicConfig {
+  return {
+    ...DEFAULT_TOPIC_CONFIG,
+    ...defaults,
+    ...record.overrides,
+    partitions: record.partitions,
+    format: record.format,
+  }
+}
+
+export class ReadOnlyTopics implements TopicLookup {
+  private readonly topics = new Map<string, TopicState>()
+  /** The last read of each partition directory's topic file, by directory name. */
+  private readonly files = new Map<string, FileEntry>()
+
+  constructor(private readonly host: ReadOnlyTopicsHost) {}
+
+  /** Reads the directory again (see the header). IO_ERROR when the directory cannot be listed. */
+  refresh(): void {
+    const { fs, realDir } = this.host.ctx
+    let names: string[]
+    try {
+      names = fs.readdir(realDir)
+    } catch (err) {
+      throw ioError(err, 'readdir', realDir)
+    }
+    const byTopic = new Map<string, Map<number, TopicRecord>>()
+    const seen = new Set<string>()
+    for (const name of names.sort()) {
+      const parsed = parseDirName(name)
+      if (parsed === null || parsed.kind !== 'partition') continue
+      const dir = nodePath.join(realDir, name)
+      const identity = this.host.fileIdentity(nodePath.join(dir, TOPIC_FILE))
+      let entry = this.files.get(name)
+      if (entry === undefined || identity === null || entry.identity !== identity) {
+        const read = readTopicFile(fs, dir)
+        if (read === NOT_A_DIR) continue
+        entry = { identity, read }
+        this.files.set(name, entry)
+      }
+      seen.add(name)
+      const r = entry.read
+      if (!r.ok || r.record.name !== parsed.topic || r.partition !== parsed.partition) continue
+      let m = byTopic.get(parsed.topic)
+      if (m === undefined) byTopic.set(parsed.topic, (m = new Map()))
+      m.set(parsed.partition, r.record)
+    }
+    for (const name of this.files.keys()) if (!seen.has(name)) this.files.delete(name)
+    const chosen = new Map<string, TopicRecord>()
+    for (const [topic, files] of byTopic) {
+      const count = new Map<string, number>()
+      for (const r of files.values()) count.set(r.id, (count.get(r.id) ?? 0) + 1)
+      const records = [...files.values()]
+      const id = records.sort(
+        (a, b) => (count.get(b.id) ?? 0) - (count.get(a.id) ?? 0) || b.createdAt - a.createdAt || b.epoch - a.epoch,
+      )[0].id
+      const newest = records.filter((r) => r.id === id).sort((a, b) => b.epoch - a.epoch)[0]
+      chosen.set(topic, newest)
+    }
+    for (const [name, t] of this.topics) {
+      const record = chosen.get(name)
+      if (record === undefined || record.id !== t.record.id) this.retire(name, t)
+    }
+    for (const [name, record] of chosen) {
+      const t = this.topics.get(name)
+      if (t === undefined) this.topics.set(name, this.newTopic(record))
+      else if (record.epoch !== t.record.epoch) this.update(t, record)
+    }
+  }
+
+  private newTopic(record: TopicRecord): TopicState {
+    const t: TopicState = {
+      record,
+      config: configOf(record, this.host.defaults),
+      partitions: [],
+      sticky: new StickyPartitioner(),
+    }
+    this.grow(t)
+    return t
+  }
+
+  private grow(t: TopicState): void {
+    const { realDir } = this.host.ctx
+    for (let p = t.partitions.length; p < t.record.partitions; p++) {
+      const dir = nodePath.join(realDir, partitionDirName(t.record.name, p))
+      t.partitions.push(new ReadOnlyPartition(t, p, dir, this.host))
+    }
+  }
+
+  /** A newer record of the same topic: config and partition count follow it. */
+  private update(t: TopicState, record: TopicRecord): void {
+    t.record = record
+    t.config = configOf(record, this.host.defaults)
+    this.grow(t)
+  }
+
+  private retire(name: string, t: TopicState): void {
+    this.topics.delete(name)
+    for (const p of t.partitions) this.release(p as ReadOnlyPartition)
+  }
+
+  /** Wakes a partition's waiters (they see it gone) and closes its log. */
+  private release(p: ReadOnlyPartition): void {
+    this.host.unfollow(p)
+    const waiters = [...p.waiters]
+    p.waiters.clear()
+    for (const w of waiters) w()
+    p.opened?.close().catch(() => {})
+  }
+
+  /** Retires every topic (engine closing). */
+  close(): void {
+    for (const [name, t] of [...this.topics]) this.retire(name, t)
+  }
+
+  // ---- lookups (TopicLookup) ----
+
+  topic(name: string): TopicState {
+    if (typeof name !== 'string') throw new TypeError(`topic must be a string, got ${typeof name}`)
+    let t = this.topics.get(name)
+    if (t === undefined) {
+      this.refresh()
+      t = this.topics.get(name)
+    }
+    if (t === undefined) throw new SeglogError('TOPIC_NOT_FOUND', `topic '${name}' does not exist`)
+    return t
+  }
+
+  partition(topic: TopicState, partition: number): PartitionState {
+    if (typeof partition !== 'number' || !Number.isInteger(partition)) {
+      throw new TypeError(`partition must be an integer, got ${String(partition)}`)
+    }
+    if (partition >= topic.partitions.length && this.topics.get(topic.record.name) === topic) this.refresh()
+    const p = topic.partitions[partition]
+    if (p === undefined) {
+      throw new SeglogError(
+        'PARTITION_NOT_FOUND',
+        `topic '${topic.record.name}' has partitions 0..${topic.partitions.length - 1}, not ${partition}`,
+      )
+    }
+    return p
+  }
+
+  find(name: string): TopicState | undefined {
+    return this.topics.get(name)
+  }
+
+  all(): Iterable<TopicState> {
+    return this.topics.values()
+  }
+
+  partitionCount(topic: string): number | undefined {
+    return this.topics.get(topic)?.partitions.length
+  }
+
+  names(): string[] {
+    return [...this.topics.keys()].sort()
+  }
+
+  /** As the owner's `describeTopic`, each partition's log brought up to date first. */
+  describe(name: string): TopicDescription {
+    const t = this.topic(name)
+    return {
+      name,
+      config: { ...t.config },
+      partitions: t.partitions.map((p) => {
+        p.log.refresh()
+        const segs = p.log.segmentInfos()
+        return {
+          partition: p.index,
+          logStartOffset: p.log.logStartOffset,
+          logEndOffset: p.log.logEndOffset,
+          segments: segs.length,
+          bytes: segs.reduce((a, s) => a + s.size, 0),
+        }
+      }),
+    }
+  }
+}
