@@ -34,7 +34,13 @@ import { consumerChannel } from '../diagnostics.js'
 import { isSeglogError, SeglogError } from '../errors.js'
 import { holdProcess } from '../keep-alive.js'
 import type { SeglogRecord } from '../records.js'
-import type { GroupCoordinator, GroupMember, PartitionAssigner, TopicPartition } from './group.js'
+import {
+  assignerName,
+  type GroupCoordinator,
+  type GroupMember,
+  type PartitionAssigner,
+  type TopicPartition,
+} from './group.js'
 import type { OffsetCommit, OffsetStore } from './offset-store.js'
 
 /** What a consumer needs from the engine: exactly these calls (the facade builds it; a consumer never sees `Seglog`). */
@@ -56,15 +62,24 @@ export interface ConsumerOptions {
   groupId: string
   /** Where to start when the group has no usable committed offset. Default 'latest'. */
   autoOffsetReset?: 'latest' | 'earliest'
-  /** 'range' (default) or 'roundrobin'. */
+  /** 'range' (default), 'roundrobin', or a custom assignor (`{ name, assign }`, see group.ts). */
   partitionAssigner?: PartitionAssigner
   /** Records fetched per read. Default 500. */
   maxRecordsPerFetch?: number
   /**
-   * Backoff for a failing handler or fetch: the n-th retry waits min(maxRetryTime, initialRetryTime × 2^(n−1))
-   * ms (defaults 100 and 30,000); after `retries` retries (default unlimited) the consumer stops.
+   * Backoff for a failing handler or fetch: the n-th retry waits min(maxRetryTime, initialRetryTime ×
+   * multiplier^(n−1)) ms (defaults 100, 30,000 and 2), each wait drawn uniformly within ±`factor` of that
+   * (default 0: no jitter); after `retries` retries (default unlimited) the consumer stops. An error for which
+   * `retriable` returns false is not retried: the consumer stops at once, as when the retries are spent.
    */
-  retry?: { initialRetryTime?: number; maxRetryTime?: number; retries?: number }
+  retry?: {
+    initialRetryTime?: number
+    maxRetryTime?: number
+    retries?: number
+    multiplier?: number
+    factor?: number
+    retriable?: (error: Error) => boolean
+  }
   clientId?: string
 }
 
@@ -271,8 +286,16 @@ export class Consumer implements GroupMember {
   private readonly autoOffsetReset: 'latest' | 'earliest'
   private readonly assigner: PartitionAssigner
   private readonly maxRecords: number
-  private readonly retry: { initialRetryTime: number; maxRetryTime: number; retries: number }
-  private subscriptions: (string | RegExp)[] = []
+  private readonly retry: {
+    initialRetryTime: number
+    maxRetryTime: number
+    retries: number
+    multiplier: number
+    factor: number
+    retriable: ((error: Error) => boolean) | null
+  }
+  /** Each subscribe call's topics, with its `fromBeginning` when it gave one (else `fromBeginning` below applies). */
+  private subscriptions: { topic: string | RegExp; fromBeginning: boolean | undefined }[] = []
   private fromBeginning = false
   private runOptions: ResolvedRunOptions = {
     autoCommit: true,
@@ -322,8 +345,16 @@ export class Consumer implements GroupMember {
       throw new TypeError(`autoOffsetReset must be 'latest' or 'earliest', got ${describeValue(reset)}`)
     }
     const assigner = options.partitionAssigner ?? 'range'
-    if (assigner !== 'range' && assigner !== 'roundrobin') {
-      throw new TypeError(`partitionAssigner must be 'range' or 'roundrobin', got ${describeValue(assigner)}`)
+    const custom =
+      assigner !== null &&
+      typeof assigner === 'object' &&
+      typeof assigner.name === 'string' &&
+      assigner.name.length > 0 &&
+      typeof assigner.assign === 'function'
+    if (assigner !== 'range' && assigner !== 'roundrobin' && !custom) {
+      throw new TypeError(
+        `partitionAssigner must be 'range', 'roundrobin' or { name, assign }, got ${describeValue(assigner)}`,
+      )
     }
     const clientId = options.clientId ?? 'seglog'
     if (typeof clientId !== 'string' || clientId.length === 0) {
@@ -343,6 +374,13 @@ export class Consumer implements GroupMember {
       initialRetryTime: checkNonNegative('retry.initialRetryTime', retry.initialRetryTime ?? 100),
       maxRetryTime: checkNonNegative('retry.maxRetryTime', retry.maxRetryTime ?? 30_000),
       retries: retries === Number.POSITIVE_INFINITY ? retries : checkInteger('retry.retries', retries, 0),
+      multiplier: checkNonNegative('retry.multiplier', retry.multiplier ?? 2),
+      factor: checkNonNegative('retry.factor', retry.factor ?? 0),
+      retriable: retry.retriable ?? null,
+    }
+    if (this.retry.factor > 1) throw new TypeError(`retry.factor must be in [0, 1], got ${this.retry.factor}`)
+    if (this.retry.retriable !== null && typeof this.retry.retriable !== 'function') {
+      throw new TypeError(`retry.retriable must be a function, got ${describeValue(this.retry.retriable)}`)
     }
     this.memberId = `${clientId}-${process.pid}-${++memberCounter}`
   }
@@ -378,8 +416,9 @@ export class Consumer implements GroupMember {
         throw new SeglogError('TOPIC_NOT_FOUND', `topic '${t}' does not exist`)
       }
     }
-    this.subscriptions.push(...topics)
-    if (options.fromBeginning !== undefined) this.fromBeginning = options.fromBeginning === true
+    const fromBeginning = options.fromBeginning === undefined ? undefined : options.fromBeginning === true
+    for (const topic of topics) this.subscriptions.push({ topic, fromBeginning })
+    if (fromBeginning !== undefined) this.fromBeginning = fromBeginning
     if (!this.joined) return
     // From inside a handler of the group, waiting for the rebalance would wait for that handler (its revoke).
     const rebalance = this.coordinator!.rebalance()
@@ -390,7 +429,7 @@ export class Consumer implements GroupMember {
   subscribedTopics(): string[] {
     const all = this.host.listTopics()
     const out = new Set<string>()
-    for (const s of this.subscriptions) {
+    for (const { topic: s } of this.subscriptions) {
       if (typeof s === 'string') {
         if (this.host.partitionCount(s) !== undefined) out.add(s)
       } else {
@@ -429,7 +468,7 @@ export class Consumer implements GroupMember {
       if (!coordinator.acceptsAssigner(this.assigner)) {
         throw new SeglogError(
           'INVALID_CONFIG',
-          `group '${this.groupId}' uses the '${coordinator.assigner}' assignor; this consumer asks for '${this.assigner}'`,
+          `group '${this.groupId}' uses the '${assignerName(coordinator.assigner)}' assignor; this consumer asks for '${assignerName(this.assigner)}'`,
         )
       }
       this.coordinator = coordinator
@@ -595,8 +634,21 @@ export class Consumer implements GroupMember {
       })
       return to
     }
-    if (this.fromBeginning) return logStartOffset
+    if (this.startsFromBeginning(tp.topic)) return logStartOffset
     return this.autoOffsetReset === 'earliest' ? logStartOffset : logEndOffset
+  }
+
+  /**
+   * `fromBeginning` for a topic: that of the last subscribe call naming it (or a pattern matching it) that gave
+   * one, else the last one given at all (KafkaJS: each subscribe call's flag is for its own topics).
+   */
+  private startsFromBeginning(topic: string): boolean {
+    for (let i = this.subscriptions.length - 1; i >= 0; i--) {
+      const { topic: s, fromBeginning } = this.subscriptions[i]
+      if (fromBeginning === undefined) continue
+      if (typeof s === 'string' ? s === topic : s.test(topic)) return fromBeginning
+    }
+    return this.fromBeginning
   }
 
   // ---- the partition loop ----
@@ -709,8 +761,16 @@ export class Consumer implements GroupMember {
    */
   private failed(run: PartitionRun, offset: number, err: unknown, attempt: number): number | null {
     const error = err instanceof Error ? err : new Error(String(err))
-    const give = attempt > this.retry.retries
-    const wait = give ? null : Math.min(this.retry.maxRetryTime, this.retry.initialRetryTime * 2 ** (attempt - 1))
+    const { retries, retriable, maxRetryTime, initialRetryTime, multiplier, factor } = this.retry
+    let retryable = true
+    try {
+      retryable = retriable === null || retriable(error) !== false
+    } catch {
+      retryable = false
+    }
+    const give = attempt > retries || !retryable
+    const base = Math.min(maxRetryTime, initialRetryTime * multiplier ** (attempt - 1))
+    const wait = give ? null : Math.round(base * (1 + factor * (2 * Math.random() - 1)))
     this.emit('consumer.crash', {
       groupId: this.groupId,
       error,

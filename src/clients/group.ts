@@ -14,7 +14,26 @@
  * trigger a rebalance. Different group ids are independent.
  */
 
-export type PartitionAssigner = 'range' | 'roundrobin'
+/**
+ * A group's assignor: one of the two built in, or a custom one. A custom assignor gets every member's current
+ * subscription and the partition count of each subscribed topic, and returns each member's partitions (members it
+ * leaves out get none; partitions outside a topic's count are dropped). Members of one group must name the same
+ * assignor (Kafka's INCONSISTENT_GROUP_PROTOCOL otherwise).
+ */
+export type PartitionAssigner = 'range' | 'roundrobin' | CustomPartitionAssigner
+
+export interface CustomPartitionAssigner {
+  readonly name: string
+  assign(
+    members: readonly MemberSubscription[],
+    partitionCounts: ReadonlyMap<string, number>,
+  ): Map<string, TopicPartition[]> | Promise<Map<string, TopicPartition[]>>
+}
+
+/** The name an assignor is known by ('range', 'roundrobin' or a custom assignor's `name`). */
+export function assignerName(assigner: PartitionAssigner): string {
+  return typeof assigner === 'string' ? assigner : assigner.name
+}
 
 export interface TopicPartition {
   topic: string
@@ -125,7 +144,7 @@ export class GroupCoordinator {
 
   /**
    * The assignor of a group is chosen by the members that form it: when the group is empty the joining member's
-   * assignor is taken; a member with a different one cannot join a live group (Kafka's
+   * assignor is taken; a member with a different one (by name) cannot join a live group (Kafka's
    * INCONSISTENT_GROUP_PROTOCOL). Returns false on a mismatch.
    */
   acceptsAssigner(assigner: PartitionAssigner): boolean {
@@ -133,7 +152,7 @@ export class GroupCoordinator {
       this.assigner_ = assigner
       return true
     }
-    return this.assigner_ === assigner
+    return assignerName(this.assigner_) === assignerName(assigner)
   }
 
   get generation(): number {
@@ -194,9 +213,45 @@ export class GroupCoordinator {
         if (n !== undefined) counts.set(t, n)
       }
     }
-    const plan = this.assigner_ === 'roundrobin' ? assignRoundRobin(subs, counts) : assignRange(subs, counts)
+    let plan: Map<string, TopicPartition[]>
+    let failure: unknown = null
+    try {
+      plan = await this.plan(subs, counts)
+    } catch (err) {
+      // A custom assignor failed: every member gets nothing this generation (none is left holding partitions
+      // another may be given later), and the rebalance that asked for it rejects with the assignor's error.
+      failure = err
+      plan = new Map()
+    }
     this.assignment = plan
     await Promise.all(members.map((m) => m.assign(plan.get(m.memberId) ?? [], generation)))
     this.state_ = 'Stable'
+    if (failure !== null) throw failure
+  }
+
+  private async plan(
+    subs: readonly MemberSubscription[],
+    counts: ReadonlyMap<string, number>,
+  ): Promise<Map<string, TopicPartition[]>> {
+    const assigner = this.assigner_
+    if (assigner === 'roundrobin') return assignRoundRobin(subs, counts)
+    if (assigner === 'range') return assignRange(subs, counts)
+    const given = await assigner.assign(subs, counts)
+    const plan = new Map<string, TopicPartition[]>(subs.map((m) => [m.memberId, []]))
+    const taken = new Set<string>()
+    for (const [memberId, partitions] of given ?? []) {
+      const mine = plan.get(memberId)
+      if (mine === undefined || !Array.isArray(partitions)) continue
+      for (const tp of partitions) {
+        const n = counts.get(tp?.topic)
+        const key = `${tp?.topic}\0${tp?.partition}`
+        // A partition outside the topic, or given twice, would be consumed by nobody or by two members.
+        if (n === undefined || !Number.isInteger(tp.partition) || tp.partition < 0 || tp.partition >= n) continue
+        if (taken.has(key)) continue
+        taken.add(key)
+        mine.push({ topic: tp.topic, partition: tp.partition })
+      }
+    }
+    return plan
   }
 }
