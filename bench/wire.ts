@@ -59,6 +59,8 @@ async function serverMode(dir: string): Promise<void> {
     if (line === 'cpu') {
       const u = process.cpuUsage()
       process.stdout.write(`cpu ${u.user} ${u.system}\n`)
+    } else if (line === 'threads') {
+      process.stdout.write(`threads ${JSON.stringify(threadCpu())}\n`)
     } else if (line.startsWith('create ')) {
       await log.createTopic(line.slice(7), { partitions: 1, config: { format: 'binary' } })
       process.stdout.write('created\n')
@@ -67,6 +69,44 @@ async function serverMode(dir: string): Promise<void> {
   await log.close()
   // stdin stays open (the parent holds the pipe) and would keep the process alive.
   process.exit(0)
+}
+
+const TICKS_PER_SECOND = 100
+
+/** CPU seconds per thread name of this process (/proc/self/task/<tid>/stat utime + stime; Linux only, else {}). */
+function threadCpu(): Record<string, number> {
+  const out: Record<string, number> = {}
+  let tids: string[] = []
+  try {
+    tids = fs.readdirSync('/proc/self/task')
+  } catch {
+    return out
+  }
+  for (const tid of tids) {
+    let stat: string
+    try {
+      stat = fs.readFileSync(`/proc/self/task/${tid}/stat`, 'latin1')
+    } catch {
+      continue
+    }
+    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    out[name] = (out[name] ?? 0) + (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND
+  }
+  return out
+}
+
+/**
+ * Per-thread CPU seconds spent between two `threadCpu()` snapshots, busiest first, small ones dropped, each with
+ * its share of `wallSeconds` (a thread near 100 % is the bottleneck).
+ */
+function threadDelta(after: Record<string, number>, before: Record<string, number>, wallSeconds: number): string {
+  return Object.entries(after)
+    .map(([k, v]) => [k, v - (before[k] ?? 0)] as const)
+    .filter(([, v]) => v >= 0.01)
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, v]) => `${k} ${sig(v, 2)} s (${Math.round((v / wallSeconds) * 100)} %)`)
+    .join(', ')
 }
 
 /** `--echo`: a frame-splitting echo server. */
@@ -108,6 +148,8 @@ interface Child {
   send(line: string): void
   /** Server CPU µs (user + system) so far. */
   cpu(): Promise<number>
+  /** CPU seconds per thread name so far. */
+  threads(): Promise<Record<string, number>>
 }
 
 async function startChild(args: string[]): Promise<Child> {
@@ -138,6 +180,10 @@ async function startChild(args: string[]): Promise<Child> {
       const [, user, system] = (await next()).split(' ')
       return Number(user) + Number(system)
     },
+    threads: async () => {
+      send('threads')
+      return JSON.parse((await next()).slice('threads '.length)) as Record<string, number>
+    },
   }
 }
 
@@ -155,6 +201,9 @@ interface PyResult {
   errors?: number
   undelivered?: number
   samples_us?: number[]
+  /** CPU seconds per client thread over the workload. */
+  threads?: Record<string, number>
+  first_record_seconds?: number
 }
 
 function python(args: string[]): Promise<PyResult> {
@@ -254,6 +303,9 @@ interface Row {
   clientUsPerMsg?: number
   clientCpuPct?: number
   note?: string
+  /** Where each side's CPU went, per thread. */
+  serverThreads?: string
+  clientThreads?: string
 }
 
 async function inProcess(root: string): Promise<{ append: Row; read: Row }> {
@@ -291,9 +343,11 @@ async function inProcess(root: string): Promise<{ append: Row; read: Row }> {
 
 async function wireRun(server: Child, label: string, args: string[], n: number): Promise<Row> {
   progress(label)
+  const t0 = await server.threads()
   const s0 = await server.cpu()
   const r = await python(args)
   const s1 = await server.cpu()
+  const t1 = await server.threads()
   if ((r.errors ?? 0) > 0 || (r.undelivered ?? 0) > 0 || r.n !== n) {
     throw new Error(`${label}: ${JSON.stringify({ ...r, samples_us: undefined })}`)
   }
@@ -305,6 +359,11 @@ async function wireRun(server: Child, label: string, args: string[], n: number):
     serverCpuPct: ((s1 - s0) / 1e6 / r.seconds) * 100,
     clientUsPerMsg: (r.cpu_seconds * 1e6) / n,
     clientCpuPct: (r.cpu_seconds / r.seconds) * 100,
+    ...(r.first_record_seconds === undefined
+      ? {}
+      : { note: `first record at ${sig(r.first_record_seconds * 1000, 3)} ms` }),
+    serverThreads: threadDelta(t1, t0, r.seconds),
+    clientThreads: threadDelta(r.threads ?? {}, {}, r.seconds),
   }
 }
 
@@ -335,12 +394,15 @@ async function main(): Promise<void> {
     rows.push(append, read)
 
     const server = await startChild(['--server', join(root, 'served')])
-    for (const t of ['p1', 'pall', 'rtt', 'rawrtt']) {
+    for (const t of ['warm', 'p1', 'pall', 'rtt', 'rawrtt']) {
       server.send(`create ${t}`)
       await server.next()
     }
     const broker = `${server.host}:${server.port}`
     progress(`W1-W3 through ${broker}`)
+    // Warm-up (JIT of the server's produce and fetch paths, librdkafka's first connection): not measured.
+    await python(['produce', broker, 'warm', String(Math.min(N, 200_000)), '1'])
+    await python(['consume', broker, 'warm', String(Math.min(N, 200_000))])
     rows.push(
       await wireRun(server, 'W1 wire produce, librdkafka, acks=1', ['produce', broker, 'p1', String(N), '1'], N),
     )
@@ -407,6 +469,11 @@ async function main(): Promise<void> {
       r.note ?? '',
     ]),
   )
+  console.log('CPU per thread over each wire workload (share of its wall time):')
+  for (const r of rows) {
+    if (r.serverThreads === undefined) continue
+    console.log(`  ${r.name}\n    server: ${r.serverThreads}\n    client: ${r.clientThreads}`)
+  }
   const byName = (prefix: string): Row => rows.find((r) => r.name.startsWith(prefix)) as Row
   const inProc = byName('X1 in-process append').msgsPerSec as number
   const wireP = byName('W1 wire produce, librdkafka, acks=1').msgsPerSec as number
