@@ -340,7 +340,8 @@ export class KafkaJSDeleteGroupsError extends KafkaJSError {
 }
 
 export class KafkaJSDeleteTopicRecordsError extends KafkaJSError {
-  readonly partitions: KafkaJSDeleteTopicRecordsErrorPartition[]
+  /** Each partition that failed, with its error (kafkajs sets it; its declarations leave it out). */
+  readonly partitions?: KafkaJSDeleteTopicRecordsErrorPartition[]
   constructor(metadata: KafkaJSDeleteTopicRecordsErrorTopic) {
     const partitions = metadata?.partitions ?? []
     // Retriable when every partition's error is.

@@ -21,30 +21,40 @@ import type {
   ProducerConfig,
 } from './types.js'
 
-export class Kafka {
-  readonly #ctx: KafkaContext
+/**
+ * Each instance's context, kept outside the instance: a private field would make the class nominal, and an
+ * instance must be assignable to kafkajs's `Kafka` type and back.
+ */
+const contexts = new WeakMap<Kafka, KafkaContext>()
 
+function contextOf(kafka: Kafka): KafkaContext {
+  const ctx = contexts.get(kafka)
+  if (ctx === undefined) throw new TypeError('not a seglog/kafkajs Kafka instance')
+  return ctx
+}
+
+export class Kafka {
   constructor(config: KafkaConfig) {
     if (config === null || typeof config !== 'object') {
       throw new KafkaJSNonRetriableError('new Kafka(config) needs a config object')
     }
     const logger = createLogger({ level: config.logLevel, logCreator: config.logCreator })
-    this.#ctx = new KafkaContext({ ...config }, logger)
+    contexts.set(this, new KafkaContext({ ...config }, logger))
   }
 
   producer(config?: ProducerConfig): Producer {
-    return new FacadeProducer(this.#ctx, config)
+    return new FacadeProducer(contextOf(this), config)
   }
 
   consumer(config: ConsumerConfig): Consumer {
-    return new FacadeConsumer(this.#ctx, config)
+    return new FacadeConsumer(contextOf(this), config)
   }
 
   admin(config?: AdminConfig): Admin {
-    return new FacadeAdmin(this.#ctx, config)
+    return new FacadeAdmin(contextOf(this), config)
   }
 
   logger(): Logger {
-    return this.#ctx.logger
+    return contextOf(this).logger
   }
 }
