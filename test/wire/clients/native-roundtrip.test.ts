@@ -1,6 +1,6 @@
 /**
- * Native API → wire: records appended and offsets committed in-process read back, after the directory is served,
- * through librdkafka (confluent-kafka, no group: every field of every record) and kafkajs (the committed offsets,
+ * Native API → wire: records appended and offsets committed in-process read back, after the directory is served
+ * by the library's listener (`Seglog.open` with `listen`, in its own process), through librdkafka (confluent-kafka, no group: every field of every record) and kafkajs (the committed offsets,
  * and a group member that resumes exactly there). The wire member's commits then read back through the native
  * API. (Wire → native is checked at the end of kcat.test.ts, kafkajs.test.ts and python-groups.test.ts.)
  */
@@ -13,7 +13,7 @@ import {
   python,
   removeTempDirs,
   type Served,
-  startServe,
+  startListen,
   tempDir,
 } from '../../support/wire-harness.js'
 import { consumedLines, wireHeaders, wireKey, wireValue } from '../../support/wire-records.js'
@@ -75,7 +75,8 @@ describe('native API to wire clients', () => {
     })
     await log.close()
 
-    const server: Served = await startServe(dir)
+    // Served by the library's listener (`Seglog.open(dir, { listen: { port: 0 } })`) in a process of its own.
+    const server: Served = await startListen(dir)
     const dump = await finished(
       python('confluent dump', 'confluent_client.py', ['dump', server.broker, topic, 2]),
       'dump',
