@@ -1,8 +1,9 @@
 /**
  * Native API → wire: records appended and offsets committed in-process read back, after the directory is served
- * by the library's listener (`Seglog.open` with `listen`, in its own process), through librdkafka (confluent-kafka, no group: every field of every record) and kafkajs (the committed offsets,
- * and a group member that resumes exactly there). The wire member's commits then read back through the native
- * API. (Wire → native is checked at the end of kcat.test.ts, kafkajs.test.ts and python-groups.test.ts.)
+ * by the library's listener (`Seglog.open` with `listen`, in its own process), through librdkafka (confluent-kafka,
+ * no group: every field of every record) and kafkajs (the committed offsets, and a group member that resumes
+ * exactly there). The wire member's commits then read back through the native API. (Wire → native is checked at
+ * the end of kcat.test.ts, kafkajs.test.ts and python-groups.test.ts.)
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { Seglog } from '../../../src/main.js'
