@@ -105,18 +105,48 @@ export const createTopicsApi: ApiEntry = {
     const req = decodeCreateTopicsRequest(body, ctx.apiVersion)
     const counts = new Map<string, number>()
     for (const t of req.topics) counts.set(t.name, (counts.get(t.name) ?? 0) + 1)
-    const topics: TopicResult[] = []
+    const topics: (TopicResult | null)[] = []
     const answered = new Set<string>()
+    const unique: CreatableTopic[] = []
     for (const t of req.topics) {
       if (answered.has(t.name)) continue
       answered.add(t.name)
-      if ((counts.get(t.name) ?? 0) > 1) {
-        topics.push(fail(t.name, KafkaError.INVALID_REQUEST, `topic '${t.name}' appears more than once in the request`))
-      } else {
-        topics.push(await createOne(host, t, req.validateOnly))
-      }
+      unique.push(t)
+      topics.push(
+        (counts.get(t.name) ?? 0) > 1
+          ? fail(t.name, KafkaError.INVALID_REQUEST, `topic '${t.name}' appears more than once in the request`)
+          : null,
+      )
     }
-    return encodeCreateTopicsResponse({ throttleTimeMs: 0, topics }, ctx.apiVersion)
+    // As Kafka's controller: topics are created one after another, and those not created within the request's
+    // timeout_ms are answered REQUEST_TIMED_OUT while their creation goes on (a topic of many thousands of
+    // partitions takes seconds of directory and fsync work; the client must not wait unbounded for it).
+    const creating = (async () => {
+      for (let i = 0; i < unique.length; i++) {
+        if (topics[i] === null) topics[i] = await createOne(host, unique[i], req.validateOnly)
+      }
+    })()
+    // A timeout of 0 or less waits for the creation (the client asked for no bound).
+    let timer: NodeJS.Timeout | undefined
+    await (req.timeoutMs <= 0
+      ? creating
+      : Promise.race([
+          creating,
+          new Promise<void>((resolve) => {
+            timer = setTimeout(resolve, req.timeoutMs)
+          }),
+        ]))
+    clearTimeout(timer)
+    const results = topics.map(
+      (r, i) =>
+        r ??
+        fail(
+          unique[i].name,
+          KafkaError.REQUEST_TIMED_OUT,
+          `topic '${unique[i].name}' is still being created after the request's timeout of ${req.timeoutMs} ms`,
+        ),
+    )
+    return encodeCreateTopicsResponse({ throttleTimeMs: 0, topics: results }, ctx.apiVersion)
   },
 }
 

@@ -17,6 +17,26 @@ async function create(s: Served, topics: Record<string, unknown>[], validateOnly
 }
 
 describe('CreateTopics handler', () => {
+  it('answers REQUEST_TIMED_OUT for topics not created within timeout_ms, and their creation completes after', async () => {
+    served = await serve()
+    const c = await served.connect()
+    const started = Date.now()
+    const r = await served.call<TopicErrors>(c, 'createTopics', 3, {
+      topics: [{ topic: 'small' }, { topic: 'wide', numPartitions: 100 }],
+      validateOnly: false,
+      timeout: 1,
+    })
+    c.destroy()
+    expect(Date.now() - started).toBeLessThan(2000)
+    const codes = Object.fromEntries(r.topicErrors.map((e) => [e.topic, e.errorCode]))
+    expect(codes.wide).toBe(7)
+    const deadline = Date.now() + 60_000
+    while (served.log.listTopics().length < 2 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20))
+    await new Promise((res) => setTimeout(res, 50))
+    expect(served.log.listTopics().sort()).toEqual(['small', 'wide'])
+    expect(served.log.describeTopic('wide').partitions).toHaveLength(100)
+  })
+
   it("creates topics with Kafka's dotted config names, as format binary", async () => {
     served = await serve()
     const errors = await create(served, [
