@@ -72,6 +72,54 @@ const PUBLIC_TYPES = [
   'ValueFormatName',
 ]
 
+/** The runtime names of `import('seglog/kafkajs')`: kafkajs 2.2.4's runtime exports. */
+const KAFKAJS_VALUES = [
+  'AclOperationTypes',
+  'AclPermissionTypes',
+  'AclResourceTypes',
+  'AssignerProtocol',
+  'CompressionCodecs',
+  'CompressionTypes',
+  'ConfigResourceTypes',
+  'ConfigSource',
+  'Kafka',
+  'KafkaJSAggregateError',
+  'KafkaJSAlterPartitionReassignmentsError',
+  'KafkaJSBrokerNotFound',
+  'KafkaJSConnectionClosedError',
+  'KafkaJSConnectionError',
+  'KafkaJSCreateTopicError',
+  'KafkaJSDeleteGroupsError',
+  'KafkaJSDeleteTopicRecordsError',
+  'KafkaJSError',
+  'KafkaJSFetcherRebalanceError',
+  'KafkaJSGroupCoordinatorNotFound',
+  'KafkaJSInvalidLongError',
+  'KafkaJSInvalidVarIntError',
+  'KafkaJSInvariantViolation',
+  'KafkaJSLockTimeout',
+  'KafkaJSMemberIdRequired',
+  'KafkaJSMetadataNotLoaded',
+  'KafkaJSNoBrokerAvailableError',
+  'KafkaJSNonRetriableError',
+  'KafkaJSNotImplemented',
+  'KafkaJSNumberOfRetriesExceeded',
+  'KafkaJSOffsetOutOfRange',
+  'KafkaJSPartialMessageError',
+  'KafkaJSProtocolError',
+  'KafkaJSRequestTimeoutError',
+  'KafkaJSSASLAuthenticationError',
+  'KafkaJSServerDoesNotSupportApiKey',
+  'KafkaJSStaleTopicMetadataAssignment',
+  'KafkaJSTimeout',
+  'KafkaJSTopicMetadataNotLoaded',
+  'KafkaJSUnsupportedMagicByteInMessageSet',
+  'PartitionAssigners',
+  'Partitioners',
+  'ResourcePatternTypes',
+  'logLevel',
+]
+
 /** Storage internals and test hooks that must not be reachable through the package entry, as values or types. */
 const INTERNALS = [
   'PartitionLog',
@@ -156,8 +204,37 @@ describe('the built package', () => {
     expect(JSON.parse(r.stdout)).toEqual([...PUBLIC_VALUES].sort())
   })
 
+  it("exposes kafkajs's runtime names through import('seglog/kafkajs'), and its declarations need no kafkajs", () => {
+    const manifest = JSON.parse(fs.readFileSync(path.join(pkg, 'package.json'), 'utf8'))
+    const entry = manifest.exports['./kafkajs'] as { types: string; import: string }
+    expect(fs.existsSync(path.join(pkg, entry.import)), entry.import).toBe(true)
+    expect(fs.existsSync(path.join(pkg, entry.types)), entry.types).toBe(true)
+    const r = runInPackage(
+      `const m = await import('seglog/kafkajs'); console.log(JSON.stringify(Object.keys(m).sort()))`,
+    )
+    expect(r.stderr).toBe('')
+    expect(JSON.parse(r.stdout)).toEqual([...KAFKAJS_VALUES].sort())
+    const declarations = filesUnder(path.join(pkg, 'dist/kafkajs'), '.d.ts')
+    expect(declarations.length).toBeGreaterThan(5)
+    const naming = declarations.filter((f) =>
+      ts
+        .preProcessFile(fs.readFileSync(f, 'utf8'), true, true)
+        .importedFiles.some((i) => i.fileName === 'kafkajs' || i.fileName.startsWith('kafkajs/')),
+    )
+    expect(
+      naming.map((f) => path.relative(pkg, f)),
+      '.d.ts files that reference the kafkajs package',
+    ).toEqual([])
+  })
+
   it('refuses deep imports of internals (only the entry is exported)', () => {
-    for (const specifier of ['seglog/internal', 'seglog/dist/internal.js', 'seglog/dist/log/partition-log.js']) {
+    for (const specifier of [
+      'seglog/internal',
+      'seglog/dist/internal.js',
+      'seglog/dist/log/partition-log.js',
+      'seglog/kafkajs/remote',
+      'seglog/dist/kafkajs/remote.js',
+    ]) {
       const r = runInPackage(
         `try { await import(${JSON.stringify(specifier)}); console.log('imported') } catch (e) { console.log(e.code) }`,
       )
