@@ -135,7 +135,7 @@ export class FacadeAdmin implements Admin {
     } finally {
       this.#connecting = null
     }
-    this.#instrumentation.emit(ADMIN_EVENTS.CONNECT, null)
+    this.#instrumentation.emit(ADMIN_EVENTS.CONNECT, undefined)
   }
 
   async #open(): Promise<void> {
@@ -166,7 +166,7 @@ export class FacadeAdmin implements Admin {
       const lease = this.#lease
       this.#lease = null
       await lease?.release()
-      this.#instrumentation.emit(ADMIN_EVENTS.DISCONNECT, null)
+      this.#instrumentation.emit(ADMIN_EVENTS.DISCONNECT, undefined)
     }
   }
 

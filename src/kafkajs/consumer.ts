@@ -251,7 +251,7 @@ export class FacadeConsumer implements Consumer {
     } finally {
       this.#connecting = null
     }
-    this.#instrumentation.emit(CONSUMER_EVENTS.CONNECT, null)
+    this.#instrumentation.emit(CONSUMER_EVENTS.CONNECT, undefined)
   }
 
   async #open(): Promise<void> {
@@ -306,7 +306,7 @@ export class FacadeConsumer implements Consumer {
       const lease = this.#lease
       this.#lease = null
       await lease?.release()
-      this.#instrumentation.emit(CONSUMER_EVENTS.DISCONNECT, null)
+      this.#instrumentation.emit(CONSUMER_EVENTS.DISCONNECT, undefined)
     }
   }
 
@@ -543,7 +543,7 @@ export class FacadeConsumer implements Consumer {
       this.#logger.info('Offset reset', { ...e })
     })
     native.on('consumer.stop', () => {
-      this.#instrumentation.emit(CONSUMER_EVENTS.STOP, null)
+      this.#instrumentation.emit(CONSUMER_EVENTS.STOP, undefined)
     })
     native.on('consumer.crash', (e) => {
       if (this.#native !== native) return
@@ -588,7 +588,7 @@ export class FacadeConsumer implements Consumer {
       retryCount: (error as { retryCount?: number }).retryCount,
       stack: error.stack,
     })
-    this.#instrumentation.emit(CONSUMER_EVENTS.DISCONNECT, null)
+    this.#instrumentation.emit(CONSUMER_EVENTS.DISCONNECT, undefined)
     let restart =
       error.name === 'KafkaJSNumberOfRetriesExceeded' ||
       (originalCause(error) as { retriable?: unknown }).retriable === true

@@ -48,6 +48,7 @@ export class Instrumentation {
     this.logger().error(`Failed to execute listener: ${err.message}`, { eventName, stack: err.stack })
   }
 
+  /** Emits `{ id, type, timestamp, payload }`; kafkajs's connect, disconnect and stop events carry no payload. */
   emit<T>(eventName: string, payload: T): void {
     if (this.emitter.listenerCount(eventName) === 0) return
     const event: InstrumentationEvent<T> = { id: String(nextId++), type: eventName, timestamp: Date.now(), payload }

@@ -115,7 +115,7 @@ export class FacadeProducer implements Producer {
     try {
       await connecting
       this.#status = 'connected'
-      this.#instrumentation.emit(PRODUCER_EVENTS.CONNECT, null)
+      this.#instrumentation.emit(PRODUCER_EVENTS.CONNECT, undefined)
     } catch (err) {
       this.#status = 'disconnected'
       throw err
@@ -168,7 +168,7 @@ export class FacadeProducer implements Producer {
       this.#lease = null
       this.#status = 'disconnected'
       await lease?.release()
-      this.#instrumentation.emit(PRODUCER_EVENTS.DISCONNECT, null)
+      this.#instrumentation.emit(PRODUCER_EVENTS.DISCONNECT, undefined)
     }
   }
 

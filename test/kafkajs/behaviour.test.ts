@@ -151,6 +151,125 @@ describe.each(MODES)('KafkaJS behaviour: $name', (mode) => {
   )
 
   it(
+    "emits KafkaJS's events with KafkaJS's payloads, offsets as strings",
+    async () => {
+      const e = await open(mode, 'events')
+      const admin = e.admin()
+      const producer = e.producer()
+      const consumer = e.consumer(groupConfig('events'))
+      const seen = new Map<string, { keys: string[]; type: unknown; timestamp: unknown; payload: unknown }>()
+      const watch = (client: { on: (n: never, l: (ev: never) => void) => unknown }, names: string[]) => {
+        for (const name of names) {
+          client.on(
+            name as never,
+            ((ev: { type: string; timestamp: number; payload: unknown }) => {
+              if (!seen.has(name)) {
+                seen.set(name, {
+                  keys: Object.keys(ev).sort(),
+                  type: ev.type,
+                  timestamp: typeof ev.timestamp,
+                  payload: ev.payload,
+                })
+              }
+            }) as never,
+          )
+        }
+      }
+      watch(admin, [admin.events.CONNECT, admin.events.DISCONNECT])
+      watch(producer, [producer.events.CONNECT, producer.events.DISCONNECT])
+      const c = consumer.events
+      watch(consumer, [
+        c.CONNECT,
+        c.GROUP_JOIN,
+        c.FETCH_START,
+        c.FETCH,
+        c.START_BATCH_PROCESS,
+        c.END_BATCH_PROCESS,
+        c.COMMIT_OFFSETS,
+        c.HEARTBEAT,
+        c.STOP,
+        c.DISCONNECT,
+      ])
+      expect(() => consumer.on('consumer.nonsense' as never, () => {})).toThrow(/Event name should be one of/)
+      await admin.connect()
+      await admin.createTopics({ topics: [{ topic: 'events' }] })
+      await producer.connect()
+      await producer.send({ topic: 'events', messages: [{ value: 'a' }, { value: 'b' }] })
+      let handled = 0
+      await consumer.connect()
+      await consumer.subscribe({ topics: ['events'], fromBeginning: true })
+      await consumer.run({
+        eachMessage: async () => {
+          handled++
+        },
+      })
+      await until(
+        () => handled === 2 && seen.has(c.COMMIT_OFFSETS) && seen.has(c.HEARTBEAT),
+        'messages, a commit, a heartbeat',
+      )
+      await consumer.disconnect()
+      await producer.disconnect()
+      await admin.disconnect()
+      for (const [name, ev] of seen) {
+        expect(ev.keys, name).toEqual(['id', 'payload', 'timestamp', 'type'])
+        expect([ev.type, ev.timestamp], name).toEqual([name, 'number'])
+      }
+      const keysOf = (name: string) => Object.keys((seen.get(name)?.payload ?? {}) as object).sort()
+      for (const name of [
+        'admin.connect',
+        'admin.disconnect',
+        'producer.connect',
+        'producer.disconnect',
+        c.CONNECT,
+        c.STOP,
+        c.DISCONNECT,
+      ]) {
+        expect(seen.has(name), name).toBe(true)
+        expect(seen.get(name)!.payload, name).toBeUndefined()
+      }
+      expect(keysOf(c.GROUP_JOIN)).toEqual([
+        'duration',
+        'groupId',
+        'groupProtocol',
+        'isLeader',
+        'leaderId',
+        'memberAssignment',
+        'memberId',
+      ])
+      expect(keysOf(c.FETCH_START)).toEqual(['nodeId'])
+      expect(keysOf(c.FETCH)).toEqual(['duration', 'nodeId', 'numberOfBatches'])
+      const batchKeys = [
+        'batchSize',
+        'firstOffset',
+        'highWatermark',
+        'lastOffset',
+        'offsetLag',
+        'offsetLagLow',
+        'partition',
+        'topic',
+      ]
+      expect(keysOf(c.START_BATCH_PROCESS)).toEqual(batchKeys)
+      expect(keysOf(c.END_BATCH_PROCESS)).toEqual([...batchKeys, 'duration'].sort())
+      expect(seen.get(c.START_BATCH_PROCESS)!.payload).toEqual({
+        topic: 'events',
+        partition: 0,
+        highWatermark: '2',
+        offsetLag: '0',
+        offsetLagLow: '1',
+        batchSize: 2,
+        firstOffset: '0',
+        lastOffset: '1',
+      })
+      expect(keysOf(c.COMMIT_OFFSETS)).toEqual(['groupGenerationId', 'groupId', 'memberId', 'topics'])
+      expect((seen.get(c.COMMIT_OFFSETS)!.payload as { topics: unknown }).topics).toEqual([
+        { topic: 'events', partitions: [{ partition: '0', offset: '2' }] },
+      ])
+      expect(keysOf(c.HEARTBEAT)).toEqual(['groupGenerationId', 'groupId', 'memberId'])
+    },
+    T,
+  )
+
+  it(
     'retries a throwing eachMessage, then crashes with KafkaJSNumberOfRetriesExceeded and restarts where it failed',
     async () => {
       const e = await open(mode, 'crash')
