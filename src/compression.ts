@@ -19,14 +19,23 @@
  *   whose codec id has no codec (or is not a Kafka codec id: 5–7). `none` never needs a codec.
  * - A codec that fails to decompress a batch (whose CRC was fine) is `CORRUPT_LOG`: the bytes are not what the
  *   codec id says.
+ * - Decompression is bounded: `decompressor(codec, data, maxBytes)` never returns more than `maxBytes` (by default
+ *   the most a Buffer holds; codec 0 returns `data` itself), and each built-in codec refuses output above it without building it first (gzip and
+ *   zlib's zstd through zlib's `maxOutputLength`; snappy by the lengths its blocks declare; lz4 and the zstd
+ *   packages by what the frame's headers say its blocks can yield; see src/codecs/). Exceeding it is
+ *   `CORRUPT_LOG` whose `cause.kind` is `'decompressed-size'` (with `cause.limit`), so that a caller checking a
+ *   client's data can report it as its own error. A registered codec gets `maxBytes` as its second argument; what
+ *   it returns is checked against it too.
  */
 import * as zlib from 'node:zlib'
+import { gzipCodec } from './codecs/gzip.js'
+import { type BoundedCodec, MAX_BUFFER_BYTES, OutputLimitError } from './codecs/limit.js'
 import { lz4Codec } from './codecs/lz4.js'
 import { type Direction, type LoadableCodec, type PackageLoader, requirePackage } from './codecs/packages.js'
 import { snappyCodec } from './codecs/snappy.js'
 import { zstdCodec } from './codecs/zstd.js'
 import { SeglogError } from './errors.js'
-import { CODEC_IDS, type Decompressor } from './segment/record-batch.js'
+import { CODEC_IDS } from './segment/record-batch.js'
 
 export const COMPRESSION_TYPES = ['none', 'gzip', 'snappy', 'lz4', 'zstd'] as const
 export type CompressionType = (typeof COMPRESSION_TYPES)[number]
@@ -35,7 +44,24 @@ export type CodecType = Exclude<CompressionType, 'none'>
 
 export interface Codec {
   compress(data: Buffer): Buffer
-  decompress(data: Buffer): Buffer
+  /**
+   * `maxBytes`: the most output the caller accepts; a codec should throw rather than build more (the registry
+   * refuses a longer result either way).
+   */
+  decompress(data: Buffer, maxBytes: number): Buffer
+}
+
+/**
+ * A `Decompressor` (for `decodeRecords`) that takes a bound: it returns at most `maxBytes` bytes (default: the most
+ * a Buffer holds), else throws CORRUPT_LOG with `cause.kind === 'decompressed-size'`.
+ */
+export type BoundedDecompressor = (codec: number, data: Buffer, maxBytes?: number) => Buffer
+
+/** The `cause` of the error a `BoundedDecompressor` throws for output above its bound. */
+export interface DecompressedSizeCause {
+  kind: 'decompressed-size'
+  limit: number
+  err: unknown
 }
 
 /** What `encodeBatch` takes as `options.compression`. */
@@ -47,9 +73,9 @@ export interface BatchCompression {
 /** The parts of node:zlib the registry uses; zstd is optional (absent before Node 22.15). */
 export interface ZlibLike {
   gzipSync(data: Buffer): Buffer
-  gunzipSync(data: Buffer): Buffer
+  gunzipSync(data: Buffer, options?: { maxOutputLength?: number }): Buffer
   zstdCompressSync?: (data: Buffer) => Buffer
-  zstdDecompressSync?: (data: Buffer) => Buffer
+  zstdDecompressSync?: (data: Buffer, options?: { maxOutputLength?: number }) => Buffer
 }
 
 export interface CodecRegistryOptions {
@@ -72,7 +98,7 @@ export function runtimeHasZstd(z: ZlibLike = zlib as unknown as ZlibLike): boole
 }
 
 interface Entry {
-  codec: Codec
+  codec: BoundedCodec
   /** Why a direction is not available here (a built-in codec's package is missing), or null. */
   missing: (direction: Direction) => string | null
   compression: BatchCompression
@@ -86,7 +112,7 @@ export class CodecRegistry {
   constructor(options: CodecRegistryOptions = {}) {
     const z = options.zlib ?? (zlib as unknown as ZlibLike)
     const load = options.loadPackage ?? requirePackage
-    this.#set('gzip', { compress: (d) => z.gzipSync(d), decompress: (d) => z.gunzipSync(d) }, ALWAYS)
+    this.#set('gzip', gzipCodec(z), ALWAYS)
     this.#builtin('snappy', snappyCodec(load))
     this.#builtin('lz4', lz4Codec(load))
     this.#builtin('zstd', zstdCodec(z, load))
@@ -114,7 +140,7 @@ export class CodecRegistry {
     this.#set(name, codec, (direction) => codec.missing(direction))
   }
 
-  #set(name: CodecType, codec: Codec, missing: Entry['missing']): void {
+  #set(name: CodecType, codec: BoundedCodec, missing: Entry['missing']): void {
     const compress = (records: Buffer): Buffer => codec.compress(records)
     this.#entries.set(name, { codec, missing, compression: { codec: CODEC_IDS[name], compress } })
   }
@@ -148,8 +174,15 @@ export class CodecRegistry {
     return this.#entries.get(type)!.compression
   }
 
-  /** Decompresses a records section by Kafka codec id; for `decodeRecords`. Bound: pass it around as is. */
-  readonly decompressor: Decompressor = (codec: number, data: Buffer): Buffer => {
+  /**
+   * Decompresses a records section by Kafka codec id, to at most `maxBytes` bytes (see the module header); for
+   * `decodeRecords`. Bound: pass it around as is.
+   */
+  readonly decompressor: BoundedDecompressor = (codec: number, data: Buffer, maxBytes?: number): Buffer => {
+    const limit = maxBytes ?? MAX_BUFFER_BYTES
+    if (!Number.isSafeInteger(limit) || limit < 0) {
+      throw new TypeError(`maxBytes must be a non-negative integer, got ${String(maxBytes)}`)
+    }
     if (codec === CODEC_IDS.none) return data
     const name = NAME_BY_ID.get(codec)
     if (name === undefined) {
@@ -158,8 +191,18 @@ export class CodecRegistry {
     const why = this.#missing(name, 'decompress')
     if (why !== null) throw unsupported(name, `reading (batch attributes say codec ${codec})`, why)
     try {
-      return this.#entries.get(name)!.codec.decompress(data)
+      const out = this.#entries.get(name)!.codec.decompress(data, limit)
+      if (out.length > limit) throw new OutputLimitError(limit, `the output is ${out.length} bytes`)
+      return out
     } catch (err) {
+      if (err instanceof OutputLimitError) {
+        const cause: DecompressedSizeCause = { kind: 'decompressed-size', limit, err }
+        throw new SeglogError(
+          'CORRUPT_LOG',
+          `records decompress as ${name} to more than ${limit} bytes, the most allowed here: ${err.message}`,
+          { cause },
+        )
+      }
       const detail = err instanceof Error ? err.message : String(err)
       throw new SeglogError('CORRUPT_LOG', `records do not decompress as ${name}: ${detail}`, { cause: err })
     }

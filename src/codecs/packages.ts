@@ -10,6 +10,7 @@
  * the package and the install command.
  */
 import { createRequire } from 'node:module'
+import type { BoundedCodec } from './limit.js'
 
 /** Loads a package by name the way `require` does; tests pass one that fails, to stand for a missing package. */
 export type PackageLoader = (name: string) => unknown
@@ -66,11 +67,9 @@ export type Direction = 'compress' | 'decompress'
  * A built-in codec whose implementation may come from an optional package: `compress`/`decompress` call it once
  * `missing` said it is there (each loads its package on first use).
  */
-export interface LoadableCodec {
+export interface LoadableCodec extends BoundedCodec {
   /** Null when `direction` works here; else why not (the missing package and how to install it). */
   missing(direction: Direction): string | null
-  compress(data: Buffer): Buffer
-  decompress(data: Buffer): Buffer
 }
 
 /** A Buffer over a Uint8Array's bytes, without a copy. */

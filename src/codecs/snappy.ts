@@ -18,8 +18,10 @@
  * which every Kafka client reads. Raw snappy comes from the `snappyjs` package (pure JavaScript, loaded on first
  * use). Every length is checked against the bytes there: a block whose declared uncompressed length is more than a
  * snappy stream of its size can expand to (a 3-byte copy yields at most 64 bytes) is refused before anything is
- * allocated.
+ * allocated. The output bound is checked the same way: every block declares its exact output length up front, so
+ * the sum over the blocks is compared with it before any block is decoded (and snappyjs allocates exactly that).
  */
+import { checkBound } from './limit.js'
 import { asBuffer, functionOf, type LoadableCodec, OptionalPackage, type PackageLoader } from './packages.js'
 
 export const XERIAL_MAGIC: Readonly<Buffer> = Buffer.from([0x82, 0x53, 0x4e, 0x41, 0x50, 0x50, 0x59, 0x00])
@@ -88,17 +90,42 @@ export function snappyCodec(load: PackageLoader): LoadableCodec {
     }),
     load,
   )
-  const raw = (block: Buffer): Buffer => asBuffer(pkg.get()!.uncompress(block, maxExpansion(block.length)))
   return {
     missing: () => (pkg.get() === null ? pkg.why() : null),
     compress: (data) => {
       const f = pkg.get()!
       return xerialFrame(data, (block) => asBuffer(f.compress(block)))
     },
-    decompress: (data) => {
-      if (!isXerial(data)) return raw(data)
-      const blocks = xerialBlocks(data)
-      return blocks.length === 1 ? raw(blocks[0]) : Buffer.concat(blocks.map(raw))
+    decompress: (data, maxBytes) => {
+      const blocks = isXerial(data) ? xerialBlocks(data) : [data]
+      const lengths = blocks.map(declaredLength)
+      let total = 0
+      for (const n of lengths) total += n
+      checkBound(total, maxBytes, 'the snappy blocks declare')
+      const f = pkg.get()!
+      const out = blocks.map((block, i) => asBuffer(f.uncompress(block, lengths[i])))
+      return out.length === 1 ? out[0] : Buffer.concat(out, total)
     },
   }
+}
+
+/**
+ * The uncompressed length a raw snappy block declares (its leading varint, as snappyjs reads it); throws when it
+ * is not there or is more than the block can expand to.
+ */
+export function declaredLength(block: Buffer): number {
+  let length = 0
+  for (let i = 0; i < 5 && i < block.length; i++) {
+    const b = block[i]
+    length += (b & 0x7f) * 2 ** (7 * i)
+    if ((b & 0x80) === 0) {
+      if (length > maxExpansion(block.length)) {
+        throw new Error(
+          `a snappy block of ${block.length} bytes claims ${length} bytes of output, more than it can hold`,
+        )
+      }
+      return length
+    }
+  }
+  throw new Error(`a snappy block of ${block.length} bytes does not start with its uncompressed length`)
 }

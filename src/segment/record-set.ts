@@ -15,6 +15,13 @@
  *   A compressed batch is decompressed for this walk (Kafka does the same). When its codec is not available here
  *   the walk is skipped and the batch is stored as sent, CRC-checked, unless the topic needs to see its records
  *   (keys for compaction, values for a format): then COMPRESSION_UNSUPPORTED;
+ * - decompressed, at most `maxDecompressedBytes(maxBatchBytes)` bytes (INVALID_RECORD whose `cause.kind` is
+ *   `'decompressed-size'`), refused before more is built. Kafka names no such bound: its broker decompresses a
+ *   batch as a stream, one record at a time. This walk holds a batch's whole records section, so a small batch
+ *   that inflates a thousandfold (a "zip bomb": gzip reaches ~1000:1, lz4 ~250:1, zstd far more) must be stopped.
+ *   The bound is 64 times the largest batch the topic stores, and at least 64 MiB: real records compress by well
+ *   under 64:1 (text and JSON by 3–20), and Kafka's clients cut batches far below it (librdkafka at `batch.size`,
+ *   1 MB before compression; the Java client at `batch.size`, 16 KiB, after it);
  * - `requireKeys` (compacted topics): every record has a key; `checkValue`: every value passes (a topic format).
  *
  * Timestamps, as Kafka's broker stores them: under LogAppendTime each batch gets the append time as max timestamp
@@ -26,6 +33,7 @@
  *
  * Concurrency: pure functions over the caller's buffer; `stampRecordSet` writes into it.
  */
+import { constants } from 'node:buffer'
 import { SeglogError } from '../errors.js'
 import { crc32c } from './crc32c.js'
 import {
@@ -40,7 +48,6 @@ import {
   COMPRESSION_CODEC_MASK,
   CONTROL_FLAG_MASK,
   CRC_OFFSET,
-  type Decompressor,
   HEADER_SIZE_UP_TO_MAGIC,
   LAST_OFFSET_DELTA_OFFSET,
   MAGIC_OFFSET,
@@ -60,6 +67,21 @@ import {
 } from './record-batch.js'
 import type { Cursor } from './varint.js'
 
+/**
+ * Decompresses a records section by codec id to at most `maxBytes` bytes (CodecRegistry's `decompressor`):
+ * above it, a SeglogError whose `cause.kind` is `'decompressed-size'`.
+ */
+export type SetDecompressor = (codec: number, data: Buffer, maxBytes: number) => Buffer
+
+/** How far the records section of a batch of at most `maxBatchBytes` may decompress (see the module header). */
+export function maxDecompressedBytes(maxBatchBytes: number): number {
+  return Math.min(MAX_BUFFER_BYTES, Math.max(DECOMPRESSED_FLOOR_BYTES, DECOMPRESSED_PER_BATCH_BYTE * maxBatchBytes))
+}
+
+const DECOMPRESSED_FLOOR_BYTES = 64 * 1024 * 1024
+const DECOMPRESSED_PER_BATCH_BYTE = 64
+const MAX_BUFFER_BYTES = constants.MAX_LENGTH
+
 export interface RecordSetRules {
   /** Largest batch accepted (RECORD_TOO_LARGE above it). */
   maxBatchBytes: number
@@ -69,8 +91,11 @@ export interface RecordSetRules {
   requireKeys: boolean
   /** A value check (a topic format's decoder): why `value` cannot be stored, or null. */
   checkValue: ((value: Buffer | null) => string | null) | null
-  /** Decompresses a records section by codec id; without one, compressed batches are not walked. */
-  decompress: Decompressor | undefined
+  /**
+   * Decompresses a records section by codec id; without one, compressed batches are not walked. One that ignores
+   * `maxBytes` is still held to it, once it returned.
+   */
+  decompress: SetDecompressor | undefined
 }
 
 /** One batch of a checked set. */
@@ -102,7 +127,8 @@ function invalid(message: string, kind: string): SeglogError {
 
 /**
  * Checks a client's record set against the rules in the module header. Returns its batches; throws INVALID_RECORD
- * (with `cause.kind`: 'structure', 'crc', 'offsets', 'timestamp', 'codec', 'records', 'key' or 'value'),
+ * (with `cause.kind`: 'structure', 'crc', 'offsets', 'timestamp', 'codec', 'decompressed-size', 'records', 'key' or
+ * 'value'),
  * RECORD_TOO_LARGE or COMPRESSION_UNSUPPORTED naming the batch. Reads `set` only.
  */
 export function checkRecordSet(set: Buffer, rules: RecordSetRules): CheckedRecordSet {
@@ -183,16 +209,23 @@ function checkRecords(set: Buffer, at: number, size: number, count: number, wher
   const c: Cursor = { pos: at + RECORDS_OFFSET, end: at + size }
   if (codec !== 0) {
     const needed = rules.requireKeys || rules.checkValue !== null
+    const limit = maxDecompressedBytes(rules.maxBatchBytes)
     let plain: Buffer | null = null
     try {
-      if (rules.decompress !== undefined) plain = rules.decompress(codec, set.subarray(c.pos, c.end))
+      if (rules.decompress !== undefined) plain = rules.decompress(codec, set.subarray(c.pos, c.end), limit)
     } catch (err) {
+      if ((err as { cause?: { kind?: unknown } } | null)?.cause?.kind === 'decompressed-size') {
+        throw tooLargeDecompressed(where, codec, limit, rules.maxBatchBytes, err)
+      }
       if (!(err instanceof SeglogError) || err.code !== 'COMPRESSION_UNSUPPORTED') {
         const why = err instanceof Error ? err.message : String(err)
         throw new SeglogError('INVALID_RECORD', `${where} does not decompress: ${why}`, {
           cause: { kind: 'codec', err },
         })
       }
+    }
+    if (plain !== null && plain.length > limit) {
+      throw tooLargeDecompressed(where, codec, limit, rules.maxBatchBytes, null)
     }
     if (plain === null) {
       if (needed) {
@@ -234,6 +267,15 @@ function checkRecords(set: Buffer, at: number, size: number, count: number, wher
   }
   if (c.pos !== c.end) throw invalid(`${where}: ${c.end - c.pos} bytes follow its ${count} records`, 'records')
   return max
+}
+
+function tooLargeDecompressed(where: string, codec: number, limit: number, maxBatch: number, err: unknown) {
+  return new SeglogError(
+    'INVALID_RECORD',
+    `${where} decompresses (codec ${codec}) to more than ${limit} bytes, the most a batch's records may take here ` +
+      `(64 times the largest batch, ${maxBatch} bytes, and at least 64 MiB); no more than that was decompressed`,
+    { cause: { kind: 'decompressed-size', limit, err } },
+  )
 }
 
 /**
