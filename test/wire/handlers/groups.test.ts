@@ -291,7 +291,10 @@ describe('Offsets over the wire', () => {
   it('resolves the reset sentinels -1 (latest) and -2 (earliest) that admin tools commit to the log end and start', async () => {
     served = await serve()
     await served.log.createTopic('t', { partitions: 2, config: { format: 'binary' } })
-    await served.log.append('t', [0, 1, 2].map((i) => ({ value: Buffer.from(`v${i}`), partition: 0 })))
+    await served.log.append(
+      't',
+      [0, 1, 2].map((i) => ({ value: Buffer.from(`v${i}`), partition: 0 })),
+    )
     await served.log.append('t', [{ value: Buffer.from('w'), partition: 1 }])
     await served.log.deleteRecords('t', 0, 1)
     const c = await served.connect()
