@@ -5,15 +5,18 @@
  * `main.ts` finds it by that name, so adding a command is adding its file. Arguments are
  * `<positional>... [--name value | --name=value | --flag]...` in any order; `--` ends the options. An option the
  * command does not declare, a value missing after `--name`, or a value given to a flag is a `UsageError`
- * (exit code 2, with the command's usage line).
+ * (exit code 2, with the command's usage line). A `list` option may be given several times; its values are kept
+ * in order (`--config a=1 --config b=2`).
  */
 
-export type OptionKind = 'value' | 'flag'
+export type OptionKind = 'value' | 'flag' | 'list'
 
 export interface ParsedArgs {
   positionals: string[]
   /** Values of `value` options as given (the last one wins), and `true` for flags that were given. */
   options: Record<string, string | true>
+  /** Every value of each `list` option, in the order given. */
+  lists: Record<string, string[]>
 }
 
 /** Where a command writes: one call per line (a trailing newline is added). */
@@ -47,6 +50,7 @@ export function parseArgs(argv: readonly string[], declared: Readonly<Record<str
   const kinds: Record<string, OptionKind> = { ...COMMON_OPTIONS, ...declared }
   const positionals: string[] = []
   const options: Record<string, string | true> = {}
+  const lists: Record<string, string[]> = {}
   let onlyPositionals = false
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]
@@ -74,9 +78,10 @@ export function parseArgs(argv: readonly string[], declared: Readonly<Record<str
       if (value === undefined || value.startsWith('--')) throw new UsageError(`--${name} needs a value`)
       i++
     }
-    options[name] = value
+    if (kind === 'list') (lists[name] ??= []).push(value)
+    else options[name] = value
   }
-  return { positionals, options }
+  return { positionals, options, lists }
 }
 
 /** The command's single directory argument (UsageError when there is none, or more than `max` positionals). */

@@ -70,8 +70,18 @@ export function readOnlyFileSystem(inner: FileSystem): FileSystem {
 /** Device, inode and birth time of the file at `path`, or null when there is none. */
 export function fileIdentity(path: string): string | null {
   try {
-    const st = nodeFs.statSync(path, { bigint: true, throwIfNoEntry: false })
-    return st === undefined ? null : `${st.dev}:${st.ino}:${st.birthtimeNs}`
+    const st = nodeFs.statSync(path, { throwIfNoEntry: false })
+    return st === undefined ? null : `${st.dev}:${st.ino}:${st.birthtimeMs}`
+  } catch {
+    return null
+  }
+}
+
+/** The inode and modification time of a directory (its entries change its mtime), or null. */
+export function dirStamp(path: string): { stamp: string; mtimeMs: number } | null {
+  try {
+    const st = nodeFs.statSync(path, { throwIfNoEntry: false })
+    return st === undefined ? null : { stamp: `${st.dev}:${st.ino}:${st.mtimeMs}`, mtimeMs: st.mtimeMs }
   } catch {
     return null
   }

@@ -30,7 +30,7 @@ import type { EngineContext, PartitionState, TopicState } from './context.js'
 import type { TopicRecord } from './metadata.js'
 import type { TopicLookup } from './reads.js'
 import { NOT_A_DIR, parseDirName, partitionDirName, readTopicFile, type TopicFileRead } from './topic-dirs.js'
-import type { TopicDescription } from './topics.js'
+import type { PartitionDescription, TopicDescription } from './topics.js'
 
 /** What the view needs from the read-only engine. */
 export interface ReadOnlyTopicsHost {
@@ -39,6 +39,8 @@ export interface ReadOnlyTopicsHost {
   readonly defaults: Partial<TopicConfig>
   /** Identity of a file (see read-only-fs.ts), to read only the topic files that changed. */
   fileIdentity(path: string): string | null
+  /** Stamp of a directory (inode and mtime, see read-only-fs.ts), to tell that its entries did not change. */
+  dirStamp(path: string): { stamp: string; mtimeMs: number } | null
   /** Opens a partition's log read-only. */
   openLog(topic: TopicState, partition: number, dir: string): PartitionLog
   /** The first waiter of a partition arrived: follow its directory. */
@@ -86,6 +88,32 @@ export class ReadOnlyPartition implements PartitionState {
   }
 }
 
+/** A partition's description whose log fields are read on first access (see `describe`). */
+function lazyDescription(p: PartitionState): PartitionDescription {
+  let read: Omit<PartitionDescription, 'partition'> | null = null
+  const load = (): Omit<PartitionDescription, 'partition'> => {
+    if (read === null) {
+      p.log.refresh()
+      const segs = p.log.segmentInfos()
+      read = {
+        logStartOffset: p.log.logStartOffset,
+        logEndOffset: p.log.logEndOffset,
+        segments: segs.length,
+        bytes: segs.reduce((a, s) => a + s.size, 0),
+      }
+    }
+    return read
+  }
+  const d = { partition: p.index } as PartitionDescription
+  for (const field of ['logStartOffset', 'logEndOffset', 'segments', 'bytes'] as const) {
+    Object.defineProperty(d, field, { enumerable: true, get: () => load()[field] })
+  }
+  return d
+}
+
+/** How long after a directory's last change its mtime is trusted to tell a later change (coarse kernel clock). */
+const SETTLED_MS = 50
+
 interface FileEntry {
   identity: string | null
   read: TopicFileRead
@@ -105,12 +133,28 @@ export class ReadOnlyTopics implements TopicLookup {
   private readonly topics = new Map<string, TopicState>()
   /** The last read of each partition directory's topic file, by directory name. */
   private readonly files = new Map<string, FileEntry>()
+  /** The root directory's stamp when it was last listed, and when that was (`refreshNames`). */
+  private listed: { stamp: string; mtimeMs: number; at: number } | null = null
 
   constructor(private readonly host: ReadOnlyTopicsHost) {}
+
+  /**
+   * The set of topics as of now, for `listTopics`: which topics exist changes only with the root directory's
+   * entries (partition directories renamed in and out), so an unchanged root is not listed again. Its mtime has the
+   * kernel's coarse clock: a listing taken within a few milliseconds of the last change does not count as settled.
+   */
+  refreshNames(): void {
+    const now = this.host.dirStamp(this.host.ctx.realDir)
+    const l = this.listed
+    if (now !== null && l !== null && now.stamp === l.stamp && l.at - l.mtimeMs > SETTLED_MS) return
+    this.refresh()
+  }
 
   /** Reads the directory again (see the header). IO_ERROR when the directory cannot be listed. */
   refresh(): void {
     const { fs, realDir } = this.host.ctx
+    const stamp = this.host.dirStamp(realDir)
+    this.listed = stamp === null ? null : { ...stamp, at: Date.now() }
     let names: string[]
     try {
       names = fs.readdir(realDir)
@@ -250,23 +294,40 @@ export class ReadOnlyTopics implements TopicLookup {
     return [...this.topics.keys()].sort()
   }
 
-  /** As the owner's `describeTopic`, each partition's log brought up to date first. */
+  /**
+   * Brings one topic up to date: its topic files are looked at again (a stat each), and the whole view is
+   * refreshed when one changed, a partition directory went, or the topic is not known.
+   */
+  refreshTopic(name: string): void {
+    const t = this.topics.get(name)
+    if (t === undefined) {
+      this.refresh()
+      return
+    }
+    const { realDir } = this.host.ctx
+    for (let p = 0; p <= t.partitions.length; p++) {
+      const dirName = partitionDirName(name, p)
+      const identity = this.host.fileIdentity(nodePath.join(realDir, dirName, TOPIC_FILE))
+      const known = this.files.get(dirName)
+      // One directory past the partition count is looked for too: a topic that grew.
+      const changed =
+        p === t.partitions.length
+          ? identity !== null
+          : identity === null || known === undefined || known.identity !== identity
+      if (changed) {
+        this.refresh()
+        return
+      }
+    }
+  }
+
+  /**
+   * As the owner's `describeTopic`. The config is the view's; each partition's offsets, segments and bytes are read
+   * (the log opened and brought up to date) when first looked at, all four at once, so describing a topic of many
+   * partitions for its config or partition count opens none of them.
+   */
   describe(name: string): TopicDescription {
     const t = this.topic(name)
-    return {
-      name,
-      config: { ...t.config },
-      partitions: t.partitions.map((p) => {
-        p.log.refresh()
-        const segs = p.log.segmentInfos()
-        return {
-          partition: p.index,
-          logStartOffset: p.log.logStartOffset,
-          logEndOffset: p.log.logEndOffset,
-          segments: segs.length,
-          bytes: segs.reduce((a, s) => a + s.size, 0),
-        }
-      }),
-    }
+    return { name, config: { ...t.config }, partitions: t.partitions.map(lazyDescription) }
   }
 }

@@ -36,7 +36,7 @@ import { BatchCache } from '../segment/batch-cache.js'
 import type { EngineContext, TopicState } from './context.js'
 import { type EngineEvent, type EngineStatus, type ListenOptions, type SeglogOptions, TEST_HOOKS } from './options.js'
 import { Follower } from './read-only-follow.js'
-import { fileIdentity, readOnlyFileSystem } from './read-only-fs.js'
+import { dirStamp, fileIdentity, readOnlyFileSystem } from './read-only-fs.js'
 import { MetaSnapshot } from './read-only-groups.js'
 import { type ReadOnlyPartition, ReadOnlyTopics } from './read-only-topics.js'
 import { type ReadOptions, Reads, type StreamOptions } from './reads.js'
@@ -104,6 +104,7 @@ export class ReadOnlySeglog implements SeglogSurface {
       track: (work) => work,
     }
     const ctx = this.#ctx
+    // An injected file system (tests) is not the one node:fs sees: without identities every file is read again.
     const identity = hooks.fs === undefined ? fileIdentity : () => null
     this.#follower = new Follower({
       refresh: (p) => p.log.refresh(),
@@ -114,6 +115,7 @@ export class ReadOnlySeglog implements SeglogSurface {
       ctx,
       defaults: engineDefaults,
       fileIdentity: identity,
+      dirStamp: hooks.fs === undefined ? dirStamp : () => null,
       openLog: (topic: TopicState, partition: number, dir: string) =>
         PartitionLog.openReadOnly(dir, {
           config: logConfigOf(topic.config),
@@ -189,13 +191,14 @@ export class ReadOnlySeglog implements SeglogSurface {
 
   listTopics(): string[] {
     this.assertOpen()
-    this.#topics.refresh()
+    this.#topics.refreshNames()
     return this.#topics.names()
   }
 
+  /** As the owner's; each partition's offsets, segments and bytes are read when first looked at (read-only-topics.ts). */
   describeTopic(name: string): TopicDescription {
     this.assertOpen()
-    this.#topics.refresh()
+    this.#topics.refreshTopic(name)
     return this.#topics.describe(name)
   }
 

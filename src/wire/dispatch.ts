@@ -4,6 +4,7 @@
  */
 import { type DispatchTable, unsupportedApiVersionsBody } from './connection.js'
 import type { ApiEntry } from './handler.js'
+import { alterConfigsApi } from './handlers/alter-configs.js'
 import { apiVersionsApi } from './handlers/api-versions.js'
 import { deleteRecordsApi } from './handlers/delete-records.js'
 import { describeConfigsApi } from './handlers/describe-configs.js'
@@ -38,6 +39,7 @@ export function createDispatch(host: BrokerHost, advertiser: Advertiser): Dispat
     deleteRecordsApi,
     initProducerIdApi(),
     describeConfigsApi,
+    alterConfigsApi,
     createPartitionsApi,
   ]) {
     add(e)

@@ -28,6 +28,7 @@ export const ApiKey = Object.freeze({
   DeleteRecords: 21,
   InitProducerId: 22,
   DescribeConfigs: 32,
+  AlterConfigs: 33,
   CreatePartitions: 37,
   DeleteGroups: 42,
 } as const)
@@ -60,6 +61,7 @@ export const VERSIONS: Readonly<Record<ApiName, VersionRange>> = Object.freeze({
   DeleteRecords: { min: 0, max: 1 },
   InitProducerId: { min: 0, max: 1 },
   DescribeConfigs: { min: 0, max: 2 },
+  AlterConfigs: { min: 0, max: 1 },
   CreatePartitions: { min: 0, max: 1 },
   DeleteGroups: { min: 0, max: 1 },
 })

@@ -1,0 +1,73 @@
+/**
+ * `seglog topics <dir> [--json]`: the directory's topics, one per line: name, partition count, value format,
+ * cleanup policy, retention. Read-only (works on a directory another process owns) and quick: it reads the topic
+ * files and opens no partition (`topic describe` shows offsets and sizes).
+ *
+ * `--json` lines: `{ name, partitions, format, cleanupPolicy, retentionMs, retentionBytes }`.
+ */
+import { type Command, UsageError } from './command.js'
+import { openReader } from './support/access.js'
+import { positionals, printHelp } from './support/args.js'
+import { printTable } from './support/output.js'
+
+const HELP = `
+Lists the topics of a seglog directory: name, partitions, format, cleanup policy and retention. It opens the
+directory read-only, so it works while another process owns it, and changes nothing.
+
+  --json   one JSON object per topic: {name, partitions, format, cleanupPolicy, retentionMs, retentionBytes}
+
+Example: seglog topics ./data`
+
+function retention(ms: number): string {
+  if (ms < 0 || ms >= Number.MAX_SAFE_INTEGER) return 'forever'
+  const units: [number, string][] = [
+    [86_400_000, 'd'],
+    [3_600_000, 'h'],
+    [60_000, 'min'],
+    [1000, 's'],
+  ]
+  for (const [size, unit] of units) if (ms >= size && ms % size === 0) return `${ms / size} ${unit}`
+  return `${ms} ms`
+}
+
+export const command: Command = {
+  usage: 'topics <dir> [--json]',
+  summary: 'list the topics (name, partitions, format, cleanup policy, retention)',
+  options: { help: 'flag' },
+  async run(args, io) {
+    if (args.options.help === true) return printHelp(io, command, HELP)
+    const [dir] = positionals(args, ['directory'])
+    if (args.positionals.length !== 1) throw new UsageError('expected just the directory')
+    const log = await openReader(dir)
+    try {
+      const topics = log.listTopics().map((name) => {
+        const { config, partitions } = log.describeTopic(name)
+        return {
+          name,
+          partitions: partitions.length,
+          format: config.format,
+          cleanupPolicy: config.cleanupPolicy,
+          retentionMs: config.retentionMs,
+          retentionBytes: config.retentionBytes,
+        }
+      })
+      if (args.options.json === true) for (const t of topics) io.out(JSON.stringify(t))
+      else {
+        printTable(
+          io,
+          ['TOPIC', 'PARTITIONS', 'FORMAT', 'CLEANUP', 'RETENTION'],
+          topics.map((t) => [
+            t.name,
+            String(t.partitions),
+            t.format,
+            t.cleanupPolicy,
+            t.retentionBytes >= 0 ? `${retention(t.retentionMs)}, ${t.retentionBytes} B` : retention(t.retentionMs),
+          ]),
+        )
+      }
+    } finally {
+      await log.close()
+    }
+    return 0
+  },
+}
