@@ -18,7 +18,14 @@ import { type Message, type Seglog, SeglogError, type ValueFormatName } from '..
 import { type Command, type ParsedArgs, UsageError } from './command.js'
 import { closeAccess, openReader, openWriter, via, type WriteAccess } from './support/access.js'
 import { positionals, printHelp } from './support/args.js'
-import { type InputRecord, jsonRecord, nativeMessage, plainRecord, storedValue } from './support/records.js'
+import {
+  type InputRecord,
+  jsonRecord,
+  nativeMessage,
+  nativeValue,
+  plainRecord,
+  storedValue,
+} from './support/records.js'
 import type { WireClient } from './support/wire-client.js'
 
 const HELP = `
@@ -195,22 +202,33 @@ export const command: Command = {
       const wire = access.kind === 'listener' ? new WireProducer(access.client, topic, format, partitions) : null
       for await (const chunk of lines()) {
         const batch: { r: InputRecord; line: number }[] = []
+        let bad: unknown = null
         for (const line of chunk) {
           lineNo++
           if (jsonInput && line.trim() === '') continue
-          batch.push({ r: jsonInput ? jsonRecord(line, lineNo) : plainRecord(line, separator), line: lineNo })
+          try {
+            const r = jsonInput ? jsonRecord(line, lineNo) : plainRecord(line, separator)
+            nativeValue(format, r.value, lineNo)
+            batch.push({ r, line: lineNo })
+          } catch (err) {
+            // The lines before a bad one are produced; the bad one ends the command.
+            bad = err
+            break
+          }
         }
-        if (batch.length === 0) continue
-        const sent =
-          wire === null
-            ? await sendNative((access as { log: Seglog }).log, topic, format, batch, partition, acks)
-            : await wire.send(batch, partition, acks)
-        for (const s of sent) {
-          const o = offsets.get(s.partition)
-          if (o === undefined) offsets.set(s.partition, { first: s.offset, last: s.offset })
-          else o.last = s.offset
+        if (batch.length > 0) {
+          const sent =
+            wire === null
+              ? await sendNative((access as { log: Seglog }).log, topic, format, batch, partition, acks)
+              : await wire.send(batch, partition, acks)
+          for (const s of sent) {
+            const o = offsets.get(s.partition)
+            if (o === undefined) offsets.set(s.partition, { first: s.offset, last: s.offset })
+            else o.last = s.offset
+          }
+          records += batch.length
         }
-        records += batch.length
+        if (bad !== null) throw bad
       }
     } finally {
       await closeAccess(access)

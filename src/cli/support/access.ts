@@ -9,6 +9,12 @@
  *   it), the write goes through that listener over Kafka's protocol. Otherwise the command fails with
  *   ENGINE_LOCKED naming the owner's pid and how to give it a listener. The lock is never taken from a running
  *   owner, and nothing is written before one of the two ways is settled.
+ *
+ * Whether another process owns the directory is found out before any open is tried, because trying is not free:
+ * LevelDB rotates the lock store's info log (`.seglog/lock/LOG`) before it finds the lock taken. On Linux the
+ * kernel's table of file locks (`/proc/locks`) tells whether a process holds the lock of `.seglog/lock/LOCK`, and
+ * which; elsewhere a live pid in `owner.json` counts as an owner. Only a directory found free is opened (and an
+ * owner that came in between is still told apart by the open's own ENGINE_LOCKED).
  */
 import * as fs from 'node:fs'
 import * as path from 'node:path'
@@ -40,6 +46,45 @@ function clusterIdOf(dir: string): string | null {
     return typeof id === 'string' ? id : null
   } catch {
     return null
+  }
+}
+
+/**
+ * The pid holding the ownership lock of `dir`: a number, null when nobody holds it, undefined when this system
+ * cannot tell (no `/proc/locks`).
+ */
+function lockHolder(dir: string): number | null | undefined {
+  let locks: string
+  try {
+    locks = fs.readFileSync('/proc/locks', 'utf8')
+  } catch {
+    return undefined
+  }
+  const st = fs.statSync(path.join(dir, '.seglog', 'lock', 'LOCK'), { throwIfNoEntry: false })
+  if (st === undefined) return null
+  const major = ((st.dev >> 8) & 0xfff) | (Math.floor(st.dev / 2 ** 32) & ~0xfff)
+  const minor = (st.dev & 0xff) | ((st.dev >> 12) & 0xfff00)
+  for (const line of locks.split('\n')) {
+    const m = /^\d+:\s+POSIX\s+\S+\s+\S+\s+(\d+)\s+([0-9a-f]+):([0-9a-f]+):(\d+)\s/.exec(line)
+    if (m === null) continue
+    if (Number(m[4]) === st.ino && Number.parseInt(m[2], 16) === major && Number.parseInt(m[3], 16) === minor) {
+      return Number(m[1])
+    }
+  }
+  return null
+}
+
+/** True when another live process owns `dir` (see the header). */
+function ownedElsewhere(dir: string, owner: OwnerInfo | null): boolean {
+  const holder = lockHolder(dir)
+  if (holder !== undefined) return holder !== null && holder !== process.pid
+  const pid = owner?.pid
+  if (typeof pid !== 'number' || pid === process.pid) return false
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
   }
 }
 
@@ -91,14 +136,33 @@ export async function openWriter(dir: string, what: string, options: { create?: 
   if (options.create !== true && !fs.existsSync(dir)) {
     throw new SeglogError('IO_ERROR', `${dir} does not exist`, { path: dir, errno: 'ENOENT' })
   }
+  let locked: SeglogError | null = null
+  const known = readOwner(dir)
+  if (ownedElsewhere(dir, known)) {
+    const holder = lockHolder(dir) ?? known?.pid
+    const host = known?.pid === holder && typeof known?.hostname === 'string' ? ` on ${known.hostname}` : ''
+    locked = new SeglogError('ENGINE_LOCKED', `${realPath(dir)} is owned by process ${holder ?? '(unknown)'}${host}`, {
+      path: dir,
+    })
+  } else {
+    try {
+      return { kind: 'directory', log: await Seglog.open(dir) }
+    } catch (err) {
+      if (!isSeglogError(err, 'ENGINE_LOCKED')) throw err
+      locked = err
+    }
+  }
+  const owner = readOwner(dir)
+  const client = await listenerOf(dir, owner)
+  if (client !== null && owner !== null) return { kind: 'listener', client, address: client.address, owner }
+  throw lockedError(locked, dir, owner, what)
+}
+
+function realPath(dir: string): string {
   try {
-    return { kind: 'directory', log: await Seglog.open(dir) }
-  } catch (err) {
-    if (!isSeglogError(err, 'ENGINE_LOCKED')) throw err
-    const owner = readOwner(dir)
-    const client = await listenerOf(dir, owner)
-    if (client !== null && owner !== null) return { kind: 'listener', client, address: client.address, owner }
-    throw lockedError(err, dir, owner, what)
+    return fs.realpathSync(dir)
+  } catch {
+    return dir
   }
 }
 
