@@ -14,7 +14,7 @@ import type { CliOutput } from '../command.js'
 
 /** The terminal's width when stdout is one, else null (nothing is cut). */
 export function terminalWidth(): number | null {
-  return process.stdout.isTTY ? (process.stdout.columns ?? 80) : null
+  return process.stdout.isTTY ? process.stdout.columns || 80 : null
 }
 
 function clip(text: string, width: number): string {
@@ -118,7 +118,7 @@ export class Progress {
     if (!force && now - this.last < 200) return
     this.last = now
     this.shown = true
-    const width = this.stream.columns ?? 80
+    const width = this.stream.columns || 80
     this.stream.write(`\r${clip(text(), width - 1)}\x1b[K`)
   }
 
