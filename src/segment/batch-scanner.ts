@@ -20,9 +20,10 @@
  * allocation, 1 MiB chunking and batch views would cost more than the point read itself (W4 is ~2 µs).
  *
  * Invariants: batches come out in file order, back to back from the start position (0 unless told); a batch is handed out only when it
- * passed the checks above; after the first problem `next()` returns null forever and `problem` says why. Chunks
- * are freshly allocated and never reused, so a view stays valid after later calls (compaction posts a run of
- * views that share one chunk). Not safe to share between callers; one scanner walks one file once.
+ * passed the checks above; after the first problem `next()` returns null forever and `problem` says why. The
+ * scanner holds on to no chunk but the current one, so a view stays valid after later calls for as long as the
+ * reader leaves its chunk alone (compaction reuses two chunk buffers in turn). Not safe to share between callers;
+ * one scanner walks one file once.
  */
 import { MAX_RELATIVE_OFFSET } from '../index/fixed-index.js'
 import {
@@ -139,9 +140,9 @@ export interface ScannedBatch {
 }
 
 /**
- * Reads `length` bytes at `position` into a new buffer. It must return all of them (the caller decides what a
- * short file means: CORRUPT_LOG for a segment, ABORTED for a compaction source that changed) and throws its own
- * typed error otherwise.
+ * Reads `length` bytes at `position` into a buffer the scanner may keep until its next read. It must return all
+ * of them (the caller decides what a short file means: CORRUPT_LOG for a segment, ABORTED for a compaction source
+ * that changed) and throws its own typed error otherwise.
  */
 export type ChunkReader = (position: number, length: number) => Buffer
 

@@ -18,7 +18,17 @@ import {
 } from '../../src/segment/record-batch.js'
 import { LogSegment } from '../../src/segment/segment.js'
 import { mulberry32 } from '../support/random.js'
-import { appendWorkload, jobFor, readAll, SMALL_LOG, TS_BASE, tempDir, tempFiles, toInput } from './support.js'
+import {
+  appendWorkload,
+  expectedAfterPass,
+  jobFor,
+  readAll,
+  SMALL_LOG,
+  TS_BASE,
+  tempDir,
+  tempFiles,
+  toInput,
+} from './support.js'
 
 const NOW = TS_BASE + 10_000_000
 let dir: string
@@ -90,6 +100,23 @@ describe('runCleanJob', () => {
       fs.rmSync(copy, { recursive: true, force: true })
     }
     expect(indexed).toBeGreaterThan(10)
+  })
+
+  it('cleans segments that span several read chunks record for record (seed 0xc4)', async () => {
+    // 3 MiB segments: each is read in 1 MiB chunks through the pass's two reused buffers, and large survivors'
+    // output goes through the writer's staging buffer more than once.
+    const log = await PartitionLog.open(dir, { config: { ...SMALL_LOG, segmentBytes: 3 * 1024 * 1024 } })
+    const rng = mulberry32(0xc4)
+    const written = appendWorkload(log, rng, 160_000, { keys: 30_000, maxBatch: 50 })
+    log.roll()
+    written.push(...appendWorkload(log, rng, 10, { keys: 30_000 }))
+    const job = jobFor(log, NOW)
+    expect(job.segments.filter((s) => s.size > 2 * 1024 * 1024).length).toBeGreaterThanOrEqual(2)
+    const result = await runCleanJob(job)
+    expect(result.bytesAfter).toBeGreaterThan(1024 * 1024)
+    log.replaceSegments(result.newSegments, result.replacedBaseOffsets)
+    expect(readAll(log)).toEqual(expectedAfterPass(written, 0, result.endOffset))
+    await log.close()
   })
 
   it('keeps the last batch of a group as a bare header when none of its records survive', async () => {
