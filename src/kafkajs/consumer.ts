@@ -276,6 +276,8 @@ export class FacadeConsumer implements Consumer {
       remote.on(name, (e: InstrumentationEvent<unknown>) => {
         if (name === CONSUMER_EVENTS.CRASH) {
           const p = (e as ConsumerCrashEvent).payload
+          // A crash that does not restart leaves kafkajs's consumer stopped (subscribe is allowed again).
+          if (!p.restart) this.#running = false
           this.#instrumentation.forward({ ...e, payload: { ...p, error: fromKafkaJS(p.error) } })
         } else this.#instrumentation.forward(e)
       })

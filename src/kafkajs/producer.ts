@@ -17,7 +17,7 @@
  */
 
 import { decodeValue } from '../internal.js'
-import type { Message as NativeMessage, Producer as NativeProducer } from '../main.js'
+import type { Message as NativeMessage, Producer as NativeProducer, Seglog } from '../main.js'
 import { checkCompression } from './compression.js'
 import { type KafkaContext, partitionMetadata, type TopicFacts, topicFacts } from './context.js'
 import type { Backend, Lease } from './directory.js'
@@ -233,16 +233,24 @@ export class FacadeProducer implements Producer {
     if (acks !== -1 && acks !== 0 && acks !== 1) {
       throw protocolError(21, `acks must be -1, 0 or 1, got ${String(acks)}`)
     }
+    const backend = this.#lease?.backend
+    const native = this.#native
+    if (backend?.kind !== 'local' || native === null) throw new KafkaJSError('The producer is disconnected')
     const merged = new Map<string, Message[]>()
     for (const { topic, messages } of topicMessages) merged.set(topic, [...(merged.get(topic) ?? []), ...messages])
-    const results = await Promise.all([...merged].map(([topic, messages]) => this.#sendTopic(topic, messages, acks)))
+    const results = await Promise.all(
+      [...merged].map(([topic, messages]) => this.#sendTopic(backend.log, native, topic, messages, acks)),
+    )
     return acks === 0 ? [] : results.flat()
   }
 
-  async #sendTopic(topic: string, messages: Message[], acks: -1 | 0 | 1): Promise<RecordMetadata[]> {
-    const native = this.#native!
-    const log = this.#lease!.backend.kind === 'local' ? this.#lease!.backend.log : null
-    if (log === null) throw new KafkaJSError('The producer is disconnected')
+  async #sendTopic(
+    log: Seglog,
+    native: NativeProducer,
+    topic: string,
+    messages: Message[],
+    acks: -1 | 0 | 1,
+  ): Promise<RecordMetadata[]> {
     const facts = await this.#topic(log, topic)
     const metadata = partitionMetadata(facts.partitions)
     const prepared: NativeMessage[] = messages.map((m, i) => {
@@ -293,7 +301,7 @@ export class FacadeProducer implements Producer {
   }
 
   /** The topic's facts, creating it (binary) when missing and allowed. */
-  async #topic(log: NonNullable<Parameters<typeof topicFacts>[0]>, topic: string): Promise<TopicFacts> {
+  async #topic(log: Seglog, topic: string): Promise<TopicFacts> {
     const cached = this.#facts.get(topic)
     if (cached !== undefined && Date.now() - cached.at < FACTS_TTL_MS) return cached.facts
     let facts: TopicFacts | undefined

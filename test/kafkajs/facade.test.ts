@@ -124,6 +124,36 @@ describe('seglog/kafkajs: the directory', () => {
     expect((await owner.read('through', 0, 0))[0].value).toEqual(Buffer.from('x'))
   })
 
+  it("through another owner's listener, kafkajs's errors and CRASH errors arrive as the facade's classes", async () => {
+    const owner = await Seglog.open(dir, { listen: { port: 0 } })
+    cleanups.push(() => owner.close())
+    const k = kafka()
+    const admin = later(k.admin())
+    await admin.connect()
+    await admin.createTopics({ topics: [{ topic: 'remote', numPartitions: 2 }] })
+    const shrink = await rejection(admin.createPartitions({ topicPartitions: [{ topic: 'remote', count: 1 }] }))
+    expect(shrink).toBeInstanceOf(KafkaJSProtocolError)
+    expect(shrink.type).toBe('INVALID_PARTITIONS')
+    const producer = later(k.producer())
+    await producer.connect()
+    await producer.send({ topic: 'remote', messages: [{ value: 'x', partition: 0 }] })
+    const consumer = later(
+      k.consumer(groupConfig('remote', { retry: { retries: 0, restartOnFailure: async () => false } })),
+    )
+    const crash = deferred<Error>()
+    consumer.on(consumer.events.CRASH, (e) => crash.resolve(e.payload.error))
+    await consumer.connect()
+    await consumer.subscribe({ topics: ['remote'], fromBeginning: true })
+    await consumer.run({
+      eachMessage: async () => {
+        throw new Error('remote boom')
+      },
+    })
+    const error = await crash.promise
+    expect(error).toBeInstanceOf(KafkaJSNumberOfRetriesExceeded)
+    expect(error).toBeInstanceOf(KafkaJSError)
+  })
+
   it('opens the directory listening when SEGLOG_LISTEN is set, so kafkajs reaches what the facade owns', async () => {
     const saved = process.env.SEGLOG_LISTEN
     process.env.SEGLOG_LISTEN = '127.0.0.1:0'

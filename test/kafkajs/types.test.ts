@@ -4,7 +4,6 @@
  * replaced, and must report nothing. (test/kafkajs/types/contract.ts, checked by `npm run typecheck`, is the
  * member-by-member contract; this is the whole-program check.)
  */
-import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import ts from 'typescript'
