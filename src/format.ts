@@ -58,7 +58,8 @@
  * `{ a: 'x' }` and `{ a: ['x'] }` both read back as `{ a: <Buffer 78> }`. The object keeps each key's values in
  * order; the interleaving of different keys is not expressed (an object's key order is its own).
  */
-import { addExtension, type Options as MsgpackrOptions, Packr, Unpackr } from 'msgpackr'
+import { createRequire } from 'node:module'
+import type * as Msgpackr from 'msgpackr'
 import { SeglogError } from './errors.js'
 import type { RecordHeader } from './segment/record-batch.js'
 
@@ -81,6 +82,8 @@ export function isValueFormat(x: unknown): x is ValueFormat {
 
 class InvalidDateError extends Error {}
 
+type MsgpackrOptions = Msgpackr.Options
+
 const PACK_OPTIONS: MsgpackrOptions = {
   useRecords: false, // objects as standard maps, never the record extension
   moreTypes: false, // no msgpackr-only extensions for Set, Error, typed arrays ...
@@ -90,15 +93,44 @@ const PACK_OPTIONS: MsgpackrOptions = {
     throw new InvalidDateError('an invalid Date cannot be written as a msgpack timestamp')
   },
 }
-const packr = new Packr(PACK_OPTIONS)
+interface MsgpackCodec {
+  packr: Msgpackr.Packr
+  /**
+   * For values with an `undefined` property (the walk tells): leaves it out, as JSON. Slower, hence separate.
+   * (`skipValues` is in msgpackr's README options but missing from its type declarations.)
+   */
+  skippingPackr: Msgpackr.Packr
+  unpackr: Msgpackr.Unpackr
+  /** For maps with keys that cannot be property keys: decode maps as Maps, then turn the convertible ones back. */
+  mapUnpackr: Msgpackr.Unpackr
+}
+
+let msgpackCodec: MsgpackCodec | null = null
+
 /**
- * For values with an `undefined` property (the walk tells): leaves it out, as JSON. Slower, hence separate.
- * (`skipValues` is in msgpackr's README options but missing from its type declarations.)
+ * msgpackr, loaded on the first msgpack value: it costs ~20 ms to load, which a process that never meets one (the
+ * CLI listing topics, a binary-only app) does not pay. Loaded as CommonJS (`require`) so the first use is
+ * synchronous; only this module uses msgpackr, so its one instance holds the Map extension.
  */
-const skippingPackr = new Packr({ ...PACK_OPTIONS, skipValues: [undefined] } as MsgpackrOptions)
-const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true })
-/** For maps with keys that cannot be property keys: decode maps as Maps, then turn the convertible ones back. */
-const mapUnpackr = new Unpackr({ useRecords: false, mapsAsObjects: false })
+function msgpack(): MsgpackCodec {
+  if (msgpackCodec !== null) return msgpackCodec
+  const { addExtension, Packr, Unpackr } = createRequire(import.meta.url)('msgpackr') as typeof Msgpackr
+  const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true })
+  addExtension({
+    Class: BoxedMap,
+    type: MAP_EXTENSION_TYPE,
+    pack: (box: BoxedMap) => box.payload,
+    // msgpackr's unpack is re-entrant (it saves and restores its state), so the payload decodes in place.
+    unpack: (payload: Buffer) => new Map(unpackr.unpack(payload) as [unknown, unknown][]),
+  })
+  msgpackCodec = {
+    packr: new Packr(PACK_OPTIONS),
+    skippingPackr: new Packr({ ...PACK_OPTIONS, skipValues: [undefined] } as MsgpackrOptions),
+    unpackr,
+    mapUnpackr: new Unpackr({ useRecords: false, mapsAsObjects: false }),
+  }
+  return msgpackCodec
+}
 
 const MAX_DEPTH = 1000
 
@@ -119,19 +151,12 @@ class BoxedMap {
   constructor(readonly payload: Buffer) {}
 }
 
-addExtension({
-  Class: BoxedMap,
-  type: MAP_EXTENSION_TYPE,
-  pack: (box: BoxedMap) => box.payload,
-  // msgpackr's unpack is re-entrant (it saves and restores its state), so the payload decodes in place.
-  unpack: (payload: Buffer) => new Map(unpackr.unpack(payload) as [unknown, unknown][]),
-})
-
 /** A copy of `value` with every Map replaced by a BoxedMap (msgpackr writes Maps natively before extensions). */
 function boxMaps(value: unknown): unknown {
   if (value === null || typeof value !== 'object') return value
   if (value instanceof Map) {
     const pairs = [...value].map(([k, v]) => [boxMaps(k), boxMaps(v)])
+    const { packr, skippingPackr } = msgpack()
     return new BoxedMap((sawUndefinedProperty ? skippingPackr : packr).pack(pairs))
   }
   if (Array.isArray(value)) return value.map(boxMaps)
@@ -318,6 +343,7 @@ export function encodeValue(format: ValueFormat, value: unknown, index: number):
       const bad = findUnencodableTop(value)
       if (bad) throw invalidValue(index, format, bad)
       try {
+        const { packr, skippingPackr } = msgpack()
         return (sawUndefinedProperty ? skippingPackr : packr).pack(sawMap ? boxMaps(value) : value)
       } catch (err) {
         throw invalidValue(index, format, errorMessage(err), err)
@@ -375,6 +401,7 @@ function mapsToObjects(value: unknown): unknown {
 }
 
 function unpackMsgpack(bytes: Buffer): unknown {
+  const { unpackr, mapUnpackr } = msgpack()
   try {
     return unpackr.unpack(bytes)
   } catch (err) {

@@ -38,7 +38,7 @@ import type { Level } from 'level'
 import { type TopicConfig, type ValueFormatName, validateTopicConfig, validateTopicName } from '../config.js'
 import { corruptLog, ioError, SeglogError } from '../errors.js'
 import { type FileSystem, writeFileAtomic } from '../io/file-system.js'
-import { inspectStore } from './metadata-check.js'
+import type { inspectStore } from './metadata-check.js'
 
 export interface TopicRecord {
   name: string
@@ -228,9 +228,11 @@ export class MetadataStore {
 
   /** Checks the store's files (owning the directory) and applies the repairs that lose nothing acknowledged. */
   private static async prepare(fsys: FileSystem, location: string): Promise<MetadataRepair[]> {
+    // Loaded with the store, like `level`: parsing topic records (read-only opens) needs neither.
+    const check = await import('./metadata-check.js')
     let inspection: ReturnType<typeof inspectStore>
     try {
-      inspection = inspectStore(fsys, location)
+      inspection = check.inspectStore(fsys, location)
     } catch (err) {
       throw ioError(err, 'check metadata store', location)
     }

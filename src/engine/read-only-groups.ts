@@ -19,10 +19,10 @@
 import * as nodeFs from 'node:fs'
 import * as os from 'node:os'
 import * as nodePath from 'node:path'
-import { OffsetStore } from '../clients/offset-store.js'
+import type { OffsetStore } from '../clients/offset-store.js'
 import { ioError, SeglogError } from '../errors.js'
 import { type FileSystem, nodeFileSystem } from '../io/file-system.js'
-import { MetadataStore } from './metadata.js'
+import type { MetadataStore } from './metadata.js'
 
 /** Files of a LevelDB that are not its data: its lock and its human-readable info logs. */
 const NOT_DATA = new Set(['LOCK', 'LOG', 'LOG.old'])
@@ -165,6 +165,11 @@ export class MetaSnapshot {
       }
       if (complete && this.listing()?.text === before.text) {
         try {
+          // Loaded on the first snapshot: a reader that never asks for group offsets never loads LevelDB.
+          const [{ MetadataStore }, { OffsetStore }] = await Promise.all([
+            import('./metadata.js'),
+            import('../clients/offset-store.js'),
+          ])
           const { store } = await MetadataStore.open(tmp, {
             fs: nodeFileSystem,
             lockedMessage: () => `the snapshot of ${this.location} in ${tmp} is in use`,

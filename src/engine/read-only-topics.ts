@@ -7,20 +7,21 @@
  * from. Reading them needs no lock, no LevelDB and no write, and sees each file whole (a rename replaces it).
  *
  * What a reader sees of a topic operation in progress: a topic exists once its `<topic>-<p>` directories do (an
- * owner renames `-create` directories into place after the commit); a deletion hides the topic from its first
- * rename to `-delete`; a config change shows once its topic files are rewritten. Per topic name the files are
- * reconciled as the owner's open does: the id that most directories hold, then the newest record of that id (the
- * highest epoch); a directory of another id or beyond the partition count is not a partition.
+ * owner renames `-create` directories into place after the commit); a deletion hides the topic once all its
+ * directories are renamed to `-delete` (one after another, before the commit); a config change or growth shows once partition 0's topic file is rewritten (the owner
+ * rewrites them in partition order, right after the commit). A topic's record is the sound topic file of its
+ * lowest-numbered partition directory: every directory holds the same record when no change is under way, and
+ * reading one file per topic keeps listing topics quick on directories of thousands of partitions.
  *
- * The view is refreshed on `refresh()` (listing and describing topics call it, and so does a lookup that misses):
- * only topic files whose identity changed are read again. A partition's log is opened (read-only) on first use.
+ * The view is refreshed on `refresh()` (a lookup that misses calls it; listing topics calls it when the root
+ * directory changed, describing one when its topic file did): only topic files whose identity changed are read
+ * again. A partition's log is opened (read-only) on first use.
  * A topic that disappears, or is replaced by one of a new id, is retired: its partitions' waiters are woken (live
  * streams on it end) and its logs closed. A topic whose record changed keeps its state (streams go on): config and
  * partition count follow the record.
  *
  * Concurrency: one event loop; lookups are synchronous.
  */
-import * as nodePath from 'node:path'
 import { DEFAULT_TOPIC_CONFIG, type TopicConfig } from '../config.js'
 import { ioError, SeglogError } from '../errors.js'
 import type { PartitionLog } from '../log/partition-log.js'
@@ -88,27 +89,45 @@ export class ReadOnlyPartition implements PartitionState {
   }
 }
 
+type LogFields = Omit<PartitionDescription, 'partition'>
+
+/** Per lazy description: its partition, then (once read) its log fields. */
+const lazyState = new WeakMap<object, { p: PartitionState; read: LogFields | null }>()
+
+function logFields(d: object): LogFields {
+  const s = lazyState.get(d) as { p: PartitionState; read: LogFields | null }
+  if (s.read === null) {
+    const { log } = s.p
+    log.refresh()
+    const segs = log.segmentInfos()
+    s.read = {
+      logStartOffset: log.logStartOffset,
+      logEndOffset: log.logEndOffset,
+      segments: segs.length,
+      bytes: segs.reduce((a, seg) => a + seg.size, 0),
+    }
+  }
+  return s.read
+}
+
+/** The accessors of every lazy description, shared (no closure per partition). */
+const LAZY_FIELDS: PropertyDescriptorMap = Object.fromEntries(
+  (['logStartOffset', 'logEndOffset', 'segments', 'bytes'] as const).map((field) => [
+    field,
+    {
+      enumerable: true,
+      get(this: object) {
+        return logFields(this)[field]
+      },
+    },
+  ]),
+)
+
 /** A partition's description whose log fields are read on first access (see `describe`). */
 function lazyDescription(p: PartitionState): PartitionDescription {
-  let read: Omit<PartitionDescription, 'partition'> | null = null
-  const load = (): Omit<PartitionDescription, 'partition'> => {
-    if (read === null) {
-      p.log.refresh()
-      const segs = p.log.segmentInfos()
-      read = {
-        logStartOffset: p.log.logStartOffset,
-        logEndOffset: p.log.logEndOffset,
-        segments: segs.length,
-        bytes: segs.reduce((a, s) => a + s.size, 0),
-      }
-    }
-    return read
-  }
-  const d = { partition: p.index } as PartitionDescription
-  for (const field of ['logStartOffset', 'logEndOffset', 'segments', 'bytes'] as const) {
-    Object.defineProperty(d, field, { enumerable: true, get: () => load()[field] })
-  }
-  return d
+  const d = { partition: p.index }
+  lazyState.set(d, { p, read: null })
+  return Object.defineProperties(d, LAZY_FIELDS) as PartitionDescription
 }
 
 /** How long after a directory's last change its mtime is trusted to tell a later change (coarse kernel clock). */
@@ -133,8 +152,15 @@ export class ReadOnlyTopics implements TopicLookup {
   private readonly topics = new Map<string, TopicState>()
   /** The last read of each partition directory's topic file, by directory name. */
   private readonly files = new Map<string, FileEntry>()
+  /** The directory whose topic file gave each topic its record. */
+  private readonly sources = new Map<string, string>()
   /** The root directory's stamp when it was last listed, and when that was (`refreshNames`). */
   private listed: { stamp: string; mtimeMs: number; at: number } | null = null
+  /**
+   * The view was refreshed in the current synchronous run (cleared on the next microtask): nothing this process
+   * does can have changed the directory since, so `refreshNames` and `refreshTopic` need not look again.
+   */
+  private freshThisTurn = false
 
   constructor(private readonly host: ReadOnlyTopicsHost) {}
 
@@ -144,6 +170,7 @@ export class ReadOnlyTopics implements TopicLookup {
    * kernel's coarse clock: a listing taken within a few milliseconds of the last change does not count as settled.
    */
   refreshNames(): void {
+    if (this.freshThisTurn) return
     const now = this.host.dirStamp(this.host.ctx.realDir)
     const l = this.listed
     if (now !== null && l !== null && now.stamp === l.stamp && l.at - l.mtimeMs > SETTLED_MS) return
@@ -152,6 +179,12 @@ export class ReadOnlyTopics implements TopicLookup {
 
   /** Reads the directory again (see the header). IO_ERROR when the directory cannot be listed. */
   refresh(): void {
+    if (!this.freshThisTurn) {
+      this.freshThisTurn = true
+      queueMicrotask(() => {
+        this.freshThisTurn = false
+      })
+    }
     const { fs, realDir } = this.host.ctx
     const stamp = this.host.dirStamp(realDir)
     this.listed = stamp === null ? null : { ...stamp, at: Date.now() }
@@ -161,39 +194,33 @@ export class ReadOnlyTopics implements TopicLookup {
     } catch (err) {
       throw ioError(err, 'readdir', realDir)
     }
-    const byTopic = new Map<string, Map<number, TopicRecord>>()
-    const seen = new Set<string>()
-    for (const name of names.sort()) {
+    // Every partition directory of a topic holds the same record once the owner is done with a change, and it writes
+    // partition 0's first: a topic's record is the sound topic file of its lowest-numbered directory.
+    const byTopic = new Map<string, number[]>()
+    for (const name of names) {
       const parsed = parseDirName(name)
       if (parsed === null || parsed.kind !== 'partition') continue
-      const dir = nodePath.join(realDir, name)
-      const identity = this.host.fileIdentity(nodePath.join(dir, TOPIC_FILE))
-      let entry = this.files.get(name)
-      if (entry === undefined || identity === null || entry.identity !== identity) {
-        const read = readTopicFile(fs, dir)
-        if (read === NOT_A_DIR) continue
-        entry = { identity, read }
-        this.files.set(name, entry)
+      let list = byTopic.get(parsed.topic)
+      if (list === undefined) byTopic.set(parsed.topic, (list = []))
+      list.push(parsed.partition)
+    }
+    const seen = new Set<string>()
+    const chosen = new Map<string, TopicRecord>()
+    this.sources.clear()
+    for (const [topic, partitions] of byTopic) {
+      for (const p of partitions.sort((a, b) => a - b)) {
+        const name = partitionDirName(topic, p)
+        const r = this.topicFile(name)
+        if (r === null) continue
+        seen.add(name)
+        if (r.ok && r.record.name === topic && r.partition === p) {
+          chosen.set(topic, r.record)
+          this.sources.set(topic, name)
+          break
+        }
       }
-      seen.add(name)
-      const r = entry.read
-      if (!r.ok || r.record.name !== parsed.topic || r.partition !== parsed.partition) continue
-      let m = byTopic.get(parsed.topic)
-      if (m === undefined) byTopic.set(parsed.topic, (m = new Map()))
-      m.set(parsed.partition, r.record)
     }
     for (const name of this.files.keys()) if (!seen.has(name)) this.files.delete(name)
-    const chosen = new Map<string, TopicRecord>()
-    for (const [topic, files] of byTopic) {
-      const count = new Map<string, number>()
-      for (const r of files.values()) count.set(r.id, (count.get(r.id) ?? 0) + 1)
-      const records = [...files.values()]
-      const id = records.sort(
-        (a, b) => (count.get(b.id) ?? 0) - (count.get(a.id) ?? 0) || b.createdAt - a.createdAt || b.epoch - a.epoch,
-      )[0].id
-      const newest = records.filter((r) => r.id === id).sort((a, b) => b.epoch - a.epoch)[0]
-      chosen.set(topic, newest)
-    }
     for (const [name, t] of this.topics) {
       const record = chosen.get(name)
       if (record === undefined || record.id !== t.record.id) this.retire(name, t)
@@ -219,7 +246,7 @@ export class ReadOnlyTopics implements TopicLookup {
   private grow(t: TopicState): void {
     const { realDir } = this.host.ctx
     for (let p = t.partitions.length; p < t.record.partitions; p++) {
-      const dir = nodePath.join(realDir, partitionDirName(t.record.name, p))
+      const dir = `${realDir}/${partitionDirName(t.record.name, p)}`
       t.partitions.push(new ReadOnlyPartition(t, p, dir, this.host))
     }
   }
@@ -299,26 +326,33 @@ export class ReadOnlyTopics implements TopicLookup {
    * refreshed when one changed, a partition directory went, or the topic is not known.
    */
   refreshTopic(name: string): void {
+    if (this.freshThisTurn) return
     const t = this.topics.get(name)
-    if (t === undefined) {
+    const source = this.sources.get(name)
+    if (t === undefined || source === undefined) {
       this.refresh()
       return
     }
     const { realDir } = this.host.ctx
-    for (let p = 0; p <= t.partitions.length; p++) {
-      const dirName = partitionDirName(name, p)
-      const identity = this.host.fileIdentity(nodePath.join(realDir, dirName, TOPIC_FILE))
-      const known = this.files.get(dirName)
-      // One directory past the partition count is looked for too: a topic that grew.
-      const changed =
-        p === t.partitions.length
-          ? identity !== null
-          : identity === null || known === undefined || known.identity !== identity
-      if (changed) {
-        this.refresh()
-        return
-      }
+    const identity = this.host.fileIdentity(`${realDir}/${source}/${TOPIC_FILE}`)
+    // The directory past the partition count is looked for too: a topic that grew.
+    const grown = this.host.fileIdentity(`${realDir}/${partitionDirName(name, t.partitions.length)}/${TOPIC_FILE}`)
+    if (identity === null || identity !== this.files.get(source)?.identity || grown !== null) this.refresh()
+  }
+
+  /** The topic file of partition directory `name` (read again only when its identity changed); null: not a directory. */
+  private topicFile(name: string): TopicFileRead | null {
+    const dir = `${this.host.ctx.realDir}/${name}`
+    // The identity is taken before the read: a file replaced in between is read again next time.
+    const identity = this.host.fileIdentity(`${dir}/${TOPIC_FILE}`)
+    let entry = this.files.get(name)
+    if (entry === undefined || identity === null || entry.identity !== identity) {
+      const read = readTopicFile(this.host.ctx.fs, dir)
+      if (read === NOT_A_DIR) return null
+      entry = { identity, read }
+      this.files.set(name, entry)
     }
+    return entry.read
   }
 
   /**

@@ -20,8 +20,7 @@
  */
 import * as path from 'node:path'
 import type { ConsumerOptions } from '../clients/consumer.js'
-import type { GroupDescription } from '../clients/group-admin.js'
-import { Groups } from '../clients/group-admin.js'
+import type { GroupDescription, Groups } from '../clients/group-admin.js'
 import type { CommittedOffset } from '../clients/offset-store.js'
 import type { ProducerOptions } from '../clients/producer.js'
 import { CodecRegistry } from '../compression.js'
@@ -143,9 +142,8 @@ export class ReadOnlySeglog implements SeglogSurface {
     } catch (err) {
       throw ioError(err, 'open read-only', dir)
     }
-    const engine = new ReadOnlySeglog(dir, realDir, options, defaults)
-    engine.#topics.refresh()
-    return engine
+    // The topics are read on first use: a caller that lists them right away reads them once.
+    return new ReadOnlySeglog(dir, realDir, options, defaults)
   }
 
   // ---- lifecycle ----
@@ -287,6 +285,9 @@ export class ReadOnlySeglog implements SeglogSurface {
     this.assertOpen()
     const offsetStore = await this.#snapshot.offsetStore()
     if (offsetStore === null) return null
+    const { Groups } = await import('../clients/group-admin.js')
+    // Group admin tells committed partitions of existing topics from others: the topics must be known.
+    this.#topics.refreshNames()
     return new Groups({
       offsetStore,
       assertOpen: () => this.assertOpen(),

@@ -22,11 +22,11 @@
 import * as nodeFs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { Consumer, type ConsumerHost, type ConsumerOptions, type PartitionLag } from '../clients/consumer.js'
+import type { Consumer, ConsumerHost, ConsumerOptions, PartitionLag } from '../clients/consumer.js'
 import type { GroupState } from '../clients/group.js'
-import { type GroupDescription, Groups, type ResetOffsetsTo } from '../clients/group-admin.js'
-import { type CommittedOffset, OffsetStore } from '../clients/offset-store.js'
-import { Producer, type ProducerHost, type ProducerOptions } from '../clients/producer.js'
+import type { GroupDescription, Groups, ResetOffsetsTo } from '../clients/group-admin.js'
+import type { CommittedOffset, OffsetStore } from '../clients/offset-store.js'
+import type { Producer, ProducerHost, ProducerOptions } from '../clients/producer.js'
 import { CodecRegistry } from '../compression.js'
 import type { TopicConfig } from '../config.js'
 import { engineChannel } from '../diagnostics.js'
@@ -36,14 +36,19 @@ import { nodeFileSystem, writeFileAtomic } from '../io/file-system.js'
 import { holdProcess } from '../keep-alive.js'
 import { type AppendOptions, checkAcks, type Message, type RecordMetadata, type SeglogRecord } from '../records.js'
 import type { WireServer } from '../wire/server.js'
-import { AppendPath, cancelFlush } from './append.js'
-import { createBrokerHost, loadClusterId } from './broker-host.js'
+import type { AppendPath } from './append.js'
 import type { EngineContext } from './context.js'
-import { Housekeeping, type PartitionCompaction, type PartitionRetention } from './housekeeping.js'
+import type { Housekeeping, PartitionCompaction, PartitionRetention } from './housekeeping.js'
 import { checkListenOptions, checkOpenOptions } from './open-options.js'
 import { type EngineEvent, type EngineStatus, type ListenOptions, type SeglogOptions, TEST_HOOKS } from './options.js'
 import { type ReadOptions, Reads, type StreamOptions, wake } from './reads.js'
-import { type CreateTopicOptions, type TopicDescription, TopicRegistry } from './topics.js'
+import type { CreateTopicOptions, TopicDescription, TopicRegistry } from './topics.js'
+
+/**
+ * The owner's rooms (owner-rooms.ts), loaded by the first owner open: a process that only opens read-only never
+ * loads them. Set before any Seglog is constructed.
+ */
+let rooms: typeof import('./owner-rooms.js')
 
 /** Real paths owned by a Seglog in this process (LevelDB's per-process lock cannot tell them apart). */
 const ownedInProcess = new Set<string>()
@@ -118,8 +123,8 @@ export class Seglog {
       all: () => this.#topics?.all() ?? [],
     }
     this.#reads = new Reads(this.#ctx, topics)
-    this.#append = new AppendPath(this.#ctx, topics, options.acks === undefined ? -1 : checkAcks(options.acks))
-    this.#housekeeping = new Housekeeping(this.#ctx, topics, {
+    this.#append = new rooms.AppendPath(this.#ctx, topics, options.acks === undefined ? -1 : checkAcks(options.acks))
+    this.#housekeeping = new rooms.Housekeeping(this.#ctx, topics, {
       retentionIntervalMs: options.retentionCheckIntervalMs ?? 300_000,
       cleanerBackoffMs: options.cleanerBackoffMs ?? 15_000,
       cleanerMapBytes: options.cleanerMapBytes ?? 16 * 1024 * 1024,
@@ -147,6 +152,8 @@ export class Seglog {
     } catch (err) {
       throw ioError(err, 'open engine directory', dir)
     }
+    // Loaded before the in-process ownership check: between that check and the claim nothing may yield.
+    rooms ??= await import('./owner-rooms.js')
     if (ownedInProcess.has(realDir)) {
       throw new SeglogError('ENGINE_LOCKED', `${realDir} is already open in this process (pid ${process.pid})`, {
         path: realDir,
@@ -182,19 +189,24 @@ export class Seglog {
     } catch (err) {
       throw ioError(err, 'mkdir', metaDir)
     }
-    const { registry, repairs } = await TopicRegistry.open(this.#ctx, metaDir, () => this.#lockedMessage(metaDir), {
-      defaults: this.#engineDefaults,
-      crashPoint: this.#crashPoint,
-      retire: (p) => {
-        cancelFlush(p)
-        wake(p)
+    const { registry, repairs } = await rooms.TopicRegistry.open(
+      this.#ctx,
+      metaDir,
+      () => this.#lockedMessage(metaDir),
+      {
+        defaults: this.#engineDefaults,
+        crashPoint: this.#crashPoint,
+        retire: (p) => {
+          rooms.cancelFlush(p)
+          wake(p)
+        },
+        topicsChanged: () => this.#groups.topicsChanged(),
+        committedKeys: (topic) => this.#offsetStore.topicKeys(topic),
       },
-      topicsChanged: () => this.#groups.topicsChanged(),
-      committedKeys: (topic) => this.#offsetStore.topicKeys(topic),
-    })
+    )
     this.#topics = registry
-    this.#offsetStore = new OffsetStore(registry.meta.db, clock)
-    this.#groups = new Groups({
+    this.#offsetStore = new rooms.OffsetStore(registry.meta.db, clock)
+    this.#groups = new rooms.Groups({
       offsetStore: this.#offsetStore,
       assertOpen: () => this.assertOpen(),
       partitionCount: (topic) => this.#topics.partitionCount(topic),
@@ -320,8 +332,8 @@ export class Seglog {
   async #startListener(opts: ListenOptions & { host: string }): Promise<{ host: string; port: number }> {
     // Loaded here, so an engine that never listens never loads the protocol.
     const { startWireServer } = await import('../wire/server.js')
-    this.#clusterId ??= loadClusterId(this.#ctx, path.join(this.realDir, META_DIR))
-    const host = createBrokerHost({
+    this.#clusterId ??= rooms.loadClusterId(this.#ctx, path.join(this.realDir, META_DIR))
+    const host = rooms.createBrokerHost({
       ctx: this.#ctx,
       topics: this.#topics,
       append: this.#append,
@@ -522,7 +534,7 @@ export class Seglog {
       registerClient: (c) => this.#clients.add(c),
       unregisterClient: (c) => this.#clients.delete(c),
     }
-    return new Producer(host, options)
+    return new rooms.Producer(host, options)
   }
 
   /** KafkaJS-shaped group consumer (see clients/consumer.ts). */
@@ -540,7 +552,7 @@ export class Seglog {
       registerClient: (c) => this.#clients.add(c),
       unregisterClient: (c) => this.#clients.delete(c),
     }
-    return new Consumer(host, options)
+    return new rooms.Consumer(host, options)
   }
 
   /** @internal the committed-offset store (tests commit through it directly). */

@@ -29,13 +29,14 @@ function loadNative(): NativeCrc | null {
   return null
 }
 
-const native = loadNative()
+/** Loaded on the first input that goes native (loading the binary takes milliseconds a short process may not need). */
+let native: NativeCrc | null | undefined
 const NATIVE_MIN_BYTES = 512
 
 /** CRC-32C of `data[start, end)` as an unsigned 32-bit number. */
 export function crc32c(data: Uint8Array, start = 0, end = data.length): number {
   const view = start === 0 && end === data.length ? data : data.subarray(start, end)
-  if (native !== null && end - start >= NATIVE_MIN_BYTES) {
+  if (end - start >= NATIVE_MIN_BYTES && (native ??= loadNative()) !== null) {
     const buf = Buffer.isBuffer(view) ? view : Buffer.from(view.buffer, view.byteOffset, view.byteLength)
     return native(buf) >>> 0
   }

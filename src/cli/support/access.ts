@@ -19,7 +19,7 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { isSeglogError, Seglog, SeglogError } from '../../main.js'
-import { WireClient } from './wire-client.js'
+import type { WireClient } from './wire-client.js'
 
 /** What `.seglog/owner.json` says (informational: the OS lock is what decides ownership). */
 export interface OwnerInfo {
@@ -113,6 +113,8 @@ async function listenerOf(dir: string, owner: OwnerInfo | null): Promise<WireCli
   if (l === undefined || typeof l.host !== 'string' || !Number.isInteger(l.port)) return null
   let client: WireClient
   try {
+    // Loaded only for a directory that is owned and names a listener.
+    const { WireClient } = await import('./wire-client.js')
     client = await WireClient.connect(l)
   } catch {
     return null
