@@ -564,7 +564,9 @@ export class FacadeConsumer implements Consumer {
         return
       }
       const retryTime = this.#lastRetryWait.get(key)
-      void this.#crash(native, kafkaError, { nonRetriable: !isRetriable(kafkaError), retryTime })
+      void this.#crash(native, kafkaError, { nonRetriable: !isRetriable(kafkaError), retryTime }).catch((err) =>
+        this.#unexpected(err),
+      )
     })
   }
 
@@ -609,7 +611,7 @@ export class FacadeConsumer implements Consumer {
     if (!this.#running) return
     if (restart) {
       this.#logger.error(`Restarting the consumer in ${retryTime}ms`, { groupId: this.#groupId, retryTime })
-      this.#restartTimer = setTimeout(() => void this.#start(), retryTime)
+      this.#restartTimer = setTimeout(() => void this.#start().catch((e) => this.#unexpected(e)), retryTime)
       return
     }
     // Not restarting: like KafkaJS, the consumer is disconnected (and the directory released by this client).
@@ -617,6 +619,15 @@ export class FacadeConsumer implements Consumer {
     const lease = this.#lease
     this.#lease = null
     await lease?.release()
+  }
+
+  /** A failure of the crash or restart path itself (a stop or close that failed): logged, never unhandled. */
+  #unexpected(err: unknown): void {
+    const e = err instanceof Error ? err : new Error(String(err))
+    this.#logger.error(`Consumer failed while crashing or restarting: ${e.message}`, {
+      groupId: this.#groupId,
+      stack: e.stack,
+    })
   }
 
   /** Stops a native consumer and forgets it (its commits are done once this resolves). */

@@ -584,11 +584,12 @@ describe.each(MODES)('KafkaJS behaviour: $name', (mode) => {
         },
       })
       await until(() => handled === 4, 'the four messages')
+      // One call at a time: a second rejection arriving while the first is awaited would be unhandled meanwhile.
       for (const call of [
-        admin.resetOffsets({ groupId: 'reset', topic: 'reset', earliest: true }),
-        admin.setOffsets({ groupId: 'reset', topic: 'reset', partitions: [{ partition: 0, offset: '1' }] }),
+        () => admin.resetOffsets({ groupId: 'reset', topic: 'reset', earliest: true }),
+        () => admin.setOffsets({ groupId: 'reset', topic: 'reset', partitions: [{ partition: 0, offset: '1' }] }),
       ]) {
-        const err = await rejection(call)
+        const err = await rejection(call())
         expect(err.name).toBe('KafkaJSNonRetriableError')
         expect(err.message).toMatch(/must have no running instances, current state: Stable/)
       }
