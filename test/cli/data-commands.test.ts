@@ -11,12 +11,14 @@ import * as path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { Seglog } from '../../src/main.js'
 import { ok, seglog } from '../support/cli-run.js'
+import { CLI_ENTRY, killAll, spawnLines } from '../support/wire-harness.js'
 
 let dir: string
 beforeEach(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'seglog-cli-data-'))
 })
-afterEach(() => {
+afterEach(async () => {
+  await killAll()
   fs.rmSync(dir, { recursive: true, force: true })
 })
 
@@ -283,6 +285,48 @@ describe('seglog produce and consume', () => {
       expect(ok(await seglog(['consume', dir, 't', '--group', 'billing', '--json'])).lines).toEqual([])
       // Without the group nothing is committed and everything is there.
       expect(ok(await seglog(['consume', dir, 't', '--json'])).lines).toHaveLength(11)
+    },
+    2 * T,
+  )
+})
+
+describe('seglog consume --follow', () => {
+  it(
+    'prints records as the owner appends them, stops after --max, and exits 0 on SIGTERM',
+    async () => {
+      const log = await Seglog.open(dir)
+      try {
+        await log.createTopic('t', { config: { format: 'string' } })
+        await log.append('t', [{ value: 'before' }])
+        const follow = (...extra: string[]) =>
+          spawnLines('consume --follow', process.execPath, [
+            '--import',
+            'tsx',
+            CLI_ENTRY,
+            'consume',
+            dir,
+            't',
+            '--follow',
+            '--json',
+            ...extra,
+          ])
+        const p = follow()
+        const bounded = follow('--max', '2')
+        await p.waitForLine((l) => l.includes('"before"'), 30_000)
+        await bounded.waitForLine((l) => l.includes('"before"'), 30_000)
+        await log.append('t', [{ value: 'after' }])
+        await p.waitForLine((l) => l.includes('"after"'), 30_000)
+        expect((await bounded.waitExit(30_000)).code).toBe(0)
+        expect(bounded.lines.map((l) => JSON.parse(l).value)).toEqual(['before', 'after'])
+        await log.append('t', [{ value: 'later' }])
+        await p.waitForLine((l) => l.includes('"later"'), 30_000)
+        const exit = await p.stop('SIGTERM', 30_000)
+        expect(exit.code, p.describe()).toBe(0)
+        expect(p.lines.map((l) => JSON.parse(l).value)).toEqual(['before', 'after', 'later'])
+        expect(p.stderr()).toBe('')
+      } finally {
+        await log.close()
+      }
     },
     2 * T,
   )
