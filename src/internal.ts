@@ -16,6 +16,7 @@ export { decodeValue, encodeValue, type ValueFormat } from './format.js'
 export { decodeOffsetEntry, OFFSET_INDEX_ENTRY_BYTES } from './index/offset-index.js'
 export { decodeTimeEntry, TIME_INDEX_ENTRY_BYTES } from './index/time-index.js'
 export { type FileHandle, type FileSystem, nodeFileSystem, type OpenMode } from './io/file-system.js'
+export { kafkaName, kafkaValue, LONG_MAX, TOPIC_FIELDS, topicConfigFromKafka } from './kafka-config.js'
 export {
   type AppendInfo,
   DEFAULT_LOG_CONFIG,

@@ -19,10 +19,17 @@
  */
 import { createHash } from 'node:crypto'
 import * as path from 'node:path'
-import { DEFAULT_TOPIC_CONFIG, nodeFileSystem, validateTopicName } from '../internal.js'
+import {
+  DEFAULT_TOPIC_CONFIG,
+  kafkaName,
+  kafkaValue,
+  nodeFileSystem,
+  TOPIC_FIELDS,
+  topicConfigFromKafka as topicConfigFromEntries,
+  validateTopicName,
+} from '../internal.js'
 import { isSeglogError, type Seglog, type TopicConfig } from '../main.js'
 import { localBroker } from './cluster.js'
-import { kafkaName, kafkaValue, TOPIC_FIELDS, topicConfigFromEntries } from './configs.js'
 import { describeLocalGroup } from './consumer.js'
 import { type KafkaContext, partitionMetadata, topicFacts } from './context.js'
 import type { Backend, Lease } from './directory.js'

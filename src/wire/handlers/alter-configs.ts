@@ -1,13 +1,14 @@
 /**
  * AlterConfigs for topics, with Kafka's semantics: the settings listed become the topic's own settings, and every
  * setting of its own that is not listed goes back to the default it inherits (the engine keeps it as an explicit
- * value equal to that default). Names and values are Kafka's (`topic-config.ts`, the same parsing as
+ * value equal to that default). Names and values are Kafka's (`src/kafka-config.ts`, the same parsing as
  * CreateTopics); `seglog.format` may be listed only with the topic's format (it is fixed at creation). A resource
  * is answered on its own: UNKNOWN_TOPIC_OR_PARTITION, INVALID_CONFIG with the engine's message, INVALID_REQUEST
  * for resources other than topics (the broker's settings are fixed). validate_only checks and changes nothing.
  */
 import type { TopicConfig } from '../../config.js'
 import { SeglogError } from '../../errors.js'
+import { topicConfigFromKafka } from '../../kafka-config.js'
 import {
   type AlterConfigsResult,
   decodeAlterConfigsRequest,
@@ -19,7 +20,6 @@ import type { BrokerHost } from '../host.js'
 import { ApiKey, VERSIONS } from '../protocol/api-keys.js'
 import { KafkaError } from '../protocol/errors.js'
 import { errorCodeOf, messageOf } from './common.js'
-import { topicConfigFromKafka } from './topic-config.js'
 
 async function alterTopic(
   host: BrokerHost,

@@ -7,6 +7,7 @@
  * empty or null key list means every setting; unknown keys are left out, as Kafka does.
  */
 import { DEFAULT_TOPIC_CONFIG, KAFKA_NAMES, type TopicConfig } from '../../config.js'
+import { kafkaValue, TOPIC_FIELDS } from '../../kafka-config.js'
 import {
   ConfigSource,
   type DescribeConfigsEntry,
@@ -20,7 +21,6 @@ import type { BrokerHost } from '../host.js'
 import { ApiKey, VERSIONS } from '../protocol/api-keys.js'
 import { KafkaError } from '../protocol/errors.js'
 import { NODE_ID } from './metadata.js'
-import { kafkaValue, TOPIC_FIELDS } from './topic-config.js'
 
 function wanted(keys: string[] | null): (name: string) => boolean {
   if (keys === null || keys.length === 0) return () => true

@@ -6,6 +6,7 @@
  */
 import { validateTopicName } from '../../config.js'
 import { isSeglogError } from '../../errors.js'
+import { topicConfigFromKafka } from '../../kafka-config.js'
 import { decodeCreatePartitionsRequest, encodeCreatePartitionsResponse } from '../codecs/create-partitions.js'
 import { type CreatableTopic, decodeCreateTopicsRequest, encodeCreateTopicsResponse } from '../codecs/create-topics.js'
 import { decodeDeleteTopicsRequest, encodeDeleteTopicsResponse } from '../codecs/delete-topics.js'
@@ -15,7 +16,6 @@ import { ApiKey, VERSIONS } from '../protocol/api-keys.js'
 import { KafkaError } from '../protocol/errors.js'
 import { errorCodeOf, messageOf } from './common.js'
 import { NODE_ID } from './metadata.js'
-import { topicConfigFromKafka } from './topic-config.js'
 
 interface TopicResult {
   name: string

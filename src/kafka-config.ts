@@ -1,5 +1,7 @@
 /**
- * Kafka's topic config names and string values ↔ seglog's `TopicConfig`, for CreateTopics and DescribeConfigs.
+ * Kafka's topic config names and string values ↔ seglog's `TopicConfig`: the one translation that the wire
+ * listener (CreateTopics, AlterConfigs, DescribeConfigs) and the KafkaJS facade (`configEntries`, `describeConfigs`,
+ * `alterConfigs`) share, so a topic made by either ends up with the same config.
  *
  * Names are `KAFKA_NAMES` (the topic-level ones; `num.partitions` is a broker setting, so CreateTopics takes the
  * count from num_partitions only). Values arrive as strings: numeric fields are parsed as numbers, Kafka's
@@ -8,8 +10,8 @@
  * with replication are accepted and ignored (a one-broker cluster has one replica), so tools that always send
  * them still create topics.
  */
-import { DEFAULT_TOPIC_CONFIG, KAFKA_NAMES, type TopicConfig, validateTopicConfig } from '../../config.js'
-import { SeglogError } from '../../errors.js'
+import { DEFAULT_TOPIC_CONFIG, KAFKA_NAMES, type TopicConfig, validateTopicConfig } from './config.js'
+import { SeglogError } from './errors.js'
 
 export const LONG_MAX = '9223372036854775807'
 
@@ -71,4 +73,9 @@ export function topicConfigFromKafka(entries: readonly { name: string; value: st
 export function kafkaValue(value: TopicConfig[keyof TopicConfig]): string {
   if (value === Number.MAX_SAFE_INTEGER) return LONG_MAX
   return String(value)
+}
+
+/** The Kafka name of a config field. */
+export function kafkaName(field: keyof TopicConfig): string {
+  return KAFKA_NAMES[field]
 }
