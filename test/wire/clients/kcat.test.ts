@@ -208,16 +208,17 @@ describe('kcat against seglog serve', () => {
     for (const codec of ['gzip', 'snappy', 'lz4'] as const) {
       const batches = storedBatches(dir, `z-${codec}`, 0)
       // librdkafka sends a batch uncompressed when compressing does not make it smaller: each batch is stored
-      // with the codec it was sent with (kcat's debug log names it), and most were compressed.
+      // with the codec it was sent with (kcat's debug log names it), and most records went compressed (how the
+      // records fall into batches depends on timing: a small last batch may go plain).
       const asSent = sent.get(codec) ?? []
       expect(
         batches.map((x) => [x.recordsCount, x.codec]),
         `${codec} batches`,
       ).toEqual(asSent)
       expect(
-        asSent.filter(([, c]) => c === CODEC_IDS[codec]).length,
-        `${codec} batches sent compressed`,
-      ).toBeGreaterThan(asSent.length / 2)
+        asSent.filter(([, c]) => c === CODEC_IDS[codec]).reduce((sum, [count]) => sum + count, 0),
+        `${codec} records sent compressed`,
+      ).toBeGreaterThan(n / 2)
       expect(batches.reduce((s, x) => s + x.recordsCount, 0)).toBe(n)
       expect(batches.at(-1)?.lastOffset).toBe(n - 1)
       expect(fetched.get(codec)?.equals(Buffer.concat(batches.map((x) => x.bytes))), `${codec}: fetched = stored`).toBe(
