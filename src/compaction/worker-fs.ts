@@ -12,12 +12,14 @@
  *   cut) reaches every compaction file operation, in the order the pass makes them. One thread hop per call:
  *   meant for tests, not for speed.
  *
- * Why the worker does its own I/O: with the pass's reads and writes on the main thread (through the engine's
- * FileSystem object, the worker doing only the CPU part), p99 of durable appends during a pass in the compaction
- * benchmark's L scenario rose from 1.14x to 4.6x the idle p99 on a 2-core machine. Those copies of 1.27 GB in
- * and out of the page cache held the event loop, and moved onto the thread pool (async reads, buffers
- * transferred to the worker) they still preempted the main thread, the compaction worker filling the other core.
- * On the worker's own thread they cost the main thread nothing. (Figures: `bench/compaction.ts`, README.)
+ * Why the worker does its own I/O (measured with `bench/compaction.ts`, L scenario, 2-core machine, medians of
+ * interleaved runs): with the pass's reads and writes on the main thread through the engine's FileSystem object
+ * (the worker doing only the CPU part), durable appends during a pass had p99 4.25x the idle p99 (2.08 vs
+ * 0.53 ms, 8 runs); with the I/O on the worker's thread, 1.35x (0.91 vs 0.70 ms, 16 runs), and the pass's main-
+ * thread GC fell from 157 to 32 ms. The main thread's share had been the copies of the whole log in and out of
+ * the page cache, the structured-clone copies to the worker and their garbage. Moving those copies onto the
+ * thread pool (async reads, buffers transferred) did not help in trials: the main thread then waited inside the
+ * read calls (~0.5 s of a 12 s pass in a CPU profile), the worker filling the other core.
  *
  * Protocol of the proxy: the worker posts `{ op, args }` on its end of a MessageChannel and waits on
  * `state[0]`; the main thread runs the call, posts `{ ok, value }` or `{ ok: false, error }` (an errno error as

@@ -65,7 +65,8 @@ export interface FileSystem {
    * Optional: lets a worker thread of this process do its own I/O with an equivalent FileSystem, built there
    * from the returned description and holding at most `maxOpenFiles` descriptors, until `release()` (called
    * once the worker closed everything it opened). Null or absent when this FileSystem cannot be rebuilt in
-   * another thread (a test's fault injector): the worker then has to go through this very object.
+   * another thread or must see every call itself (a test's fault injector, a wrapper counting calls): the worker
+   * then has to go through this very object.
    */
   shareWithWorker?(maxOpenFiles: number): SharedFileSystem | null
 }
