@@ -42,3 +42,31 @@ class Stopper:
 def fmt_partitions(parts):
     parts = sorted(parts)
     return ",".join(str(p) for p in parts) if parts else "-"
+
+
+class ProduceTally:
+    """The produce mode's bookkeeping, the same for every client: one line per delivery report, then a total."""
+
+    def __init__(self):
+        self.errors = []
+        self.acked = 0
+
+    def ok(self, partition, offset, i):
+        self.acked += 1
+        out("acked %d %d %d" % (partition, offset, i))
+
+    def failed(self, i, err):
+        self.errors.append(err)
+        out("error %d %s" % (i, err))
+
+    def finish(self, unsent=0):
+        out("produced %d" % self.acked)
+        sys.exit(1 if self.errors or unsent else 0)
+
+
+def record_indexes(first, count, stopper):
+    """first, first+1, ... up to first+count-1 (forever when count < 0), until a stop signal arrives."""
+    i = first
+    while (count < 0 or i < first + count) and not stopper.stopped:
+        yield i
+        i += 1

@@ -14,7 +14,7 @@
 import json
 import sys
 
-from common import Stopper, fmt_partitions, headers_for, key_for, out, value_for
+from common import ProduceTally, Stopper, fmt_partitions, headers_for, key_for, out, record_indexes, value_for
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
@@ -31,34 +31,27 @@ def create(broker, topic, partitions):
 
 def produce(broker, topic, tag, first, count):
     first, count = int(first), int(count)
-    stopper = Stopper()
-    errors = []
-    acked = [0]
+    tally = ProduceTally()
 
     def delivered(err, msg, i):
         if err is not None:
-            errors.append(err)
-            out("error %d %s" % (i, err))
+            tally.failed(i, err)
         else:
-            acked[0] += 1
-            out("acked %d %d %d" % (msg.partition(), msg.offset(), i))
+            tally.ok(msg.partition(), msg.offset(), i)
 
     p = Producer({"bootstrap.servers": broker, "acks": "all", "linger.ms": 2, "message.timeout.ms": 20000, **BASE})
-    i = first
-    while (count < 0 or i < first + count) and not stopper.stopped:
-        try:
-            p.produce(topic, value_for(tag, i), key_for(i), headers=headers_for(tag, i),
-                      on_delivery=lambda err, msg, i=i: delivered(err, msg, i))
-            i += 1
-        except BufferError:
-            p.poll(0.05)
-            continue
+    for i in record_indexes(first, count, Stopper()):
+        while True:
+            try:
+                p.produce(topic, value_for(tag, i), key_for(i), headers=headers_for(tag, i),
+                          on_delivery=lambda err, msg, i=i: delivered(err, msg, i))
+                break
+            except BufferError:
+                p.poll(0.05)
         p.poll(0)
-        if count < 0 and i % 50 == 0:
+        if count < 0 and (i + 1) % 50 == 0:
             p.poll(0.005)
-    left = p.flush(30)
-    out("produced %d" % acked[0])
-    sys.exit(1 if errors or left else 0)
+    tally.finish(p.flush(30))
 
 
 def dump(broker, topic, partitions):

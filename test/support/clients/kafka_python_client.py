@@ -7,7 +7,7 @@
 """
 import sys
 
-from common import Stopper, fmt_partitions, headers_for, key_for, out, value_for
+from common import ProduceTally, Stopper, fmt_partitions, headers_for, key_for, out, record_indexes, value_for
 from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, OffsetAndMetadata
 from kafka.admin import KafkaAdminClient, NewTopic
 
@@ -21,31 +21,17 @@ def create(broker, topic, partitions):
 
 def produce(broker, topic, tag, first, count):
     first, count = int(first), int(count)
-    stopper = Stopper()
-    errors = []
-    acked = [0]
+    tally = ProduceTally()
     p = KafkaProducer(bootstrap_servers=broker, acks="all", linger_ms=2, request_timeout_ms=10000, retries=0)
-
-    def ok(i, md):
-        acked[0] += 1
-        out("acked %d %d %d" % (md.partition, md.offset, i))
-
-    def failed(i, exc):
-        errors.append(exc)
-        out("error %d %r" % (i, exc))
-
-    i = first
-    while (count < 0 or i < first + count) and not stopper.stopped:
+    for i in record_indexes(first, count, Stopper()):
         fut = p.send(topic, key=key_for(i), value=value_for(tag, i), headers=headers_for(tag, i))
-        fut.add_callback(ok, i)
-        fut.add_errback(failed, i)
-        i += 1
-        if count < 0 and i % 50 == 0:
+        fut.add_callback(lambda md, i=i: tally.ok(md.partition, md.offset, i))
+        fut.add_errback(lambda exc, i=i: tally.failed(i, repr(exc)))
+        if count < 0 and (i + 1) % 50 == 0:
             p.flush(10)
     p.flush(30)
     p.close(10)
-    out("produced %d" % acked[0])
-    sys.exit(1 if errors else 0)
+    tally.finish()
 
 
 class Listener(ConsumerRebalanceListener):
