@@ -26,6 +26,8 @@
  *     due (500 per 10 ms; a late tick sends the arrears); p50/p99/max; target p99 ≤ 10 ms for binary + eachBatch.
  *     Also eachMessage, and the diagnostic with `autoCommitInterval: 1000`.
  *
+ * Each workload also reports the process's CPU time (user + system, all threads) per message in its window: on a
+ * loaded machine throughput follows the CPU share the process gets, the CPU cost per message much less so.
  * The machine is small and shared: compare figures from the same run. Environment (quick trials only):
  * SEGLOG_BENCH_RECORDS (T1/D1 messages, default 1000000), SEGLOG_BENCH_SECONDS (L1, default 5), SEGLOG_BENCH_RUNS
  * (T1 headline runs, default 3), SEGLOG_BENCH_CPUPROF=<prefix> (profile each measured window, and only it, into
@@ -306,6 +308,8 @@ interface Result extends Latency {
   messagesPerSec: number
   /** Offset commits during the measured window (all consumers). */
   commits: number
+  /** CPU time of the process (user + system, all threads) in the window, per message: stable on a loaded machine. */
+  cpuUsPerMsg: number
   /** Event-loop delay during the measured window (perf_hooks.monitorEventLoopDelay, 1 ms resolution). */
   loopDelayP99Ms: number
   loopDelayMaxMs: number
@@ -344,10 +348,12 @@ async function t1(format: Format, mode: Mode, commit: Commit, run: number): Prom
   gc()
   await startProfile()
   const stopLoopDelay = loopDelay()
+  const cpu = cpuMeter()
   const t0 = performance.now()
   await produceAll(producer, format)
   await waitAll(h.sink, name)
   const seconds = (h.sink.lastAt - t0) / 1000
+  const cpuUsPerMsg = cpu(N)
   const commits = h.sink.commits
   const delay = stopLoopDelay()
   await stopProfile(name)
@@ -363,6 +369,7 @@ async function t1(format: Format, mode: Mode, commit: Commit, run: number): Prom
     seconds: sig(seconds),
     messagesPerSec: sig(N / seconds),
     commits,
+    cpuUsPerMsg,
     ...lat,
     ...delay,
   }
@@ -375,6 +382,16 @@ interface SideResult {
   messages: number
   seconds: number
   messagesPerSec: number
+  cpuUsPerMsg: number
+}
+
+/** Starts a CPU-time meter; the returned function gives the process's CPU µs (user + system) per message since. */
+function cpuMeter(): (messages: number) => number {
+  const start = process.cpuUsage()
+  return (messages) => {
+    const used = process.cpuUsage(start)
+    return sig((used.user + used.system) / messages, 3)
+  }
 }
 
 /** The T1 producer loop with no consumer: first send → last send resolved. */
@@ -386,14 +403,16 @@ async function d1Produce(format: Format): Promise<SideResult> {
   const producer = log.producer({ lingerMs: LINGER_MS, acks: 1 })
   gc()
   await startProfile()
+  const cpu = cpuMeter()
   const t0 = performance.now()
   await produceAll(producer, format)
   const seconds = (performance.now() - t0) / 1000
+  const cpuUsPerMsg = cpu(N)
   await stopProfile(name)
   await producer.disconnect()
   await log.close()
   fs.rmSync(dir, { recursive: true, force: true })
-  return { side: 'produce only', messages: N, seconds: sig(seconds), messagesPerSec: sig(N / seconds) }
+  return { side: 'produce only', messages: N, seconds: sig(seconds), messagesPerSec: sig(N / seconds), cpuUsPerMsg }
 }
 
 /** The T1 group consuming N messages that were all appended (acks 1, calls of 1,000) before it could run. */
@@ -407,13 +426,15 @@ async function d1Consume(format: Format, mode: Mode): Promise<SideResult> {
     appends.push(h.log.append('bench', makeMessages(format, i, Math.min(1000, N - i), 0), { acks: 1 }))
   }
   await startProfile()
+  const cpu = cpuMeter()
   const t0 = performance.now()
   await Promise.all(appends)
   await waitAll(h.sink, name)
   const seconds = (h.sink.lastAt - t0) / 1000
+  const cpuUsPerMsg = cpu(N)
   await stopProfile(name)
   await tearDown(h, name)
-  return { side: 'consume only', messages: N, seconds: sig(seconds), messagesPerSec: sig(N / seconds) }
+  return { side: 'consume only', messages: N, seconds: sig(seconds), messagesPerSec: sig(N / seconds), cpuUsPerMsg }
 }
 
 // ---------------------------------------------------------------- L1: paced latency
@@ -427,6 +448,7 @@ async function l1(format: Format, mode: Mode, commit: Commit): Promise<Result> {
   gc()
   await startProfile()
   const stopLoopDelay = loopDelay()
+  const cpu = cpuMeter()
   const sends: Promise<unknown>[] = []
   const t0 = performance.now()
   let sent = 0
@@ -443,6 +465,7 @@ async function l1(format: Format, mode: Mode, commit: Commit): Promise<Result> {
   await Promise.all(sends)
   await waitAll(h.sink, name)
   const seconds = (h.sink.lastAt - t0) / 1000
+  const cpuUsPerMsg = cpu(total)
   const commits = h.sink.commits
   const delay = stopLoopDelay()
   await stopProfile(name)
@@ -458,6 +481,7 @@ async function l1(format: Format, mode: Mode, commit: Commit): Promise<Result> {
     seconds: sig(seconds),
     messagesPerSec: sig(total / seconds),
     commits,
+    cpuUsPerMsg,
     ...lat,
     ...delay,
   }
@@ -475,6 +499,7 @@ function row(label: string, r: Result, target: string, ok: boolean | null): stri
     r.commit === 'batch' ? 'per batch' : `${INTERVAL_COMMIT_MS} ms`,
     fmtNum(r.messagesPerSec),
     String(r.seconds),
+    String(r.cpuUsPerMsg),
     fmtNum(r.p50Ms),
     fmtNum(r.p99Ms),
     fmtNum(r.maxMs),
@@ -522,7 +547,8 @@ async function main(): Promise<void> {
       noteRss(`T1 ${variant}`)
       if (headline && all.length > 1) {
         console.log(
-          `  T1 ${variant}, ${all.length} runs (msgs/s): ${all.map((x) => fmtNum(x.messagesPerSec)).join(' / ')}`,
+          `  T1 ${variant}, ${all.length} runs (msgs/s): ${all.map((x) => fmtNum(x.messagesPerSec)).join(' / ')}; ` +
+            `CPU µs/msg: ${all.map((x) => x.cpuUsPerMsg).join(' / ')}`,
         )
       }
       rows.push(
@@ -543,7 +569,15 @@ async function main(): Promise<void> {
     for (const r of out) {
       const handler = r.side === 'produce only' ? '' : 'eachBatch'
       const commit = r.side === 'produce only' ? '' : 'per batch'
-      rows.push([`  diag: ${r.side}`, 'binary', handler, commit, fmtNum(r.messagesPerSec), String(r.seconds)])
+      rows.push([
+        `  diag: ${r.side}`,
+        'binary',
+        handler,
+        commit,
+        fmtNum(r.messagesPerSec),
+        String(r.seconds),
+        String(r.cpuUsPerMsg),
+      ])
     }
     result.d1 = { messages: N, sides: out }
   }
@@ -581,6 +615,7 @@ async function main(): Promise<void> {
       'commit',
       'msgs/s',
       'seconds',
+      'CPU µs/msg',
       'p50 ms',
       'p99 ms',
       'max ms',
@@ -592,7 +627,8 @@ async function main(): Promise<void> {
     rows,
   )
   console.log(
-    '(msgs/s: first send → last message handled; latency: send call → handler, per message; loop delay: ' +
+    '(msgs/s: first send → last message handled; CPU µs/msg: process CPU time (user + system, all threads) in ' +
+      'that window per message; latency: send call → handler, per message; loop delay: ' +
       'event-loop delay in the window; commits: offset commits in the window, each a LevelDB batch written with sync.)',
   )
   const peak = sig(peakRssMB())

@@ -51,6 +51,43 @@ export function murmur2Seeded(data: Uint8Array, seed: number, start = 0, end = d
   return h >>> 0
 }
 
+/**
+ * Kafka's murmur2 of a string's UTF-8 bytes read straight from its char codes when the string is ASCII (then each
+ * char code is its byte); returns null when it is not (the caller hashes the encoded bytes). Measured in the
+ * clients bench: encoding each string key into a scratch Buffer and taking a view for the hash was ~10% of the
+ * producer's CPU (`buf.write` + `subarray` per message).
+ */
+export function murmur2Ascii(s: string): number | null {
+  const length = s.length
+  let h = (SEED ^ length) | 0
+  const blocksEnd = length & ~3
+  for (let i = 0; i < blocksEnd; i += 4) {
+    const c0 = s.charCodeAt(i)
+    const c1 = s.charCodeAt(i + 1)
+    const c2 = s.charCodeAt(i + 2)
+    const c3 = s.charCodeAt(i + 3)
+    if ((c0 | c1 | c2 | c3) > 0x7f) return null
+    let k = c0 | (c1 << 8) | (c2 << 16) | (c3 << 24)
+    k = Math.imul(k, M)
+    k ^= k >>> 24
+    k = Math.imul(k, M)
+    h = Math.imul(h, M) ^ k
+  }
+  const rest = length & 3
+  if (rest > 0) {
+    const c0 = s.charCodeAt(blocksEnd)
+    const c1 = rest >= 2 ? s.charCodeAt(blocksEnd + 1) : 0
+    const c2 = rest === 3 ? s.charCodeAt(blocksEnd + 2) : 0
+    if ((c0 | c1 | c2) > 0x7f) return null
+    h ^= (c2 << 16) | (c1 << 8) | c0
+    h = Math.imul(h, M)
+  }
+  h ^= h >>> 13
+  h = Math.imul(h, M)
+  h ^= h >>> 15
+  return h | 0
+}
+
 /** Kafka's `Utils.toPositive`: clears the sign bit (not the absolute value). */
 export function toPositive(n: number): number {
   return n & 0x7fffffff
@@ -69,6 +106,23 @@ export function partitionForKey(keyBytes: Uint8Array, numPartitions: number): nu
   if (!(keyBytes instanceof Uint8Array)) throw new TypeError('keyBytes must be a Uint8Array (or Buffer)')
   checkPartitionCount(numPartitions)
   return toPositive(murmur2(keyBytes)) % numPartitions
+}
+
+let keyScratch = Buffer.allocUnsafe(256)
+
+/**
+ * The partition of a string key (its UTF-8 bytes, as `partitionForKey`): ASCII keys are hashed from their char
+ * codes, others are encoded into a reused buffer first. `numPartitions` is the caller's, already checked.
+ */
+export function partitionForStringKey(key: string, numPartitions: number): number {
+  let h = murmur2Ascii(key)
+  if (h === null) {
+    const len = Buffer.byteLength(key, 'utf8')
+    if (len > keyScratch.length) keyScratch = Buffer.allocUnsafe(Math.max(len, keyScratch.length * 2))
+    keyScratch.write(key, 0, len, 'utf8')
+    h = murmur2Seeded(keyScratch, SEED, 0, len) | 0
+  }
+  return toPositive(h) % numPartitions
 }
 
 export interface StickyPartitionerOptions {

@@ -1,6 +1,13 @@
 import { Partitioners, type PartitionMetadata } from 'kafkajs'
 import { describe, expect, it } from 'vitest'
-import { murmur2, partitionForKey, StickyPartitioner, toPositive } from '../src/partitioner.js'
+import {
+  murmur2,
+  murmur2Ascii,
+  partitionForKey,
+  partitionForStringKey,
+  StickyPartitioner,
+  toPositive,
+} from '../src/partitioner.js'
 import { mulberry32 } from './support/random.js'
 
 // Kafka's UtilsTest.testMurmur2 vectors, with the partition each gives for 3, 6, 10 and 12 partitions.
@@ -105,6 +112,29 @@ describe('partitionForKey', () => {
     expect(() => partitionForKey(key, 1.5)).toThrow(RangeError)
     expect(() => partitionForKey(key, '3' as unknown as number)).toThrow(TypeError)
     expect(() => partitionForKey('k' as unknown as Uint8Array, 3)).toThrow(TypeError)
+  })
+})
+
+describe('partitionForStringKey', () => {
+  const strings = keyTable().filter((k): k is string => typeof k === 'string')
+  const counts = [1, 2, 3, 6, 7, 10, 32, 100]
+
+  it.each(counts)('gives every string key the partition of its UTF-8 bytes over %i partitions', (numPartitions) => {
+    const mismatches: string[] = []
+    for (const key of strings) {
+      const expected = partitionForKey(Buffer.from(key, 'utf8'), numPartitions)
+      const actual = partitionForStringKey(key, numPartitions)
+      if (actual !== expected) mismatches.push(`${JSON.stringify(key)}: ${actual} != ${expected}`)
+    }
+    expect(mismatches).toEqual([])
+  })
+
+  it('hashes an ASCII key from its char codes and leaves any other key to its bytes', () => {
+    for (const key of ['', 'a', 'ab', 'abc', 'abcd', 'abcde', 'foobar', '\u007f\u007f\u007f']) {
+      expect(murmur2Ascii(key)).toBe(murmur2(Buffer.from(key, 'utf8')))
+    }
+    // A char above 0x7f in a full block and in each tail position.
+    for (const key of ['\u0080abc', 'abcdé', 'abcdeé', 'abcdefé', 'ÿ', '日本']) expect(murmur2Ascii(key)).toBeNull()
   })
 })
 

@@ -16,21 +16,11 @@ import { ioError, SeglogError } from '../errors.js'
 import { encodeValue } from '../format.js'
 import type { PreparedBatch, RecordSetAppendInfo, RecordSetOptions } from '../log/partition-log.js'
 import { checkMessage } from '../messages.js'
-import { partitionForKey } from '../partitioner.js'
+import { partitionForKey, partitionForStringKey } from '../partitioner.js'
 import { type Acks, type AppendOptions, checkAcks, type Message, type RecordMetadata } from '../records.js'
 import { type BatchRecordInput, TimestampType } from '../segment/record-batch.js'
 import type { EngineContext, PartitionState, TopicState } from './context.js'
 import { type TopicLookup, wake } from './reads.js'
-
-let keyScratch = Buffer.allocUnsafe(256)
-
-/** UTF-8 bytes of a string key in a reused buffer, for hashing only (valid until the next call). */
-function keyBytes(key: string): Buffer {
-  const len = Buffer.byteLength(key, 'utf8')
-  if (len > keyScratch.length) keyScratch = Buffer.allocUnsafe(Math.max(len, keyScratch.length * 2))
-  keyScratch.write(key, 0, len, 'utf8')
-  return keyScratch.subarray(0, len)
-}
 
 /** Stops a partition's pending background fsync (the partition is being closed). */
 export function cancelFlush(p: PartitionState): void {
@@ -98,7 +88,7 @@ export class AppendPath {
       } else if (n === 1) {
         partition = 0
       } else if (key !== null) {
-        partition = partitionForKey(typeof key === 'string' ? keyBytes(key) : key, n)
+        partition = typeof key === 'string' ? partitionForStringKey(key, n) : partitionForKey(key, n)
       } else {
         partition = t.sticky.partition(t.record.name, n, (value?.length ?? 0) + 16)
       }
