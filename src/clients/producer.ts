@@ -86,6 +86,26 @@ function estimateBytes(m: Message): number {
   return 24 + valueBytes + (k === null || k === undefined ? 0 : k.length)
 }
 
+const NO_OPTIONS = Object.freeze({})
+
+/**
+ * `meta[from, to)` with the topic added, as fresh objects. A literal with named fields: `{ topic, ...m }` was
+ * ~5% of the producer's CPU in the clients bench (D1).
+ */
+function withTopic(
+  topic: string,
+  meta: readonly { partition: number; offset: number; timestamp: number }[],
+  from: number,
+  to: number,
+): ProducerRecordMetadata[] {
+  const out = new Array<ProducerRecordMetadata>(to - from)
+  for (let i = from; i < to; i++) {
+    const m = meta[i]
+    out[i - from] = { topic, partition: m.partition, offset: m.offset, timestamp: m.timestamp }
+  }
+  return out
+}
+
 export class Producer {
   private readonly lingerMs: number
   private readonly batchBytes: number
@@ -193,8 +213,8 @@ export class Producer {
     messages: Message[],
     acks: Acks | undefined,
   ): Promise<ProducerRecordMetadata[]> {
-    const meta = await this.host.append(topic, messages, acks === undefined ? {} : { acks })
-    return meta.map((m) => ({ topic, ...m }))
+    const meta = await this.host.append(topic, messages, acks === undefined ? NO_OPTIONS : { acks })
+    return withTopic(topic, meta, 0, meta.length)
   }
 
   private enqueue(topic: string, messages: Message[], acks: Acks | undefined): Promise<ProducerRecordMetadata[]> {
@@ -222,9 +242,13 @@ export class Producer {
     this.queues.delete(key)
     if (q.timer) clearTimeout(q.timer)
     const pending = q.pending
-    const all = pending.flatMap((p) => p.messages)
+    const all = pending.length === 1 ? pending[0].messages : pending.flatMap((p) => p.messages)
     const job = this.appendNow(q.topic, all, q.acks).then(
       (meta) => {
+        if (pending.length === 1) {
+          pending[0].resolve(meta)
+          return
+        }
         let at = 0
         for (const p of pending) {
           p.resolve(meta.slice(at, at + p.messages.length))
