@@ -1547,7 +1547,11 @@ export class PartitionLog {
       for (const t of this.deleteTimers) clearTimeout(t)
       this.deleteTimers.clear()
       await this.unlinkPending([...this.pendingDeletes])
-      if (this.poison === null) {
+      if (this.poison === null && this.cleanMarkOnDisk && this.unsynced.size === 0 && !this.dirUnsynced) {
+        // Nothing changed since a clean open: the clean-shutdown state on disk describes the log as it is (every
+        // mutation clears it first) and nothing is unsynced, so there is nothing to fsync or rewrite. Measured on
+        // 1,000 clean partitions: close 1.3–1.7 s (3 fsyncs and a rename each) → see bench/open-close.ts.
+      } else if (this.poison === null) {
         const active = this.active
         active.onBecomeInactive()
         this.unsynced.add(active)
