@@ -27,7 +27,7 @@
  *   client's data can report it as its own error. A registered codec gets `maxBytes` as its second argument; what
  *   it returns is checked against it too.
  */
-import * as zlib from 'node:zlib'
+import { createRequire } from 'node:module'
 import { gzipCodec } from './codecs/gzip.js'
 import { type BoundedCodec, MAX_BUFFER_BYTES, OutputLimitError } from './codecs/limit.js'
 import { lz4Codec } from './codecs/lz4.js'
@@ -92,8 +92,19 @@ export function isCompressionType(x: unknown): x is CompressionType {
   return typeof x === 'string' && (COMPRESSION_TYPES as readonly string[]).includes(x)
 }
 
+/**
+ * node:zlib, loaded on the first registry that builds its codecs (the first compressed batch written or read, or a
+ * compression check): loading it costs ~4 ms (it pulls in node:stream), which an engine that never compresses does
+ * not pay.
+ */
+let nodeZlib: ZlibLike | null = null
+function loadZlib(): ZlibLike {
+  nodeZlib ??= createRequire(import.meta.url)('node:zlib') as ZlibLike
+  return nodeZlib
+}
+
 /** True when this runtime's node:zlib has zstd (Node 22.15+/23.8+). */
-export function runtimeHasZstd(z: ZlibLike = zlib as unknown as ZlibLike): boolean {
+export function runtimeHasZstd(z: ZlibLike = loadZlib()): boolean {
   return typeof z.zstdCompressSync === 'function' && typeof z.zstdDecompressSync === 'function'
 }
 
@@ -108,14 +119,28 @@ const ALWAYS = (): null => null
 
 export class CodecRegistry {
   readonly #entries = new Map<CodecType, Entry>()
+  /** The built-in codecs are built on first use (see loadZlib); until then, the options they are built from. */
+  #pending: CodecRegistryOptions | null
 
   constructor(options: CodecRegistryOptions = {}) {
-    const z = options.zlib ?? (zlib as unknown as ZlibLike)
-    const load = options.loadPackage ?? requirePackage
-    this.#set('gzip', gzipCodec(z), ALWAYS)
-    this.#builtin('snappy', snappyCodec(load))
-    this.#builtin('lz4', lz4Codec(load))
-    this.#builtin('zstd', zstdCodec(z, load))
+    this.#pending = { ...options }
+  }
+
+  /** The entries, with the built-in codecs built first if they were not yet (a registered codec replaces one). */
+  #table(): Map<CodecType, Entry> {
+    const options = this.#pending
+    if (options !== null) {
+      this.#pending = null
+      const registered = new Map(this.#entries)
+      const z = options.zlib ?? loadZlib()
+      const load = options.loadPackage ?? requirePackage
+      this.#set('gzip', gzipCodec(z), ALWAYS)
+      this.#builtin('snappy', snappyCodec(load))
+      this.#builtin('lz4', lz4Codec(load))
+      this.#builtin('zstd', zstdCodec(z, load))
+      for (const [name, entry] of registered) this.#entries.set(name, entry)
+    }
+    return this.#entries
   }
 
   /** Installs (or replaces) the codec for a compression type. */
@@ -171,7 +196,7 @@ export class CodecRegistry {
     if (type === 'none') return undefined
     const why = this.#missing(type, 'compress')
     if (why !== null) throw unsupported(type, 'writing', why)
-    return this.#entries.get(type)!.compression
+    return this.#table().get(type)!.compression
   }
 
   /**
@@ -191,7 +216,7 @@ export class CodecRegistry {
     const why = this.#missing(name, 'decompress')
     if (why !== null) throw unsupported(name, `reading (batch attributes say codec ${codec})`, why)
     try {
-      const out = this.#entries.get(name)!.codec.decompress(data, limit)
+      const out = this.#table().get(name)!.codec.decompress(data, limit)
       if (out.length > limit) throw new OutputLimitError(limit, `the output is ${out.length} bytes`)
       return out
     } catch (err) {
@@ -209,7 +234,7 @@ export class CodecRegistry {
   }
 
   #missing(type: CodecType, direction: Direction): string | null {
-    const entry = this.#entries.get(type)
+    const entry = this.#table().get(type)
     return entry === undefined ? `no ${type} codec` : entry.missing(direction)
   }
 }

@@ -27,21 +27,15 @@ import type { GroupState } from '../clients/group.js'
 import type { GroupDescription, Groups, ResetOffsetsTo } from '../clients/group-admin.js'
 import type { CommittedOffset, OffsetStore } from '../clients/offset-store.js'
 import type { Producer, ProducerHost, ProducerOptions } from '../clients/producer.js'
-import { CodecRegistry } from '../compression.js'
 import type { TopicConfig } from '../config.js'
-import { engineChannel } from '../diagnostics.js'
 import { ioError, SeglogError } from '../errors.js'
-import { BoundedFileSystem } from '../io/bounded-fs.js'
-import { nodeFileSystem, writeFileAtomic } from '../io/file-system.js'
-import { holdProcess } from '../keep-alive.js'
-import { type AppendOptions, checkAcks, type Message, type RecordMetadata, type SeglogRecord } from '../records.js'
+import type { AppendOptions, Message, RecordMetadata, SeglogRecord } from '../records.js'
 import type { WireServer } from '../wire/server.js'
 import type { AppendPath } from './append.js'
 import type { EngineContext } from './context.js'
 import type { Housekeeping, PartitionCompaction, PartitionRetention } from './housekeeping.js'
-import { checkListenOptions, checkOpenOptions } from './open-options.js'
 import { type EngineEvent, type EngineStatus, type ListenOptions, type SeglogOptions, TEST_HOOKS } from './options.js'
-import { type ReadOptions, Reads, type StreamOptions, wake } from './reads.js'
+import type { ReadOptions, Reads, StreamOptions } from './reads.js'
 import type { CreateTopicOptions, TopicDescription, TopicRegistry } from './topics.js'
 
 /**
@@ -49,6 +43,9 @@ import type { CreateTopicOptions, TopicDescription, TopicRegistry } from './topi
  * loads them. Set before any Seglog is constructed.
  */
 let rooms: typeof import('./owner-rooms.js')
+
+/** What every open needs (open-core.ts), loaded by the first open so that importing the package stays small. */
+let core: typeof import('./open-core.js')
 
 /** Real paths owned by a Seglog in this process (LevelDB's per-process lock cannot tell them apart). */
 const ownedInProcess = new Set<string>()
@@ -94,17 +91,17 @@ export class Seglog {
     this.realDir = realDir
     const hooks = options[TEST_HOOKS] ?? {}
     const listener = options.onEvent ?? (() => {})
-    const codecs = new CodecRegistry()
+    const codecs = new core.CodecRegistry()
     for (const [name, codec] of Object.entries(options.codecs ?? {})) {
       if (codec) codecs.register(name as 'gzip' | 'snappy' | 'lz4' | 'zstd', codec)
     }
     this.#ctx = {
       dir,
       realDir,
-      fs: new BoundedFileSystem(hooks.fs ?? nodeFileSystem, { maxOpenFiles: options.maxOpenFiles ?? 512 }),
+      fs: new core.BoundedFileSystem(hooks.fs ?? core.nodeFileSystem, { maxOpenFiles: options.maxOpenFiles ?? 512 }),
       clock: options.clock ?? Date.now,
       onEvent: (event: EngineEvent) => {
-        if (engineChannel.hasSubscribers) engineChannel.publish({ dir: realDir, ...event })
+        if (core.engineChannel.hasSubscribers) core.engineChannel.publish({ dir: realDir, ...event })
         listener(event)
       },
       codecs,
@@ -122,8 +119,12 @@ export class Seglog {
       find: (name: string) => this.#topics?.find(name),
       all: () => this.#topics?.all() ?? [],
     }
-    this.#reads = new Reads(this.#ctx, topics)
-    this.#append = new rooms.AppendPath(this.#ctx, topics, options.acks === undefined ? -1 : checkAcks(options.acks))
+    this.#reads = new core.Reads(this.#ctx, topics)
+    this.#append = new rooms.AppendPath(
+      this.#ctx,
+      topics,
+      options.acks === undefined ? -1 : core.checkAcks(options.acks),
+    )
     this.#housekeeping = new rooms.Housekeeping(this.#ctx, topics, {
       retentionIntervalMs: options.retentionCheckIntervalMs ?? 300_000,
       cleanerBackoffMs: options.cleanerBackoffMs ?? 15_000,
@@ -138,8 +139,9 @@ export class Seglog {
    */
   static async open(dir: string, given: SeglogOptions = {}): Promise<Seglog> {
     if (typeof dir !== 'string' || dir.length === 0) throw new TypeError('dir must be a non-empty string')
+    core ??= await import('./open-core.js')
     // Every option is checked (and the clock read once) before anything is created or locked.
-    const { options, defaults } = checkOpenOptions(given)
+    const { options, defaults } = core.checkOpenOptions(given)
     if (options.readOnly === true) {
       // No ownership, no writes (see read-only.ts); loaded here, so an owner never loads it.
       const { openReadOnly } = await import('./read-only.js')
@@ -198,7 +200,7 @@ export class Seglog {
         crashPoint: this.#crashPoint,
         retire: (p) => {
           rooms.cancelFlush(p)
-          wake(p)
+          core.wake(p)
         },
         topicsChanged: () => this.#groups.topicsChanged(),
         committedKeys: (topic) => this.#offsetStore.topicKeys(topic),
@@ -229,7 +231,7 @@ export class Seglog {
     const owner = { ...this.#owner, defaults: this.#engineDefaults }
     const body = listener === null ? owner : { ...owner, listener }
     try {
-      writeFileAtomic(this.#ctx.fs, metaDir, OWNER_FILE, Buffer.from(JSON.stringify(body)))
+      core.writeFileAtomic(this.#ctx.fs, metaDir, OWNER_FILE, Buffer.from(JSON.stringify(body)))
     } catch (err) {
       throw ioError(err, 'write', path.join(metaDir, OWNER_FILE))
     }
@@ -314,7 +316,7 @@ export class Seglog {
    * be bound is INVALID_CONFIG or IO_ERROR with its errno; a second listener is INVALID_CONFIG.
    */
   async listen(options: ListenOptions): Promise<{ host: string; port: number }> {
-    const opts = checkListenOptions(options)
+    const opts = core.checkListenOptions(options)
     if (this.#phase !== 'open') throw new SeglogError('ENGINE_CLOSED', `seglog at ${this.dir} is ${this.status}`)
     if (this.#listener !== null || this.#listenStarting !== null) {
       const where = this.#listener === null ? 'starting' : `on ${addressText(this.#listener.address())}`
@@ -353,7 +355,7 @@ export class Seglog {
       idleMs: opts.idleMs,
     })
     this.#listener = server
-    this.#releaseListenerHold = holdProcess()
+    this.#releaseListenerHold = core.holdProcess()
     if (this.#phase !== 'open') {
       await this.#stopListener()
       throw new SeglogError('ENGINE_CLOSED', `seglog at ${this.dir} began closing while its listener started`)
