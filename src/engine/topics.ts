@@ -90,7 +90,7 @@ export function logConfigOf(config: TopicConfig): Partial<LogConfig> {
 export class TopicRegistry {
   private readonly topics = new Map<string, TopicState>()
   /** One budget of verified batches for every partition of the engine, so memory does not grow with the partition count. */
-  private readonly batchCache = new BatchCache()
+  private readonly batchCache = new BatchCache(undefined, { verifyInBackground: true })
   private metaQueue: Promise<unknown> = Promise.resolve()
 
   private constructor(

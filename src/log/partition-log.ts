@@ -286,6 +286,7 @@ export class PartitionLog {
     const log = new PartitionLog(dir, options)
     log.load()
     log.status_ = 'open'
+    log.batchCache.verifyInBackground(log)
     return log
   }
 
@@ -1066,6 +1067,18 @@ export class PartitionLog {
 
   // ---- reads ----
 
+  /**
+   * One step of background verification (`BatchCache.verifyInBackground`): about `maxBytes` more of the first
+   * segment not yet verified (`LogSegment.verifySome`). True when every segment is done, or the log is not open.
+   */
+  verifySome(maxBytes: number): boolean {
+    if (this.status_ !== 'open') return true
+    for (const seg of this.segments) {
+      if (!seg.verifyDone) return seg.verifySome(maxBytes, this.batchCache) && this.segments.every((s) => s.verifyDone)
+    }
+    return true
+  }
+
   private checkReadOffset(offset: number): void {
     if (offset < this.logStart || offset > this.logEndOffset) {
       throw new SeglogError(
@@ -1120,7 +1133,9 @@ export class PartitionLog {
         i++
         continue
       }
-      if (res.bytes === 0) break
+      // Nothing read and no progress: the next batch does not fit the budget. (A batch whose records all lie below
+      // `from`, its last offsets removed by compaction, is passed over with no bytes read.)
+      if (res.bytes === 0 && res.nextOffset <= from) break
       budget -= res.bytes
       from = res.nextOffset
     }
@@ -1180,7 +1195,7 @@ export class PartitionLog {
       let problem: string | null = null
       while (at < buf.length) {
         const size = batchSizeAt(buf, at, buf.length)
-        if (this.batchCache.get(seg, range.position + at) === undefined) {
+        if (this.batchCache.get(seg, range.position + at) === undefined && !seg.isVerified(range.position + at, size)) {
           problem = checkBatch(buf, at, size)
           if (problem !== null) break
         }

@@ -39,7 +39,7 @@ import { IndexFileProbe } from '../index/fixed-index.js'
 import { OffsetIndex } from '../index/offset-index.js'
 import { NO_TIMESTAMP, TimeIndex } from '../index/time-index.js'
 import type { FileHandle, FileSystem } from '../io/file-system.js'
-import type { BatchCache, BatchInfo } from './batch-cache.js'
+import { type BatchCache, type BatchInfo, recordTable } from './batch-cache.js'
 import { BatchScanner, batchHeaderProblem, batchOffsetProblem } from './batch-scanner.js'
 import { INDEX_SUFFIX, LOG_SUFFIX, segmentFileName, TIME_INDEX_SUFFIX } from './file-names.js'
 import {
@@ -52,13 +52,13 @@ import {
   batchRecordsCount,
   batchSizeAt,
   COMPRESSION_CODEC_MASK,
+  CONTROL_FLAG_MASK,
   checkBatch,
   type DecodedRecord,
   type Decompressor,
   decodeRecordAt,
   decodeRecords,
   HEADER_SIZE_UP_TO_MAGIC,
-  indexRecords,
 } from './record-batch.js'
 import type { Cursor } from './varint.js'
 
@@ -150,6 +150,21 @@ const HEADER_CHUNK_BYTES = 8 * 1024
 /** Batches with fewer records are cheap to read whole; no record table is kept for them. */
 const TABLE_MIN_RECORDS = 16
 
+/** Largest batch read into the shared scratch buffer; bigger ones get a buffer of their own. */
+const SCRATCH_MAX_BYTES = 1024 * 1024
+/**
+ * One buffer for reads whose bytes never leave the call (whole-batch verification): reads are synchronous, so no
+ * two calls use it at once. It grows to the largest batch seen, up to SCRATCH_MAX_BYTES.
+ */
+let scratch: Buffer = Buffer.allocUnsafe(0)
+
+function scratchOf(size: number): Buffer {
+  if (size > SCRATCH_MAX_BYTES) return Buffer.allocUnsafe(size)
+  if (scratch.length < size)
+    scratch = Buffer.allocUnsafe(Math.max(size, Math.min(2 * scratch.length, SCRATCH_MAX_BYTES)))
+  return scratch
+}
+
 interface Located {
   position: number
   size: number
@@ -158,6 +173,8 @@ interface Located {
   lastOffset: number
   /** Records in the batch. */
   count: number
+  /** The batch's attributes when the walk read its header (NaN when it came from the cache). */
+  attributes: number
   info: BatchInfo | undefined
   /** A buffer already read that holds the whole batch, or null. */
   chunk: Buffer | null
@@ -253,6 +270,15 @@ export class LogSegment {
   private dirty_ = false
   /** The cache that holds batches of this segment (the last one a read used); told when they become invalid. */
   private cache: BatchCache | null = null
+  /**
+   * Background verification (`verifySome`): the batches in [0, verifiedEnd) passed their header, offset and CRC
+   * checks in this process, read in order from position 0; `verifiedLast` is the last offset of the batch before
+   * `verifiedEnd`. Reset with the cache entries whenever the data changes or goes away (`dropCached`).
+   */
+  private verifiedEnd = 0
+  private verifiedLast = Number.NaN
+  /** The background walk met a batch that fails its checks (or an I/O error): it goes no further. */
+  private verifyStopped = false
   /** Sequential-read hint: where the batch after the last read starts, and the last offset before it. */
   private readHintOffset = -1
   private readHintPosition = 0
@@ -788,6 +814,7 @@ export class LogSegment {
           prevLast: Number.NaN,
           lastOffset: info.lastOffset,
           count: info.count,
+          attributes: Number.NaN,
           info,
           chunk: null,
           chunkPos: 0,
@@ -808,6 +835,7 @@ export class LogSegment {
       let size: number
       let last: number
       let count: number
+      let attributes = Number.NaN
       if (info !== undefined && entryOffset < 0) {
         size = info.size
         last = info.lastOffset
@@ -838,6 +866,7 @@ export class LogSegment {
         size = this.checkWalked(chunk, at, pos, prevLast, target)
         last = batchLastOffset(chunk, at)
         count = batchRecordsCount(chunk, at)
+        attributes = batchAttributes(chunk, at)
       }
       if (last >= target) {
         this.checkFollower(pos, size, last, chunk, chunkPos, target)
@@ -848,6 +877,7 @@ export class LogSegment {
           prevLast,
           lastOffset: last,
           count,
+          attributes,
           info,
           chunk: inChunk ? chunk : null,
           chunkPos,
@@ -879,7 +909,20 @@ export class LogSegment {
     const { position, size, info } = found
     if (!atLeastOne && size > maxBytes) return { nextOffset: target, bytes: 0, count: 0 }
     if (info !== undefined && info.table !== null && maxRecords < info.count) {
-      return this.readFromTable(info, target, maxRecords, out, found)
+      return this.readFromTable(info, target, maxRecords, out, found.chunk, found.chunkPos, false)
+    }
+    if (
+      info === undefined &&
+      cache !== null &&
+      maxRecords < found.count &&
+      found.count >= TABLE_MIN_RECORDS &&
+      (found.attributes & (COMPRESSION_CODEC_MASK | CONTROL_FLAG_MASK)) === 0
+    ) {
+      // The first point read into a big batch: verified whole and tabled, then served from its table.
+      const verified = this.verifyAndTable(found, cache, target)
+      if (verified !== null) {
+        return this.readFromTable(verified.info, target, maxRecords, out, verified.buf, position, true)
+      }
     }
     const end = this.size_
     // Read about what maxRecords needs, judged by the first batch's bytes per record (+1/8 slack), never more
@@ -914,7 +957,7 @@ export class LogSegment {
       }
       const base = batchBaseOffset(buf, at)
       const cached = at === 0 ? info : cache?.get(this, p)
-      if (cached === undefined) {
+      if (cached === undefined && p + bsize > this.verifiedEnd) {
         const problem = checkBatch(buf, at, bsize)
         if (problem !== null)
           throw corruptLog(`batch at position ${p} (offset ${base}): ${problem}`, this.logPath, base)
@@ -963,12 +1006,9 @@ export class LogSegment {
   }
 
   private cacheBatch(cache: BatchCache, buf: Buffer, at: number, size: number, position: number): void {
-    if (this.cache !== cache) {
-      this.cache?.dropSegment(this)
-      this.cache = cache
-    }
+    this.useCache(cache)
     if ((batchAttributes(buf, at) & COMPRESSION_CODEC_MASK) !== 0) return
-    const table = indexRecords(buf, at, size)
+    const table = recordTable(buf, at, size)
     if (table === null) return
     cache.put({
       segment: this,
@@ -981,13 +1021,155 @@ export class LogSegment {
     })
   }
 
-  /** Point-read fast path: reads only the wanted records of a verified batch, by its cached record table. */
+  /**
+   * Reads the batch `found` whole into the scratch buffer, CRC-checks it (CORRUPT_LOG when it fails), builds its
+   * record table and caches it; returns the entry and the buffer holding the batch at 0. Null when its records do
+   * not fill it (the caller's slow path names the error).
+   * Why the scratch buffer: a fresh 127 KB Buffer per read cost ~96 µs against ~32 µs for the same `readSync` into
+   * a reused one (measured, 1,000-record batches).
+   */
+  private verifyAndTable(found: Located, cache: BatchCache, target: number): { info: BatchInfo; buf: Buffer } | null {
+    const { position, size } = found
+    const buf = scratchOf(size)
+    const n = this.readAt(buf, size, position)
+    if (n < size)
+      throw corruptLog(`expected ${size} bytes at position ${position}, file has ${n}`, this.logPath, target)
+    // A batch the background walk verified needs no second CRC.
+    const problem = position + size <= this.verifiedEnd ? null : checkBatch(buf, 0, size)
+    if (problem !== null) {
+      const base = batchBaseOffset(buf, 0)
+      throw corruptLog(`batch at position ${position} (offset ${base}): ${problem}`, this.logPath, base)
+    }
+    const table = recordTable(buf, 0, size)
+    if (table === null) return null
+    const info: BatchInfo = {
+      segment: this,
+      position,
+      size,
+      lastOffset: batchLastOffset(buf, 0),
+      count: batchRecordsCount(buf, 0),
+      ctx: batchContext(buf, 0),
+      table,
+    }
+    this.useCache(cache)
+    cache.put(info)
+    return { info, buf }
+  }
+
+  /** True when the batch at [position, position + size) was verified by the background walk (`verifySome`). */
+  isVerified(position: number, size: number): boolean {
+    return position + size <= this.verifiedEnd
+  }
+
+  /** True when the background walk has nothing left to do here (all verified up to `size`, or it stopped). */
+  get verifyDone(): boolean {
+    return this.verifyStopped || this.verifiedEnd >= this.size_
+  }
+
+  /**
+   * One step of background verification (see `BatchCache.verifyInBackground`): reads about `maxBytes` of batches
+   * from `verifiedEnd` on and checks each as recovery's scan does — header, offsets against the batch before (and,
+   * where compaction may have left gaps, the base offset of the batch after), the segment's end against the next
+   * segment's base, CRC — moving `verifiedEnd` past each that passes. A passed batch's record table goes into
+   * `cache` when it has room without evicting anything. A batch that fails stops the walk here, silently: the
+   * read that reaches it checks it again and throws CORRUPT_LOG. Returns `verifyDone`. I/O errors are thrown.
+   */
+  verifySome(maxBytes: number, cache: BatchCache): boolean {
+    const end = this.size_
+    if (this.verifyDone) return true
+    if (this.damage_ !== null && this.verifiedEnd >= this.damage_.position) {
+      this.verifyStopped = true
+      return true
+    }
+    this.useCache(cache)
+    const from = this.verifiedEnd
+    let prevLast = from === 0 ? this.baseOffset - 1 : this.verifiedLast
+    // One byte past the chunk's batches tells whether another batch follows; 8 give its base offset.
+    let len = Math.min(end - from, Math.max(maxBytes, BATCH_OVERHEAD) + 8)
+    let buf = scratchOf(len)
+    let n = this.readAt(buf, len, from)
+    if (n < BATCH_OVERHEAD) return this.stopVerifying()
+    const first = batchSizeAt(buf, 0, n)
+    if (first > n && first <= end - from) {
+      // A batch bigger than the step: read whole (plus the next base offset).
+      len = Math.min(end - from, first + 8)
+      buf = scratchOf(len)
+      n = this.readAt(buf, len, from)
+    }
+    const view = buf.subarray(0, n)
+    const limit = this.offsetLimit
+    let at = 0
+    while (at + BATCH_OVERHEAD <= n) {
+      const pos = from + at
+      if (this.damage_ !== null && pos >= this.damage_.position) return this.stopVerifying()
+      if (batchHeaderProblem(view, at, pos, end) !== null) return this.stopVerifying()
+      const size = batchSizeAt(view, at, n)
+      if (at + size > n) break
+      if (batchOffsetProblem(view, at, this.baseOffset, prevLast, limit, this.dense_) !== null) {
+        return this.stopVerifying()
+      }
+      const last = batchLastOffset(view, at)
+      if (pos + size === end) {
+        if (Number.isFinite(limit) && last !== limit - 1) return this.stopVerifying()
+      } else if (!this.dense_) {
+        // The base offset of the batch after must be above this one's last (a flipped base would pass for a gap).
+        if (at + size + 8 > n) break
+        if (!(batchBaseOffset(view, at + size) > last)) return this.stopVerifying()
+      }
+      if (checkBatch(view, at, size) !== null) return this.stopVerifying()
+      const count = batchRecordsCount(view, at)
+      if (
+        count >= TABLE_MIN_RECORDS &&
+        (batchAttributes(view, at) & (COMPRESSION_CODEC_MASK | CONTROL_FLAG_MASK)) === 0 &&
+        cache.get(this, pos) === undefined
+      ) {
+        const table = recordTable(view, at, size)
+        if (table !== null) {
+          cache.putIfRoom({
+            segment: this,
+            position: pos,
+            size,
+            lastOffset: last,
+            count,
+            ctx: batchContext(view, at),
+            table,
+          })
+        }
+      }
+      this.verifiedEnd = pos + size
+      this.verifiedLast = last
+      prevLast = last
+      at += size
+    }
+    // No batch passed in a whole step: something is off (the read came up short); reads will see to it.
+    if (this.verifiedEnd === from) return this.stopVerifying()
+    return this.verifyDone
+  }
+
+  private stopVerifying(): boolean {
+    this.verifyStopped = true
+    return true
+  }
+
+  private useCache(cache: BatchCache): void {
+    if (this.cache !== cache) {
+      this.cache?.dropSegment(this)
+      this.cache = cache
+    }
+  }
+
+  /**
+   * Point-read fast path: reads only the wanted records of a verified batch, by its cached record table (from
+   * `chunk` when it holds them; `copy` when `chunk` is the scratch buffer, whose bytes must not be handed out).
+   */
   private readFromTable(
     info: BatchInfo,
     target: number,
     maxRecords: number,
     out: DecodedRecord[],
-    found: Located,
+    chunk: Buffer | null,
+    chunkPos: number,
+    copy: boolean,
   ): { nextOffset: number; bytes: number; count: number } {
     const { starts, deltas } = info.table!
     const rel = target - info.ctx.baseOffset
@@ -1004,20 +1186,31 @@ export class LogSegment {
       i0 = lo
     }
     const i1 = Math.min(info.count, i0 + maxRecords)
-    const from = found.position + starts[i0]
+    const from = info.position + starts[i0]
     const length = starts[i1] - starts[i0]
-    const buf =
-      found.chunk !== null && from + length <= found.chunkPos + found.chunk.length
-        ? found.chunk.subarray(from - found.chunkPos, from - found.chunkPos + length)
-        : this.readExact(from, length)
+    let buf: Buffer
+    if (chunk !== null && from >= chunkPos && from + length <= chunkPos + chunk.length) {
+      const view = chunk.subarray(from - chunkPos, from - chunkPos + length)
+      buf = copy ? Buffer.from(view) : view
+    } else buf = this.readExact(from, length)
     const c: Cursor = { pos: 0, end: buf.length }
     let next = target
     for (let i = i0; i < i1; i++) {
-      const r = decodeRecordAt(buf, c, info.ctx, target, i)
+      const r = decodeRecordAt(buf, c, info.ctx, Number.NEGATIVE_INFINITY, i)
       if (typeof r === 'string') {
         throw corruptLog(`batch at position ${info.position} (offset ${info.ctx.baseOffset}): ${r}`, this.logPath)
       }
-      if (r === null) continue
+      // The CRC is not read again here: a record must at least be the one the table says lies there.
+      const expected = info.ctx.baseOffset + (deltas === null ? i : deltas[i])
+      if (r === null || r.offset !== expected) {
+        const why = `record ${i} has offset ${r?.offset}, its batch's table says ${expected}`
+        throw corruptLog(
+          `batch at position ${info.position} (offset ${info.ctx.baseOffset}): ${why}`,
+          this.logPath,
+          target,
+        )
+      }
+      if (r.offset < target) continue
       out.push(r)
       next = r.offset + 1
     }
@@ -1815,6 +2008,9 @@ export class LogSegment {
   /** Releases this segment's entries in its batch cache (the data they describe changed or went away). */
   private dropCached(): void {
     this.cache?.dropSegment(this)
+    this.verifiedEnd = 0
+    this.verifiedLast = Number.NaN
+    this.verifyStopped = false
   }
 
   /**
