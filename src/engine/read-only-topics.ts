@@ -31,7 +31,7 @@ import type { EngineContext, PartitionState, TopicState } from './context.js'
 import type { TopicRecord } from './metadata.js'
 import type { TopicLookup } from './reads.js'
 import { NOT_A_DIR, parseDirName, partitionDirName, readTopicFile, type TopicFileRead } from './topic-dirs.js'
-import type { PartitionDescription, TopicDescription } from './topics.js'
+import { describePartitionLog, describeTopicState, type PartitionDescription, type TopicDescription } from './topics.js'
 
 /** What the view needs from the read-only engine. */
 export interface ReadOnlyTopicsHost {
@@ -99,13 +99,7 @@ function logFields(d: object): LogFields {
   if (s.read === null) {
     const { log } = s.p
     log.refresh()
-    const segs = log.segmentInfos()
-    s.read = {
-      logStartOffset: log.logStartOffset,
-      logEndOffset: log.logEndOffset,
-      segments: segs.length,
-      bytes: segs.reduce((a, seg) => a + seg.size, 0),
-    }
+    s.read = describePartitionLog(log)
   }
   return s.read
 }
@@ -361,7 +355,6 @@ export class ReadOnlyTopics implements TopicLookup {
    * partitions for its config or partition count opens none of them.
    */
   describe(name: string): TopicDescription {
-    const t = this.topic(name)
-    return { name, config: { ...t.config }, partitions: t.partitions.map(lazyDescription) }
+    return describeTopicState(this.topic(name), lazyDescription)
   }
 }

@@ -73,6 +73,32 @@ export interface TopicRegistryHooks {
 
 type Staged = { staged: { partition: number; name: string }[]; adopted: number[] }
 
+/** A partition log's offsets, segment count and bytes, as `describeTopic` shows them. */
+export function describePartitionLog(log: PartitionLog): Omit<PartitionDescription, 'partition'> {
+  const segs = log.segmentInfos()
+  return {
+    logStartOffset: log.logStartOffset,
+    logEndOffset: log.logEndOffset,
+    segments: segs.length,
+    bytes: segs.reduce((a, s) => a + s.size, 0),
+  }
+}
+
+function describePartition(p: PartitionState): PartitionDescription {
+  return { partition: p.index, ...describePartitionLog(p.log) }
+}
+
+/**
+ * `describeTopic` of a topic: a copy of its config and each partition as `partition` describes it (by default its
+ * log's fields, read now). The owner and a read-only open (which reads its partitions lazily) both describe with it.
+ */
+export function describeTopicState(
+  t: TopicState,
+  partition: (p: PartitionState) => PartitionDescription = describePartition,
+): TopicDescription {
+  return { name: t.record.name, config: { ...t.config }, partitions: t.partitions.map(partition) }
+}
+
 /** The part of a topic's config that its partition logs use. */
 export function logConfigOf(config: TopicConfig): Partial<LogConfig> {
   return {
@@ -205,21 +231,7 @@ export class TopicRegistry {
   }
 
   describe(name: string): TopicDescription {
-    const t = this.topic(name)
-    return {
-      name,
-      config: { ...t.config },
-      partitions: t.partitions.map((p) => {
-        const segs = p.log.segmentInfos()
-        return {
-          partition: p.index,
-          logStartOffset: p.log.logStartOffset,
-          logEndOffset: p.log.logEndOffset,
-          segments: segs.length,
-          bytes: segs.reduce((a, s) => a + s.size, 0),
-        }
-      }),
-    }
+    return describeTopicState(this.topic(name))
   }
 
   // ---- metadata operations ----
