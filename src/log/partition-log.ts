@@ -72,6 +72,7 @@ import {
 } from '../segment/record-batch.js'
 import { checkRecordSet, stampRecordSet } from '../segment/record-set.js'
 import { LogSegment, type RunBatch, type SegmentRepair, segmentIndexFor } from '../segment/segment.js'
+import { fsyncGate, RoundWaiters } from './fsync-gate.js'
 import {
   type CleanShutdownState,
   type PartitionState,
@@ -256,8 +257,11 @@ export class PartitionLog {
   private compactedEnd = 0
   private unsynced = new Set<LogSegment>()
   private dirUnsynced = false
+  /** The round whose fsyncs are running on the pool. */
   private syncRunning: Promise<void> | null = null
-  private syncQueued: Promise<void> | null = null
+  /** Callers waiting for the next round (asked of `fsyncGate`, not started yet). */
+  private nextRound: RoundWaiters | null = null
+  private fsyncRounds = 0
   private deleteTimers = new Set<NodeJS.Timeout>()
   private pendingDeletes = new Set<string>()
   /** Opened read-only (see the header). */
@@ -884,8 +888,10 @@ export class PartitionLog {
   // ---- durability ----
 
   /**
-   * Resolves once everything appended before the call is fsynced. Callers that arrive while an fsync runs
-   * share the next one: N concurrent waiters cost about one fsync, not N.
+   * Resolves once everything appended before the call is fsynced. Every caller of one event-loop turn shares one
+   * round, and callers that arrive while a round runs share the next one: N concurrent waiters cost about one
+   * fsync, not N. Rounds are started by the thread's `fsyncGate` (see there, also for when a lone waiter's round
+   * runs on this thread instead of the libuv pool).
    */
   flush(): Promise<void> {
     if (this.readOnly) return Promise.resolve()
@@ -893,23 +899,55 @@ export class PartitionLog {
       return Promise.reject(new SeglogError('ENGINE_CLOSED', `partition log ${this.dir} is ${this.status_}`))
     }
     if (this.poison !== null) return Promise.reject(this.poison)
-    if (this.syncRunning === null) {
-      if (this.unsynced.size === 0 && !this.dirUnsynced) return Promise.resolve()
-      this.syncRunning = this.runSync().finally(() => {
+    if (this.nextRound === null) {
+      // Nothing written since the running round took its snapshot: that round covers the caller.
+      if (this.unsynced.size === 0 && !this.dirUnsynced) return this.syncRunning ?? Promise.resolve()
+      this.nextRound = new RoundWaiters()
+      fsyncGate.request(this, true)
+    } else {
+      fsyncGate.request(this, false)
+    }
+    return this.nextRound.promise
+  }
+
+  /** @internal Called by `fsyncGate`: runs the requested round, after the running one when there is one. */
+  startRound(now: boolean): void {
+    if (this.syncRunning !== null) {
+      // One round at a time: the running one may have taken its snapshot before these callers' writes.
+      this.syncRunning.then(
+        () => this.startRound(false),
+        () => this.startRound(false),
+      )
+      return
+    }
+    const round = this.nextRound
+    if (round === null) return
+    this.nextRound = null
+    if (this.poison !== null) {
+      round.reject(this.poison)
+      return
+    }
+    if (now) {
+      try {
+        this.runSyncNow()
+        round.resolve()
+      } catch (err) {
+        round.reject(err)
+      }
+      return
+    }
+    const running = this.runSync()
+    this.syncRunning = running
+    running.then(
+      () => {
         this.syncRunning = null
-      })
-      return this.syncRunning
-    }
-    // The running fsync may have started before this caller's data was written: queue one more round.
-    if (this.syncQueued === null) {
-      this.syncQueued = this.syncRunning
-        .catch(() => {})
-        .then(() => {
-          this.syncQueued = null
-          return this.flush()
-        })
-    }
-    return this.syncQueued
+        round.resolve()
+      },
+      (err) => {
+        this.syncRunning = null
+        round.reject(err)
+      },
+    )
   }
 
   private async runSync(): Promise<void> {
@@ -918,6 +956,7 @@ export class PartitionLog {
     this.unsynced.clear()
     const dir = this.dirUnsynced
     this.dirUnsynced = false
+    const done = fsyncGate.asyncStarted()
     try {
       await Promise.all(segs.map((s) => s.sync()))
       // Only after every segment's data is durable may a new segment's *name* become durable: otherwise a power
@@ -926,7 +965,38 @@ export class PartitionLog {
     } catch (err) {
       // After a failed fsync the kernel may have dropped the dirty pages: what is on disk is unknown.
       throw this.poisonWith(ioError(err, 'fsync', this.dir))
+    } finally {
+      done()
     }
+    this.roundDone(target)
+  }
+
+  /** `runSync` on the calling thread (the lone-waiter rule of `fsyncGate`): same order, same failure rules. */
+  private runSyncNow(): void {
+    const target = this.logEndOffset
+    const segs = [...this.unsynced]
+    this.unsynced.clear()
+    const dir = this.dirUnsynced
+    this.dirUnsynced = false
+    const started = performance.now()
+    try {
+      for (const s of segs) s.syncDataNow()
+      if (dir) {
+        try {
+          this.fs.syncDirNow(this.dir)
+        } catch (err) {
+          throw ioError(err, 'fsync', this.dir)
+        }
+      }
+    } catch (err) {
+      throw this.poisonWith(ioError(err, 'fsync', this.dir))
+    }
+    fsyncGate.record(performance.now() - started)
+    this.roundDone(target)
+  }
+
+  private roundDone(target: number): void {
+    this.fsyncRounds++
     if (target > this.recoveryPoint_) this.recoveryPoint_ = target
     // Persist the recovery point once per segment (not per fsync: that would triple the cost of acks=-1).
     if (
@@ -940,6 +1010,11 @@ export class PartitionLog {
         throw this.poisonWith(ioError(err, 'write', this.dir))
       }
     }
+  }
+
+  /** fsync rounds completed since open (each fsyncs every segment written since the last one). */
+  get fsyncRoundCount(): number {
+    return this.fsyncRounds
   }
 
   // ---- read-only ----
@@ -1557,7 +1632,7 @@ export class PartitionLog {
       return
     }
     try {
-      if (this.syncQueued) await this.syncQueued.catch(() => {})
+      if (this.nextRound) await this.nextRound.promise.catch(() => {})
       if (this.syncRunning) await this.syncRunning.catch(() => {})
       for (const t of this.deleteTimers) clearTimeout(t)
       this.deleteTimers.clear()

@@ -1851,6 +1851,17 @@ export class LogSegment {
     }
   }
 
+  /** `sync` on the calling thread: the log only, as `sync` (a lone durable append's round, see `fsyncGate`). */
+  syncDataNow(): void {
+    if (!this.dirty_ || this.readOnly) return
+    try {
+      this.handle().syncNow()
+    } catch (err) {
+      throw ioError(err, 'fsync', this.logPath)
+    }
+    this.dirty_ = false
+  }
+
   /** fsync of the log and both indexes, on the calling thread (roll, close, recovery). */
   syncNow(): void {
     if (this.readOnly) return
