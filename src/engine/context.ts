@@ -25,6 +25,8 @@ export interface EngineContext {
   readonly clock: () => number
   readonly onEvent: (event: EngineEvent) => void
   readonly codecs: CodecRegistry
+  /** CRC-check opened logs' batches in idle slices off the read path (`BatchCache.verifyInBackground`). */
+  readonly verifyInBackground: boolean
   /** True while the engine is `open` (not opening, closing or closed). */
   isOpen(): boolean
   /** Throws ENGINE_CLOSED unless the engine is open. */

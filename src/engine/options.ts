@@ -24,6 +24,11 @@ export interface TestHooks {
   fs?: FileSystem
   /** Called at named points of metadata operations (crash tests kill the process there). */
   crashPoint?: (point: string) => void
+  /**
+   * Background verification of opened logs (default: on, but off when `fs` is injected, so that its reads do not
+   * take the faults a test injects for the reads it makes).
+   */
+  verifyInBackground?: boolean
 }
 
 /** Where and how `Seglog.listen` (or the `listen` open option) serves Kafka's wire protocol. */

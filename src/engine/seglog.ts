@@ -105,6 +105,7 @@ export class Seglog {
         listener(event)
       },
       codecs,
+      verifyInBackground: hooks.verifyInBackground ?? hooks.fs === undefined,
       isOpen: () => this.#accepting(),
       assertOpen: () => this.assertOpen(),
       track: (work) => this.#track(work),

@@ -116,14 +116,16 @@ export function logConfigOf(config: TopicConfig): Partial<LogConfig> {
 export class TopicRegistry {
   private readonly topics = new Map<string, TopicState>()
   /** One budget of verified batches for every partition of the engine, so memory does not grow with the partition count. */
-  private readonly batchCache = new BatchCache(undefined, { verifyInBackground: true })
+  private readonly batchCache: BatchCache
   private metaQueue: Promise<unknown> = Promise.resolve()
 
   private constructor(
     private readonly ctx: EngineContext,
     readonly meta: MetadataStore,
     private readonly hooks: TopicRegistryHooks,
-  ) {}
+  ) {
+    this.batchCache = new BatchCache(undefined, { verifyInBackground: ctx.verifyInBackground })
+  }
 
   /**
    * Takes the ownership lock and opens the metadata store under `metaDir` (ENGINE_LOCKED, CORRUPT_LOG); the
