@@ -6,9 +6,9 @@
  * often comes from files and environment variables, where the caller wants a message naming the field, not a
  * TypeError); an unknown field is INVALID_CONFIG too, so typos do not silently fall back to defaults.
  */
-import { DEFAULT_COMPACTION_CONFIG } from './compaction/planner.js'
+import { DEFAULT_COMPACTION_CONFIG } from './compaction/compaction-config.js'
 import { SeglogError } from './errors.js'
-import { DEFAULT_LOG_CONFIG } from './log/partition-log.js'
+import { DEFAULT_LOG_CONFIG } from './log/log-config.js'
 import { MIN_ONE_RECORD_BATCH_SIZE } from './segment/record-batch.js'
 
 export type CleanupPolicy = 'delete' | 'compact' | 'compact,delete'
@@ -44,7 +44,8 @@ const FOREVER = Number.MAX_SAFE_INTEGER
 
 /**
  * Kafka's topic defaults. The storage-level numbers come from the layers that use them (the log's
- * `DEFAULT_LOG_CONFIG`, compaction's `DEFAULT_COMPACTION_CONFIG`), so each number is written once.
+ * `DEFAULT_LOG_CONFIG`, compaction's `DEFAULT_COMPACTION_CONFIG`), so each number is written once; both live in
+ * leaf modules, so loading this table does not load the log or the planner.
  */
 export const DEFAULT_TOPIC_CONFIG: Readonly<TopicConfig> = Object.freeze({
   partitions: 1,

@@ -51,8 +51,10 @@ export const command: Command = {
           retentionBytes: config.retentionBytes,
         }
       })
-      if (args.options.json === true) for (const t of topics) io.out(JSON.stringify(t))
-      else {
+      // One write for every line (see printTable).
+      if (args.options.json === true) {
+        if (topics.length > 0) io.out(topics.map((t) => JSON.stringify(t)).join('\n'))
+      } else {
         printTable(
           io,
           ['TOPIC', 'PARTITIONS', 'FORMAT', 'CLEANUP', 'RETENTION'],

@@ -27,8 +27,9 @@ import { SeglogError } from '../errors.js'
 import type { PartitionLog } from '../log/partition-log.js'
 import { readCleanerCheckpointFile, writeCleanerCheckpoint } from './checkpoint.js'
 import { type Cleaner, sharedCleaner } from './cleaner.js'
+import { DEFAULT_COMPACTION_CONFIG } from './compaction-config.js'
 import { DEFAULT_OFFSET_MAP_BYTES, MIN_OFFSET_MAP_BYTES } from './offset-map.js'
-import { type CompactionPlan, DEFAULT_COMPACTION_CONFIG, planCompaction } from './planner.js'
+import { type CompactionPlan, planCompaction } from './planner.js'
 import { type CleanJob, type CleanProgress, removeCleanedFiles } from './rewrite.js'
 
 /** Compaction settings (a topic's config); segment sizes default to the log's own effective config. */

@@ -24,19 +24,9 @@
 import type { SegmentSummary } from '../log/partition-log.js'
 import { segmentIndexFor } from '../segment/segment.js'
 
+export { DEFAULT_COMPACTION_CONFIG } from './compaction-config.js'
 /** What the planner knows of each segment (`PartitionLog.segmentSummaries`); the last summary is the active segment. */
 export type { SegmentSummary }
-
-/**
- * Kafka's compaction defaults (`min.cleanable.dirty.ratio`, `min/max.compaction.lag.ms`, `delete.retention.ms`):
- * the one source of these numbers; the topic config table (`src/config.ts`) builds on it.
- */
-export const DEFAULT_COMPACTION_CONFIG = Object.freeze({
-  minCleanableDirtyRatio: 0.5,
-  minCompactionLagMs: 0,
-  maxCompactionLagMs: Number.MAX_SAFE_INTEGER,
-  deleteRetentionMs: 24 * 60 * 60 * 1000,
-})
 
 export interface CompactionPlanConfig {
   minCleanableDirtyRatio: number

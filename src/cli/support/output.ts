@@ -22,7 +22,7 @@ function clip(text: string, width: number): string {
   return width <= 1 ? text.slice(0, Math.max(width, 0)) : `${text.slice(0, width - 1)}…`
 }
 
-/** Prints `rows` under `headers` (see the header). */
+/** Prints `rows` under `headers` (see the header), in one `io.out` call. */
 export function printTable(io: CliOutput, headers: readonly string[], rows: readonly (readonly string[])[]): void {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)))
   const max = terminalWidth()
@@ -33,8 +33,11 @@ export function printTable(io: CliOutput, headers: readonly string[], rows: read
       .trimEnd()
     return max === null ? text : clip(text, max)
   }
-  io.out(line(headers))
-  for (const r of rows) io.out(line(r))
+  // One write for the whole table: stdout into a pipe or a file is written synchronously, a system call per
+  // write (1,001 lines of `seglog topics`: ~35 ms as one write each).
+  const lines = [line(headers)]
+  for (const r of rows) lines.push(line(r))
+  io.out(lines.join('\n'))
 }
 
 /** A table printed as its rows come, with fixed column widths; the last column takes what is left. */
