@@ -23,6 +23,7 @@ function readOnlyHandle(inner: FileHandle): FileHandle {
     },
     read: (buffer, offset, length, position) => inner.read(buffer, offset, length, position),
     size: () => inner.size(),
+    ...(inner.identity ? { identity: () => inner.identity!() } : {}),
     close: () => inner.close(),
     write: () => {
       throw refused('write', inner.path)

@@ -254,7 +254,7 @@ export class ReadOnlySeglog implements SeglogSurface {
   }
 
   async read(topic: string, partition: number, offset: number, options: ReadOptions = {}): Promise<SeglogRecord[]> {
-    return this.#reads.read(topic, partition, offset, options)
+    return this.#reads.readSettled(topic, partition, offset, options)
   }
 
   offsets(topic: string, partition: number): { logStartOffset: number; logEndOffset: number } {

@@ -9,6 +9,7 @@
  *
  * Concurrency: any number of reads, streams and waits run at once on the event loop; reads are synchronous.
  */
+import { setTimeout as sleep } from 'node:timers/promises'
 import { checkBoolean, checkInteger, describeValue } from '../check.js'
 import { SeglogError } from '../errors.js'
 import { decodeHeaders, decodeValue } from '../format.js'
@@ -69,6 +70,16 @@ export function waitPast(ctx: EngineContext, p: PartitionState, offset: number, 
   })
 }
 
+/** Waits between a read-only log's retries of a read its owner's work cut short (~2.5 s in all). */
+const READER_RETRY_MS = [5, 10, 20, 40, 80, 160, 320, 640, 1280]
+
+/** A read failure that an owner's retention or compaction can cause in a reader of its directory. */
+function ownerMayCause(err: unknown): boolean {
+  return (
+    err instanceof SeglogError && ((err.code === 'IO_ERROR' && err.errno === 'ENOENT') || err.code === 'CORRUPT_LOG')
+  )
+}
+
 export class Reads {
   constructor(
     private readonly ctx: EngineContext,
@@ -92,6 +103,57 @@ export class Reads {
    * the log start or above the log end.
    */
   read(topic: string, partition: number, offset: number, options: ReadOptions): SeglogRecord[] {
+    const { t, p, limits } = this.checkRead(topic, partition, offset, options)
+    return p.log.read(offset, limits).map((r) => this.toRecord(t, partition, r))
+  }
+
+  /**
+   * `read`, for a read-only open: a read that a segment's disappearance or replacement by the owner (retention,
+   * compaction's swap) cut short is retried, the partition refreshed, after a short wait while the owner finishes.
+   */
+  async readSettled(topic: string, partition: number, offset: number, options: ReadOptions): Promise<SeglogRecord[]> {
+    const { t, p, limits } = this.checkRead(topic, partition, offset, options)
+    let records: DecodedRecord[]
+    try {
+      records = p.log.read(offset, limits)
+    } catch (err) {
+      records = await this.retryRead(p, offset, limits, err)
+    }
+    return records.map((r) => this.toRecord(t, partition, r))
+  }
+
+  /**
+   * After `first` failed a read of a read-only log: while the failure is one an owner's ordinary work causes
+   * (a segment file gone, or replaced so that what was seen of it no longer holds), waits, refreshes and reads
+   * again, for up to ~2.5 s; rethrows anything else, and the last failure when the wait runs out. An owner's
+   * own logs never see this (their files change only through them).
+   */
+  private async retryRead(
+    p: PartitionState,
+    offset: number,
+    limits: { maxRecords?: number; maxBytes?: number },
+    first: unknown,
+  ): Promise<DecodedRecord[]> {
+    let err = first
+    for (const ms of READER_RETRY_MS) {
+      if (!p.log.readOnly || !ownerMayCause(err) || !this.ctx.isOpen()) throw err
+      await sleep(ms)
+      try {
+        p.log.refresh()
+        return p.log.read(offset, limits)
+      } catch (e) {
+        err = e
+      }
+    }
+    throw err
+  }
+
+  private checkRead(
+    topic: string,
+    partition: number,
+    offset: number,
+    options: ReadOptions,
+  ): { t: TopicState; p: PartitionState; limits: { maxRecords?: number; maxBytes?: number } } {
     this.ctx.assertOpen()
     const t = this.topics.topic(topic)
     const p = this.topics.partition(t, partition)
@@ -106,7 +168,7 @@ export class Reads {
     if (maxBytes !== undefined && (!Number.isInteger(maxBytes) || maxBytes < 1)) {
       throw new TypeError('maxBytes must be a positive integer')
     }
-    return p.log.read(offset, { maxRecords, maxBytes }).map((r) => this.toRecord(t, partition, r))
+    return { t, p, limits: { maxRecords, maxBytes } }
   }
 
   offsets(topic: string, partition: number): { logStartOffset: number; logEndOffset: number } {
@@ -175,7 +237,12 @@ export class Reads {
     for (;;) {
       if (signal?.aborted) throw aborted()
       if (!this.ctx.isOpen() || this.topics.find(t.record.name) !== t) return
-      const batch = p.log.read(next, { maxRecords })
+      let batch: DecodedRecord[]
+      try {
+        batch = p.log.read(next, { maxRecords })
+      } catch (err) {
+        batch = await this.retryRead(p, next, { maxRecords }, err)
+      }
       if (batch.length > 0) {
         for (const r of batch) {
           yield this.toRecord(t, p.index, r)

@@ -22,7 +22,10 @@
  *   moves the virtual handles of that path, so reopens go to the new path; `unlink`, `rmdir` and a rename
  *   *onto* the path of an open file make those handles dead (their inner fd is closed; every later call throws
  *   code ENOENT), so a reopen with 'rw' can never silently recreate a deleted file. Names changed behind its back
- *   (another process, another FileSystem) are not seen: a reopen then sees whatever is at the path now.
+ *   (another process, another FileSystem) are not tracked; but when the inner handles have `identity()`, a
+ *   reopen that finds another file at the path (not the one evicted) makes the handle dead the same way (a
+ *   read-only open whose owner's compaction replaced a segment under its name must not read the new file at
+ *   the old one's positions). One fstat per eviction and per reopen.
  * - Unlike a raw fd, a dead handle does not keep reading the unlinked inode: it fails deterministically, not
  *   "until it happens to be evicted". `close()` on a dead handle succeeds (close-then-unlink and
  *   unlink-then-close both work); after `close()` every call, including a second `close()`, throws code EBADF.
@@ -98,6 +101,8 @@ class VirtualHandle implements FileHandle {
   key: string
   /** A failure of closing the inner handle on eviction, reported by the next call. */
   evictError: unknown = undefined
+  /** The evicted file's `identity()`, checked against the file a reopen finds at the path. */
+  evictedIdentity: string | undefined = undefined
   /** Why the handle is dead (for the ENOENT message). */
   deathReason = ''
   private currentPath: string
@@ -319,6 +324,23 @@ export class BoundedFileSystem implements FileSystem {
     }
     this.makeRoom()
     const inner = this.openInner(vh.path, vh.mode)
+    const was = vh.evictedIdentity
+    vh.evictedIdentity = undefined
+    if (was !== undefined && inner.identity !== undefined) {
+      let now: string | undefined
+      try {
+        now = inner.identity()
+      } catch {}
+      if (now !== was) {
+        // Another process replaced the file under its name (a read-only open's owner compacting): reading the new
+        // file at the old one's positions would be reading the wrong file. The handle is dead, as after a rename.
+        try {
+          inner.close()
+        } catch {}
+        this.killHandle(vh, 'replaced under its name by another process')
+        throw errnoError('ENOENT', syscall, vh.path, `file ${vh.deathReason}`)
+      }
+    }
     vh.inner = inner
     this.lru.set(vh, true)
     this.mru = vh
@@ -411,6 +433,11 @@ export class BoundedFileSystem implements FileSystem {
     const inner = vh.inner!
     this.uncache(vh)
     this.evictions++
+    if (inner.identity !== undefined) {
+      try {
+        vh.evictedIdentity = inner.identity()
+      } catch {}
+    }
     try {
       inner.close()
     } catch (err) {
@@ -483,6 +510,13 @@ export class BoundedFileSystem implements FileSystem {
         }
       }
     }
+  }
+
+  /** Makes one evicted handle dead (its file was replaced behind this FS's back). */
+  private killHandle(vh: VirtualHandle, why: string): void {
+    vh.state = 'dead'
+    vh.deathReason = why
+    this.forget(vh)
   }
 
   private forget(vh: VirtualHandle): void {

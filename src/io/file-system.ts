@@ -21,6 +21,11 @@ export interface FileHandle {
   write(buffer: Uint8Array, offset: number, length: number, position: number): void
   /** Current file length in bytes. */
   size(): number
+  /**
+   * What tells this open file from another one later found at the same path (device and inode, from `fstat`).
+   * Optional: a layer that reopens files by path (`BoundedFileSystem`) checks it when there is one.
+   */
+  identity?(): string
   /** Cuts or extends the file to `length` bytes. */
   truncate(length: number): void
   /** fsync (data and metadata) on the thread pool. */
@@ -90,6 +95,11 @@ class NodeFileHandle implements FileHandle {
 
   read(buffer: Uint8Array, offset: number, length: number, position: number): number {
     return fs.readSync(this.fd, buffer, offset, length, position)
+  }
+
+  identity(): string {
+    const st = fs.fstatSync(this.fd)
+    return `${st.dev}:${st.ino}`
   }
 
   write(buffer: Uint8Array, offset: number, length: number, position: number): void {

@@ -73,6 +73,7 @@ import {
 import { checkRecordSet, stampRecordSet } from '../segment/record-set.js'
 import { LogSegment, type RunBatch, type SegmentRepair, segmentIndexFor } from '../segment/segment.js'
 import { fsyncGate, RoundWaiters } from './fsync-gate.js'
+import { DEFAULT_LOG_CONFIG, type LogConfig } from './log-config.js'
 import {
   type CleanShutdownState,
   type PartitionState,
@@ -81,29 +82,7 @@ import {
 } from './partition-state.js'
 import { sweepPartitionDir } from './recovery.js'
 
-export interface LogConfig {
-  /** Roll before an append that would push the active segment past this size. */
-  segmentBytes: number
-  /** Roll when the active segment's records span more than this (record timestamps, as Kafka). */
-  segmentMs: number
-  /** Bytes between sparse index entries. */
-  indexIntervalBytes: number
-  /** Maximum size of each index file; a full index rolls the segment. */
-  segmentIndexBytes: number
-  /** Largest batch accepted. */
-  maxMessageBytes: number
-  /** Delay before a segment renamed `.deleted` is removed. */
-  fileDeleteDelayMs: number
-}
-
-export const DEFAULT_LOG_CONFIG: Readonly<LogConfig> = Object.freeze({
-  segmentBytes: 1024 * 1024 * 1024,
-  segmentMs: 7 * 24 * 60 * 60 * 1000,
-  indexIntervalBytes: 4096,
-  segmentIndexBytes: 10 * 1024 * 1024,
-  maxMessageBytes: 1_048_588,
-  fileDeleteDelayMs: 60_000,
-})
+export { DEFAULT_LOG_CONFIG, type LogConfig } from './log-config.js'
 
 export type LogEvent =
   | {
@@ -1034,6 +1013,20 @@ export class PartitionLog {
    */
   refresh(): boolean {
     if (!this.readOnly) return false
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return this.refreshOnce()
+      } catch (err) {
+        // A file listed a moment ago was deleted before it could be opened or read (the owner's retention, or the
+        // last step of a compaction swap): a new listing shows what the owner did meanwhile. Looking again is safe,
+        // as every step compares the files with what was seen; a few attempts cover an owner busy deleting.
+        if (attempt >= 5 || !(err instanceof SeglogError && err.code === 'IO_ERROR' && err.errno === 'ENOENT'))
+          throw err
+      }
+    }
+  }
+
+  private refreshOnce(): boolean {
     const fsys = this.fs
     const before =
       this.segments.length === 0

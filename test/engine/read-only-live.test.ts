@@ -15,6 +15,8 @@ import {
   ACKED_PARTITIONS,
   ACKED_TOPIC,
   appendDerived,
+  CHURN_TOPIC,
+  churnKey,
   type EngineChild,
   keyFor,
   startEngineChild,
@@ -204,4 +206,52 @@ describe('a read-only open beside an owner in another process', () => {
     expect(snapshotDir(dir)).toEqual(before)
     expect(owner.proc.exitCode).toBeNull()
   }, 120_000)
+
+  it('reads through an owner compacting and deleting segments under it, with few descriptors, and gets only records the owner wrote', async () => {
+    const owner = child(['churn', dir])
+    await owner.waitForLine((l) => l === 'ready')
+    // 16 descriptors (the least allowed) for ~10 segments and their indexes: segment handles are evicted and reopened by path all the time, the case where a reopen could
+    // find the file compaction put under the old name.
+    const r = await Seglog.open(dir, { readOnly: true, maxOpenFiles: 16 })
+    logs.push(r)
+    const churned = () => owner.lines.filter((l) => l.startsWith('churned ')).length
+    const problems: string[] = []
+    let reads = 0
+    let records = 0
+    let gaps = 0
+    const deadline = Date.now() + 4000
+    while (Date.now() < deadline || churned() < 20) {
+      if (Date.now() > deadline + 30_000) throw new Error(`the owner churned only ${churned()} times`)
+      // Reads are synchronous: let the child's output in between.
+      await new Promise((resolve) => setImmediate(resolve))
+      const { logStartOffset } = r.offsets(CHURN_TOPIC, 0)
+      let got: SeglogRecord[]
+      try {
+        got = await r.read(CHURN_TOPIC, 0, logStartOffset, { maxRecords: 100_000 })
+      } catch (err) {
+        // Retention moved the log start past where this read began: a reader starts again from the new start.
+        if ((err as { code?: unknown }).code === 'OFFSET_OUT_OF_RANGE') continue
+        problems.push(`read from ${logStartOffset}: ${String(err)}`)
+        continue
+      }
+      reads++
+      let prev = -1
+      for (const rec of got) {
+        if (rec.offset <= prev) problems.push(`offset ${rec.offset} after ${prev}`)
+        if (prev >= 0 && rec.offset > prev + 1) gaps++
+        prev = rec.offset
+        const want = valueFor(CHURN_TOPIC, 0, rec.offset)
+        if (!Buffer.isBuffer(rec.value) || !rec.value.equals(want) || rec.key?.toString() !== churnKey(rec.offset)) {
+          problems.push(`offset ${rec.offset} holds a record the owner did not write there`)
+        }
+      }
+      records += got.length
+    }
+    expect(problems.slice(0, 5)).toEqual([])
+    expect(reads).toBeGreaterThan(20)
+    expect(records).toBeGreaterThan(0)
+    // Compaction really ran under the reads (its gaps were read), and retention moved the start.
+    expect(gaps).toBeGreaterThan(0)
+    expect(r.offsets(CHURN_TOPIC, 0).logStartOffset).toBeGreaterThan(0)
+  }, 60_000)
 })

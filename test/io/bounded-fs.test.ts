@@ -229,6 +229,24 @@ describe('BoundedFileSystem', () => {
     expect(fs.existsSync(path.join(dir, 'sub'))).toBe(false)
   })
 
+  it('makes an evicted handle dead when another process replaced its file under the same name, instead of reading the new file', () => {
+    const bfs = new BoundedFileSystem(nodeFileSystem, { maxOpenFiles: 4 })
+    const seg = path.join(dir, 'seg.log')
+    fs.writeFileSync(seg, 'old contents')
+    const h = bfs.open(seg, 'r')
+    const kept = bfs.open(path.join(dir, 'kept.log'), 'rw')
+    append(kept, 'k')
+    for (let i = 0; i < 8; i++) bfs.open(path.join(dir, `other${i}`), 'rw') // evicts both
+    // The owner's compaction: a new file renamed over the old name, behind this file system's back.
+    fs.writeFileSync(path.join(dir, 'seg.log.swap'), 'NEW CONTENTS')
+    fs.renameSync(path.join(dir, 'seg.log.swap'), seg)
+    expect(errnoOf(() => readAll(h))).toBe('ENOENT')
+    expect(errnoOf(() => h.size())).toBe('ENOENT')
+    // A file that was not replaced reopens as before.
+    expect(readAll(kept)).toBe('k')
+    const again = bfs.open(seg, 'r')
+    expect(readAll(again)).toBe('NEW CONTENTS')
+  })
   it('throws EBADF on every use of a handle after close, including a second close', async () => {
     const bfs = new BoundedFileSystem(nodeFileSystem, { maxOpenFiles: 4 })
     const h = bfs.open(path.join(dir, 'f'), 'rw')

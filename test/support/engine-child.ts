@@ -18,6 +18,9 @@
  *   `MANY_PARTITIONS` partitions (one `append` per topic with `acks: -1`, one batch per partition), so one record in
  *   every partition, reads each back, closes, reopens, reads all again, prints `ok`. On failure prints
  *   `error <code> <errno>` to stderr and exits 1.
+ * - `churn <dir>`: opens the engine, creates `CHURN_TOPIC` (one partition, `compact,delete`, 4 KiB segments, 40 KiB
+ *   retention, files deleted at once), prints `ready`, then forever appends 40 records with `acks: -1` whose keys
+ *   repeat (`churnKey`), compacts and runs retention, and prints `churned <logStart> <logEnd>` each round.
  * - `stream <dir>`: opens the engine, starts three live streams, appends a record, `break`s out of the first,
  *   aborts the second (expecting ABORTED), leaves the third waiting, closes the engine (which must end the third)
  *   and returns from main without `process.exit`, printing one line per step.
@@ -44,6 +47,16 @@ export function valueFor(topic: string, partition: number, offset: number): Buff
   value.write(prefix, 'latin1')
   for (let i = prefix.length; i < value.length; i++) value[i] = (offset * 31 + partition * 17 + i * 7 + 13) & 0xff
   return value
+}
+
+export const CHURN_TOPIC = 'churned'
+
+/**
+ * The key of a churned record: even offsets have keys of their own (compaction keeps them, so retention has
+ * something to delete), odd ones share 8 keys (compaction removes all but the newest of each: gaps).
+ */
+export function churnKey(offset: number): string {
+  return offset % 2 === 0 ? `u${offset}` : `c${offset % 16}`
 }
 
 export function keyFor(partition: number, offset: number): string {
@@ -224,6 +237,35 @@ async function appendForever(dir: string, seed: number): Promise<void> {
   await Promise.all(Array.from({ length: APPENDERS }, appender))
 }
 
+async function churn(dir: string): Promise<void> {
+  const log = await Seglog.open(dir, { retentionCheckIntervalMs: 0, cleanerBackoffMs: 0 })
+  await log.createTopic(CHURN_TOPIC, {
+    config: {
+      format: 'binary',
+      cleanupPolicy: 'compact,delete',
+      segmentBytes: 4096,
+      indexIntervalBytes: 256,
+      retentionBytes: 40 * 1024,
+      fileDeleteDelayMs: 0,
+      minCleanableDirtyRatio: 0.01,
+      minCompactionLagMs: 0,
+    },
+  })
+  out('ready')
+  for (;;) {
+    const base = log.offsets(CHURN_TOPIC, 0).logEndOffset
+    const messages = Array.from({ length: 40 }, (_, i) => ({
+      key: churnKey(base + i),
+      value: valueFor(CHURN_TOPIC, 0, base + i),
+    }))
+    await log.append(CHURN_TOPIC, messages, { acks: -1 })
+    await log.compact(CHURN_TOPIC)
+    await log.runRetention()
+    const { logStartOffset, logEndOffset } = log.offsets(CHURN_TOPIC, 0)
+    out(`churned ${logStartOffset} ${logEndOffset}`)
+  }
+}
+
 async function crashAt(dir: string, point: string): Promise<void> {
   const log = await Seglog.open(dir, {
     [TEST_HOOKS]: {
@@ -361,6 +403,8 @@ async function main(argv: string[]): Promise<void> {
       )
     case 'stream':
       return streams(args[0])
+    case 'churn':
+      return churn(args[0])
     default:
       throw new Error(`unknown mode ${String(mode)}`)
   }
