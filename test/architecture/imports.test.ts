@@ -66,8 +66,15 @@ const WIRE_SERVER = 'src/wire/server.ts'
 const FACADE = 'src/engine/seglog.ts'
 /** The command-line tool: it sees the package's public API and the internals module, nothing else of src/. */
 const CLI = 'src/cli/'
-/** The wire protocol's bounds-checked primitives (they import nothing): the CLI's Kafka client is built on them. */
-const CLI_MAY_IMPORT_WIRE = ['src/wire/protocol/reader.ts', 'src/wire/protocol/writer.ts']
+/**
+ * The wire protocol's bounds-checked primitives (they import nothing) and the consumer protocol's decoder (it
+ * imports only the reader): the CLI's Kafka client is built on them.
+ */
+const CLI_MAY_IMPORT_WIRE = [
+  'src/wire/protocol/reader.ts',
+  'src/wire/protocol/writer.ts',
+  'src/wire/codecs/consumer-protocol.ts',
+]
 const CLI_MAY_IMPORT = ['src/main.ts', 'src/internal.ts', ...CLI_MAY_IMPORT_WIRE]
 
 const isBuiltin = (specifier: string): boolean =>
