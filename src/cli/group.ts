@@ -1,8 +1,10 @@
 /**
  * `seglog group <dir> describe|reset|delete <id> [--topic T] [--partition N] [--to earliest|latest|OFFSET|@EPOCH_MS]
  * [--json]`:
- * - `describe`: per committed partition the committed offset, the log end and the lag (`--topic` narrows it);
- *   `--json` prints `describeGroup`'s object on one line. Read-only.
+ * - `describe`: the group's state and members, and per committed partition the committed offset, the log end and
+ *   the lag (`--topic` narrows it); `--json` prints `describeGroup`'s object on one line, with `membersKnown`.
+ *   Read-only; the members come from the owner's listener (support/membership.ts), `state` "Unknown" when the
+ *   directory's owner has none.
  * - `reset`: sets the group's committed offsets of `--topic` (every partition, or `--partition N`) to the log start,
  *   the log end, an offset (OFFSET_OUT_OF_RANGE outside a partition's log) or the first record at or after a time.
  * - `delete`: the group and all its committed offsets.
@@ -15,6 +17,7 @@ import { SeglogError } from '../main.js'
 import { type Command, type ParsedArgs, UsageError } from './command.js'
 import { closeAccess, openReader, openWriter, via, type WriteAccess } from './support/access.js'
 import { actionArguments, type Position, parsePosition, printHelp } from './support/args.js'
+import { groupState, type Membership, membershipOf, unknownMembershipNote } from './support/membership.js'
 import { printTable } from './support/output.js'
 
 const ACTIONS = ['describe', 'reset', 'delete'] as const
@@ -41,8 +44,14 @@ function stringArg(args: ParsedArgs, name: string): string | null {
   return raw
 }
 
-function describeTable(io: Parameters<Command['run']>[1], d: GroupDescription): void {
-  io.out(`group ${d.groupId}: ${d.state}, ${d.members.length} member${d.members.length === 1 ? '' : 's'}`)
+function describeTable(io: Parameters<Command['run']>[1], d: GroupDescription, m: Membership): void {
+  if (m.known) {
+    io.out(`group ${d.groupId}: ${d.state}, ${d.members.length} member${d.members.length === 1 ? '' : 's'}`)
+    for (const member of d.members) {
+      const parts = member.assignment.map((a) => `${a.topic}-${a.partition}`).join(' ')
+      io.out(`  ${member.memberId}${member.clientId ? ` (${member.clientId})` : ''}: ${parts || 'no partitions'}`)
+    }
+  } else io.out(`group ${d.groupId}: ${unknownMembershipNote(m)}`)
   printTable(
     io,
     ['TOPIC', 'PARTITION', 'COMMITTED', 'LOG END', 'LAG'],
@@ -126,9 +135,17 @@ export const command: Command = {
       const log = await openReader(dir)
       try {
         const d = await log.describeGroup(group)
-        const shown = topic === null ? d : { ...d, offsets: d.offsets.filter((o) => o.topic === topic) }
+        const m = await membershipOf(dir, [group])
+        const { state, members } = groupState(m, group, d.state)
+        const shown = {
+          ...d,
+          state: state as GroupDescription['state'],
+          members: members ?? [],
+          membersKnown: m.known,
+          offsets: topic === null ? d.offsets : d.offsets.filter((o) => o.topic === topic),
+        }
         if (json) io.out(JSON.stringify(shown))
-        else describeTable(io, shown)
+        else describeTable(io, shown, m)
       } finally {
         await log.close()
       }

@@ -181,6 +181,8 @@ export function createBrokerHost(rooms: BrokerHostRooms): BrokerHost {
     },
     listGroups: async () =>
       (await groups.listGroups()).map(({ groupId, protocolType, state }) => ({ groupId, protocolType, state })),
+    groupMembers: async (groupId) =>
+      (await groups.describeGroup(groupId)).members.map(({ memberId, assignment }) => ({ memberId, assignment })),
     claimGroup: (groupId, view) => {
       ctx.assertOpen()
       return groups.claimExternal(groupId, view)

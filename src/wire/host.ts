@@ -104,6 +104,8 @@ export interface BrokerHost {
   fetchOffsets(groupId: string): Promise<WireCommittedOffset[]>
   /** Every group the engine knows: in-process, wire, or with committed offsets only. */
   listGroups(): Promise<{ groupId: string; protocolType: string; state: string }[]>
+  /** The in-process members of one of the engine's groups, with their assigned partitions (none: []). */
+  groupMembers(groupId: string): Promise<{ memberId: string; assignment: { topic: string; partition: number }[] }[]>
   /**
    * Marks `groupId` as a wire group while it has members: GROUP_NOT_EMPTY when in-process consumers are in it.
    * `view` is called for the engine's describeGroup/listGroups. The returned function releases the claim (the

@@ -94,12 +94,17 @@ describe('a directory another process owns without a listener', () => {
         .json()
         .map((o) => o.value),
     ).toEqual(['v0', 'v2', 'v1', 'v3'])
+    // The members live in the owner, which has no listener to ask: unknown, not Empty.
     expect(ok(await seglog(['groups', dir, '--json'])).json()).toEqual([
-      { groupId: 'g', state: 'Empty', members: 0, partitions: 1, lag: 1 },
+      { groupId: 'g', state: 'Unknown', members: null, partitions: 1, lag: 1 },
     ])
     expect(ok(await seglog(['group', dir, 'describe', 'g', '--json'])).json()[0]).toMatchObject({
+      state: 'Unknown',
+      membersKnown: false,
       offsets: [{ topic: 't', partition: 0, committed: 1, logEndOffset: 2, lag: 1 }],
     })
+    const table = ok(await seglog(['group', dir, 'describe', 'g'])).stdout
+    expect(table).toMatch(/members unknown: the directory is owned by process \d+, which has no listener/)
     expect(snapshotDir(dir)).toEqual(before)
   }, 120_000)
 
@@ -126,6 +131,24 @@ describe('a directory another process owns without a listener', () => {
 })
 
 describe('a directory another process owns with a listener', () => {
+  it('shows the owner’s in-process group members and their assignment, asked of its listener', async () => {
+    const served = await startListen(dir, 30_000, { group: 'live', topic: 't' })
+    const d = ok(await seglog(['group', dir, 'describe', 'live', '--json'])).json()[0] as {
+      members: { assignment: { topic: string; partition: number }[] }[]
+    }
+    expect(d).toMatchObject({ groupId: 'live', state: 'Stable', membersKnown: true })
+    expect(d.members).toHaveLength(1)
+    expect(d.members[0].assignment.map((a) => `${a.topic}-${a.partition}`).sort()).toEqual(['t-0', 't-1'])
+    const groups = ok(await seglog(['groups', dir, '--json'])).json()
+    expect(groups).toEqual([
+      { groupId: 'g', state: 'Empty', members: 0, partitions: 1, lag: 1 },
+      expect.objectContaining({ groupId: 'live', state: 'Stable', members: 1 }),
+    ])
+    const table = ok(await seglog(['group', dir, 'describe', 'live'])).stdout
+    expect(table).toContain('group live: Stable, 1 member')
+    expect(served.proc.done()).toBe(false)
+  }, 120_000)
+
   it('does every writing command through the owner, as a read-only open then sees', async () => {
     const served = await startListen(dir)
     const ownerPid = served.proc.proc.pid

@@ -265,8 +265,14 @@ export function startServe(dir: string, extra: readonly string[] = [], timeoutMs
 }
 
 /** The library's listener in a process of its own: `Seglog.open(dir, { listen: { port: 0 } })` (wire-listen-child.ts). */
-export function startListen(dir: string, timeoutMs = 30_000): Promise<Served> {
-  return startServing('listen child', [...TSX, 'test/support/wire-listen-child.ts', dir], timeoutMs)
+/** `wire-listen-child.ts` on `dir`; with `consumer`, an in-process member of that group and topic joins first. */
+export function startListen(
+  dir: string,
+  timeoutMs = 30_000,
+  consumer?: { group: string; topic: string },
+): Promise<Served> {
+  const extra = consumer === undefined ? [] : [consumer.group, consumer.topic]
+  return startServing('listen child', [...TSX, 'test/support/wire-listen-child.ts', dir, ...extra], timeoutMs)
 }
 
 const TSX = ['--import', 'tsx']

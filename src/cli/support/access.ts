@@ -88,6 +88,16 @@ function ownedElsewhere(dir: string, owner: OwnerInfo | null): boolean {
   }
 }
 
+/**
+ * Who owns `dir` now, for a read-only command that shows what only the owner knows (group members): null when
+ * nobody does, else its pid (null if unknown) and a client of its listener when one answers for the directory.
+ */
+export async function ownerOf(dir: string): Promise<{ pid: number | null; client: WireClient | null } | null> {
+  const owner = readOwner(dir)
+  if (!ownedElsewhere(dir, owner)) return null
+  return { pid: typeof owner?.pid === 'number' ? owner.pid : null, client: await listenerOf(dir, owner) }
+}
+
 /** A read-only open; IO_ERROR (ENOENT) when the directory does not exist. */
 export function openReader(dir: string): Promise<Seglog> {
   return Seglog.open(dir, { readOnly: true })

@@ -23,6 +23,7 @@
  */
 import * as net from 'node:net'
 import { ERROR_CODES, SeglogError, type SeglogErrorCode } from '../../main.js'
+import { decodeConsumerAssignment } from '../../wire/codecs/consumer-protocol.js'
 import { Reader } from '../../wire/protocol/reader.js'
 import { Writer } from '../../wire/protocol/writer.js'
 
@@ -92,6 +93,17 @@ export interface ConfigEntry {
 }
 
 /** One connection to a seglog listener (or any Kafka broker that has these API versions). */
+/** A group as its owner's listener describes it. */
+export interface OwnerGroupView {
+  state: string
+  members: {
+    memberId: string
+    clientId: string
+    clientHost: string
+    assignment: { topic: string; partition: number }[]
+  }[]
+}
+
 export class WireClient {
   private buffered: Buffer = Buffer.alloc(0)
   private nextId = 1
@@ -388,6 +400,38 @@ export class WireClient {
         if (errorCode !== 0) throw wireError(errorCode, null, `fetch offsets of group '${groupId}'`)
         out.set(partition, offset < 0 ? null : offset)
       })
+    })
+    return out
+  }
+
+  /** ListGroups v0: every group the owner knows (its in-process groups and the wire groups). */
+  async listGroups(): Promise<{ groupId: string; protocolType: string }[]> {
+    const r = await this.send(16, 0, () => {})
+    const errorCode = r.int16()
+    if (errorCode !== 0) throw wireError(errorCode, null, 'list groups')
+    return r.array((r) => ({ groupId: r.string(), protocolType: r.string() }))
+  }
+
+  /** DescribeGroups v0: each group's state and members, as the owner sees them now. */
+  async describeGroups(groupIds: readonly string[]): Promise<Map<string, OwnerGroupView>> {
+    const r = await this.send(15, 0, (w) => void w.array(groupIds, (w, g) => void w.string(g)))
+    const out = new Map<string, OwnerGroupView>()
+    r.array((r) => {
+      const errorCode = r.int16()
+      const groupId = r.string()
+      const state = r.string()
+      r.string()
+      r.string()
+      const members = r.array((r) => {
+        const memberId = r.string()
+        const clientId = r.string()
+        const clientHost = r.string()
+        r.bytes()
+        const assignment = decodeConsumerAssignment(r.bytes()) ?? []
+        return { memberId, clientId, clientHost, assignment }
+      })
+      if (errorCode !== 0) throw wireError(errorCode, null, `describe group '${groupId}'`)
+      out.set(groupId, { state, members })
     })
     return out
   }

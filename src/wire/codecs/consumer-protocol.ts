@@ -1,7 +1,8 @@
 /**
  * The consumer protocol's member assignment (the bytes a leader sends in SyncGroup for protocol type
- * "consumer"), decoded only to show which partitions a wire member holds. The coordinator itself never needs
- * it: it passes assignment bytes through untouched.
+ * "consumer"), decoded only to show which partitions a wire member holds, and encoded (version 0, no user data)
+ * to show an in-process member's partitions in DescribeGroups. The coordinator itself never needs it: it passes
+ * assignment bytes through untouched.
  *
  * | field          | type                                                |
  * |----------------|-----------------------------------------------------|
@@ -10,6 +11,25 @@
  * | user_data      | nullable bytes (not read)                           |
  */
 import { MalformedRequest, Reader } from '../protocol/reader.js'
+import { Writer } from '../protocol/writer.js'
+
+/** Version 0 bytes of an assignment (partitions grouped by topic, in first-seen order), user data null. */
+export function encodeConsumerAssignment(assigned: readonly { topic: string; partition: number }[]): Buffer {
+  const byTopic = new Map<string, number[]>()
+  for (const { topic, partition } of assigned) {
+    let list = byTopic.get(topic)
+    if (list === undefined) byTopic.set(topic, (list = []))
+    list.push(partition)
+  }
+  const w = new Writer(64)
+  w.int16(0)
+  w.array([...byTopic], (w, [topic, partitions]) => {
+    w.string(topic)
+    w.array(partitions, (w, p) => void w.int32(p))
+  })
+  w.bytes(null)
+  return w.toBuffer()
+}
 
 /** The assigned partitions, or null when the bytes are not a consumer-protocol assignment. */
 export function decodeConsumerAssignment(bytes: Buffer): { topic: string; partition: number }[] | null {

@@ -10,7 +10,7 @@
  * closes).
  */
 import { isSeglogError } from '../../errors.js'
-import { decodeConsumerAssignment } from '../codecs/consumer-protocol.js'
+import { decodeConsumerAssignment, encodeConsumerAssignment } from '../codecs/consumer-protocol.js'
 import { decodeDeleteGroupsRequest, encodeDeleteGroupsResponse } from '../codecs/delete-groups.js'
 import {
   type DescribedGroup,
@@ -41,6 +41,10 @@ import { ApiKey, type ApiName, VERSIONS } from '../protocol/api-keys.js'
 import { KafkaError } from '../protocol/errors.js'
 import { errorCodeOf } from './common.js'
 import { type Advertiser, NODE_ID } from './metadata.js'
+
+/** How DescribeGroups names the engine's in-process members (they have no Kafka client id or host). */
+const IN_PROCESS_CLIENT_ID = 'seglog-in-process'
+const IN_PROCESS_HOST = 'in-process'
 
 /** Kafka's offset.metadata.max.bytes. */
 export const MAX_OFFSET_METADATA_BYTES = 4096
@@ -318,6 +322,21 @@ export function createGroupApis(host: BrokerHost, options: GroupApisOptions): { 
         }
       }
       const g = known?.get(groupId)
+      // The engine's in-process members (a wire group was answered above), shown as consumer-protocol members.
+      let members: DescribedGroup['members'] = []
+      if (g !== undefined && g.state !== 'Empty' && failure === KafkaError.NONE) {
+        try {
+          members = (await host.groupMembers(groupId)).map((m) => ({
+            memberId: m.memberId,
+            clientId: IN_PROCESS_CLIENT_ID,
+            clientHost: IN_PROCESS_HOST,
+            metadata: Buffer.alloc(0),
+            assignment: encodeConsumerAssignment(m.assignment),
+          }))
+        } catch (err) {
+          failure = groupErrorCode(err)
+        }
+      }
       groups.push({
         errorCode: failure,
         groupId,
@@ -325,7 +344,7 @@ export function createGroupApis(host: BrokerHost, options: GroupApisOptions): { 
         state: g?.state ?? 'Dead',
         protocolType: g?.protocolType ?? '',
         protocolData: '',
-        members: [],
+        members,
       })
     }
     return encodeDescribeGroupsResponse({ throttleTimeMs: 0, groups }, ctx.apiVersion)

@@ -6,7 +6,7 @@
  * (OffsetFetch v5) or where a field's place matters.
  */
 import { describe, expect, it } from 'vitest'
-import { decodeConsumerAssignment } from '../../../src/wire/codecs/consumer-protocol.js'
+import { decodeConsumerAssignment, encodeConsumerAssignment } from '../../../src/wire/codecs/consumer-protocol.js'
 import { decodeDeleteGroupsRequest, encodeDeleteGroupsResponse } from '../../../src/wire/codecs/delete-groups.js'
 import { decodeDescribeGroupsRequest, encodeDescribeGroupsResponse } from '../../../src/wire/codecs/describe-groups.js'
 import {
@@ -499,5 +499,22 @@ describe('consumer-protocol assignment', () => {
     expect(decodeConsumerAssignment(Buffer.alloc(0))).toEqual([])
     expect(decodeConsumerAssignment(hex('0000 7fffffff'))).toBeNull()
     expect(decodeConsumerAssignment(hex('00'))).toBeNull()
+  })
+
+  it('encodes an in-process member’s partitions as version 0 bytes that kafkajs decodes to the same assignment', async () => {
+    const { createRequire } = await import('node:module')
+    const require = createRequire(import.meta.url)
+    const { MemberAssignment } = require('kafkajs/src/consumer/assignerProtocol') as {
+      MemberAssignment: { decode(b: Buffer): { version: number; assignment: Record<string, number[]> } | null }
+    }
+    const bytes = encodeConsumerAssignment([
+      { topic: 'a', partition: 0 },
+      { topic: 'b', partition: 1 },
+      { topic: 'a', partition: 2 },
+    ])
+    // version 0 | 2 topics | "a" [0, 2] | "b" [1] | user data null
+    expect(bytes).toEqual(hex('0000 00000002 0001 61 00000002 00000000 00000002 0001 62 00000001 00000001 ffffffff'))
+    expect(MemberAssignment.decode(bytes)).toMatchObject({ version: 0, assignment: { a: [0, 2], b: [1] } })
+    expect(encodeConsumerAssignment([])).toEqual(hex('0000 00000000 ffffffff'))
   })
 })
