@@ -929,12 +929,16 @@ export class PartitionLog {
     )
   }
 
-  private async runSync(): Promise<void> {
-    const target = this.logEndOffset
-    const segs = [...this.unsynced]
+  /** What a round fsyncs: every segment written since the last round, and the directory if it changed. */
+  private takeRound(): { target: number; segs: LogSegment[]; dir: boolean } {
+    const round = { target: this.logEndOffset, segs: [...this.unsynced], dir: this.dirUnsynced }
     this.unsynced.clear()
-    const dir = this.dirUnsynced
     this.dirUnsynced = false
+    return round
+  }
+
+  private async runSync(): Promise<void> {
+    const { target, segs, dir } = this.takeRound()
     const done = fsyncGate.asyncStarted()
     try {
       await Promise.all(segs.map((s) => s.sync()))
@@ -952,11 +956,7 @@ export class PartitionLog {
 
   /** `runSync` on the calling thread (the lone-waiter rule of `fsyncGate`): same order, same failure rules. */
   private runSyncNow(): void {
-    const target = this.logEndOffset
-    const segs = [...this.unsynced]
-    this.unsynced.clear()
-    const dir = this.dirUnsynced
-    this.dirUnsynced = false
+    const { target, segs, dir } = this.takeRound()
     const started = performance.now()
     try {
       for (const s of segs) s.syncDataNow()
