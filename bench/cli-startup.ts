@@ -4,13 +4,16 @@
  * <= 150 ms. A bare `node -e 0` is measured the same way in the same run, as the floor any command pays.
  *
  *   npm run build:scripts && node build/bench/cli-startup.js [--runs 21] [--topics 10] [--entry path/to/cli/main.js]
+ *     [--against path/to/other/cli/main.js]
  *
  * `--topics N` spreads the 1,000 partitions over N topics (default 10 of 100; 1000 gives topics of one partition,
  * the layout with the most topic files to read).
  *
  * The entry defaults to the CLI compiled next to this script (build/src/cli/main.js); `--entry dist/cli/main.js`
- * times the built package instead. The directory is made in a fresh temp dir and removed at the end. Prints a
- * table, then one JSON line with every figure.
+ * times the built package instead. `--against` times a second CLI (another build, e.g. of the previous commit) on
+ * the same directory, its runs paired with the entry's (one of each in turn, so the machine's load falls on both
+ * alike). The directory is made in a fresh temp dir and removed at the end. Prints a table, then one JSON line with
+ * every figure.
  */
 import { spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
@@ -28,15 +31,20 @@ function arg(name: string, fallback: string): string {
   return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : fallback
 }
 
-/** Wall times in ms of `runs` runs of `node args` (after 2 warm-up runs that fill the page cache). */
-function time(args: string[], runs: number): number[] {
-  const out: number[] = []
+/**
+ * Wall times in ms of `runs` runs of each command (`node ...args`), taken in turn (one of each per round), after 2
+ * warm-up rounds that fill the page cache.
+ */
+function time(commands: string[][], runs: number): number[][] {
+  const out = commands.map((): number[] => [])
   for (let i = -2; i < runs; i++) {
-    const started = performance.now()
-    const r = spawnSync(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
-    const ms = performance.now() - started
-    if (r.status !== 0) throw new Error(`node ${args.join(' ')} exited ${r.status}: ${r.stderr.toString()}`)
-    if (i >= 0) out.push(ms)
+    for (const [c, args] of commands.entries()) {
+      const started = performance.now()
+      const r = spawnSync(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+      const ms = performance.now() - started
+      if (r.status !== 0) throw new Error(`node ${args.join(' ')} exited ${r.status}: ${r.stderr.toString()}`)
+      if (i >= 0) out[c].push(ms)
+    }
   }
   return out
 }
@@ -44,10 +52,12 @@ function time(args: string[], runs: number): number[] {
 async function main(): Promise<void> {
   const here = path.dirname(fileURLToPath(import.meta.url))
   const entry = path.resolve(arg('entry', path.join(here, '../src/cli/main.js')))
+  const against = process.argv.includes('--against') ? path.resolve(arg('against', '')) : null
   const runs = Number(arg('runs', '21'))
   const TOPICS = Number(arg('topics', '10'))
   const PARTITIONS = Math.ceil(TOTAL_PARTITIONS / TOPICS)
   if (!fs.existsSync(entry)) throw new Error(`no CLI at ${entry}: run npm run build:scripts (or pass --entry)`)
+  if (against !== null && !fs.existsSync(against)) throw new Error(`no CLI at ${against} (--against)`)
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'seglog-bench-cli-'))
   try {
     const log = await Seglog.open(dir)
@@ -59,15 +69,21 @@ async function main(): Promise<void> {
       )
     }
     await log.close()
-    const check = spawnSync(process.execPath, [entry, 'topics', dir, '--json'], { encoding: 'utf8' })
-    const listed = check.stdout
-      .trim()
-      .split('\n')
-      .filter((l) => l !== '').length
-    if (check.status !== 0 || listed !== TOPICS)
-      throw new Error(`seglog topics listed ${listed} topics: ${check.stderr}`)
-    const cli = time([entry, 'topics', dir], runs)
-    const bare = time(['-e', '0'], runs)
+    for (const cli of against === null ? [entry] : [entry, against]) {
+      const check = spawnSync(process.execPath, [cli, 'topics', dir, '--json'], { encoding: 'utf8' })
+      const listed = check.stdout
+        .trim()
+        .split('\n')
+        .filter((l) => l !== '').length
+      if (check.status !== 0 || listed !== TOPICS)
+        throw new Error(`${cli} topics listed ${listed} topics: ${check.stderr}`)
+    }
+    const commands = [
+      [entry, 'topics', dir],
+      ['-e', '0'],
+    ]
+    if (against !== null) commands.push([against, 'topics', dir])
+    const [cli, bare, other] = time(commands, runs)
     const row = (name: string, s: number[]) => [
       name,
       Math.min(...s).toFixed(0),
@@ -75,7 +91,9 @@ async function main(): Promise<void> {
       percentile(s, 90).toFixed(0),
     ]
     console.log(`seglog topics on ${TOPICS * PARTITIONS} partitions (${TOPICS} topics), ${runs} runs, ${entry}`)
-    printTable(['command', 'min ms', 'median ms', 'p90 ms'], [row('seglog topics <dir>', cli), row('node -e 0', bare)])
+    const rows = [row('seglog topics <dir>', cli), row('node -e 0', bare)]
+    if (other !== undefined) rows.push(row(`--against ${against}`, other))
+    printTable(['command', 'min ms', 'median ms', 'p90 ms'], rows)
     const verdict = median(cli) <= TARGET_MS ? '✓' : '✗'
     console.log(
       `target: median <= ${TARGET_MS} ms ${verdict} (above a bare node start: ${(median(cli) - median(bare)).toFixed(0)} ms)`,
@@ -87,6 +105,9 @@ async function main(): Promise<void> {
         runs,
         topicsMs: { min: Math.min(...cli), median: median(cli), p90: percentile(cli, 90) },
         bareNodeMs: { min: Math.min(...bare), median: median(bare), p90: percentile(bare, 90) },
+        ...(other === undefined
+          ? {}
+          : { againstMs: { min: Math.min(...other), median: median(other), p90: percentile(other, 90) } }),
       }),
     )
   } finally {

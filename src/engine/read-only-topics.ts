@@ -22,7 +22,7 @@
  *
  * Concurrency: one event loop; lookups are synchronous.
  */
-import { DEFAULT_TOPIC_CONFIG, type TopicConfig } from '../config.js'
+import type { TopicConfig } from '../config.js'
 import { ioError, SeglogError } from '../errors.js'
 import type { PartitionLog } from '../log/partition-log.js'
 import { StickyPartitioner } from '../partitioner.js'
@@ -30,7 +30,8 @@ import { TOPIC_FILE } from '../segment/file-names.js'
 import type { EngineContext, PartitionState, TopicState } from './context.js'
 import type { TopicRecord } from './metadata.js'
 import type { TopicLookup } from './reads.js'
-import { NOT_A_DIR, parseDirName, partitionDirName, readTopicFile, type TopicFileRead } from './topic-dirs.js'
+import { NOT_A_DIR, partitionDirName, readTopicFile, type TopicFileRead } from './topic-dirs.js'
+import { topicConfigOf, topicsOf } from './topic-listing.js'
 import { describePartitionLog, describeTopicState, type PartitionDescription, type TopicDescription } from './topics.js'
 
 /** What the view needs from the read-only engine. */
@@ -132,16 +133,6 @@ interface FileEntry {
   read: TopicFileRead
 }
 
-function configOf(record: TopicRecord, defaults: Partial<TopicConfig>): TopicConfig {
-  return {
-    ...DEFAULT_TOPIC_CONFIG,
-    ...defaults,
-    ...record.overrides,
-    partitions: record.partitions,
-    format: record.format,
-  }
-}
-
 export class ReadOnlyTopics implements TopicLookup {
   private readonly topics = new Map<string, TopicState>()
   /** The last read of each partition directory's topic file, by directory name. */
@@ -188,38 +179,16 @@ export class ReadOnlyTopics implements TopicLookup {
     } catch (err) {
       throw ioError(err, 'readdir', realDir)
     }
-    // Every partition directory of a topic holds the same record once the owner is done with a change, and it writes
-    // partition 0's first: a topic's record is the sound topic file of its lowest-numbered directory.
-    const byTopic = new Map<string, number[]>()
-    for (const name of names) {
-      const parsed = parseDirName(name)
-      if (parsed === null || parsed.kind !== 'partition') continue
-      let list = byTopic.get(parsed.topic)
-      if (list === undefined) byTopic.set(parsed.topic, (list = []))
-      list.push(parsed.partition)
-    }
-    const seen = new Set<string>()
-    const chosen = new Map<string, TopicRecord>()
+    // The rules of what is a topic and which file gives its record are the listing's (topic-listing.ts).
+    const { topics: chosen, read: seen } = topicsOf(names, (name) => this.topicFile(name))
     this.sources.clear()
-    for (const [topic, partitions] of byTopic) {
-      for (const p of partitions.sort((a, b) => a - b)) {
-        const name = partitionDirName(topic, p)
-        const r = this.topicFile(name)
-        if (r === null) continue
-        seen.add(name)
-        if (r.ok && r.record.name === topic && r.partition === p) {
-          chosen.set(topic, r.record)
-          this.sources.set(topic, name)
-          break
-        }
-      }
-    }
+    for (const [topic, { dir }] of chosen) this.sources.set(topic, dir)
     for (const name of this.files.keys()) if (!seen.has(name)) this.files.delete(name)
     for (const [name, t] of this.topics) {
-      const record = chosen.get(name)
+      const record = chosen.get(name)?.record
       if (record === undefined || record.id !== t.record.id) this.retire(name, t)
     }
-    for (const [name, record] of chosen) {
+    for (const [name, { record }] of chosen) {
       const t = this.topics.get(name)
       if (t === undefined) this.topics.set(name, this.newTopic(record))
       else if (record.epoch !== t.record.epoch) this.update(t, record)
@@ -229,7 +198,7 @@ export class ReadOnlyTopics implements TopicLookup {
   private newTopic(record: TopicRecord): TopicState {
     const t: TopicState = {
       record,
-      config: configOf(record, this.host.defaults),
+      config: topicConfigOf(record, this.host.defaults),
       partitions: [],
       sticky: new StickyPartitioner(),
     }
@@ -248,7 +217,7 @@ export class ReadOnlyTopics implements TopicLookup {
   /** A newer record of the same topic: config and partition count follow it. */
   private update(t: TopicState, record: TopicRecord): void {
     t.record = record
-    t.config = configOf(record, this.host.defaults)
+    t.config = topicConfigOf(record, this.host.defaults)
     this.grow(t)
   }
 

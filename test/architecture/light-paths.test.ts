@@ -10,8 +10,10 @@
  * also sees a `require('zlib')` from CommonJS) and the CommonJS modules in the require cache (packages such as
  * `level` required through `createRequire`).
  *
- * Not yet asserted: `seglog topics` still loads the partition log (src/log/partition-log.ts, ~40 ms of module
- * loading on the 2-core machine) through src/engine/read-only.ts and src/engine/topics.ts, which import it by value.
+ * `seglog topics` also loads no storage below the topic files (engine/topic-listing.ts): no partition log, no
+ * segment, index or log module but the leaves it reads topic files with (file names, CRC-32C) and the two that
+ * src/config.ts loads for a constant (record-batch.ts, varint.ts), no engine room, and not the engine's read-only
+ * open (that tree was ~40 ms of module loading on the 2-core machine).
  */
 import { spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
@@ -52,6 +54,27 @@ const HEAVY: [string, RegExp][] = [
   ['the clients', /^src\/clients\//],
   ['the KafkaJS facade', /^src\/kafkajs\//],
 ]
+
+/** The storage modules `seglog topics` may load: what reading a topic file needs, and src/config.ts's imports. */
+const TOPICS_STORAGE = new Set([
+  'src/segment/file-names.ts',
+  'src/segment/crc32c.ts',
+  // src/config.ts takes MIN_ONE_RECORD_BATCH_SIZE from record-batch.ts (which imports varint.ts).
+  'src/segment/record-batch.ts',
+  'src/segment/varint.ts',
+  'src/log/log-config.ts',
+  'src/compaction/compaction-config.ts',
+])
+
+/** The engine modules `seglog topics` may load: the facade (the CLI's errors) and the topic listing's. */
+const TOPICS_ENGINE = new Set([
+  'src/engine/seglog.ts',
+  'src/engine/options.ts',
+  'src/engine/topic-listing.ts',
+  'src/engine/topic-dirs.ts',
+  'src/engine/read-only-fs.ts',
+  'src/engine/metadata.ts',
+])
 
 const dirs: string[] = []
 afterEach(() => {
@@ -117,11 +140,12 @@ describe('light paths', () => {
     ).toEqual([])
   })
 
-  it('seglog topics lists the topics and loads no heavy module and no other command', async () => {
+  it('seglog topics lists the topics and loads no heavy module, no storage beyond the topic files and no other command', async () => {
     const dir = tempDir()
     const log = await Seglog.open(dir)
     await log.createTopic('alpha', { partitions: 3 })
     await log.createTopic('beta', { config: { cleanupPolicy: 'compact' } })
+    await log.append('alpha', [{ value: 'one' }])
     await log.close()
     const { stdout, loaded } = loadedBy([CLI, 'topics', dir, '--json'])
     expect(
@@ -134,6 +158,11 @@ describe('light paths', () => {
       expect.objectContaining({ name: 'beta', partitions: 1, cleanupPolicy: 'compact' }),
     ])
     expect(heavyIn(loaded)).toEqual([])
+    expect(loaded).toContain('src/engine/topic-listing.ts')
+    const storage = loaded.filter((u) => /^src\/(log|segment|index|io|retention|compaction)\//.test(u))
+    expect(storage.filter((u) => !u.startsWith('src/io/') && !TOPICS_STORAGE.has(u))).toEqual([])
+    expect(storage).not.toContain('src/log/partition-log.ts')
+    expect(loaded.filter((u) => u.startsWith('src/engine/') && !TOPICS_ENGINE.has(u))).toEqual([])
     const commands = loaded.filter((u) => u.startsWith('src/cli/') && !u.startsWith('src/cli/support/'))
     expect(commands.sort()).toEqual(['src/cli/command.ts', 'src/cli/main.ts', 'src/cli/topics.ts'])
   })
