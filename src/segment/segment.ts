@@ -1550,8 +1550,11 @@ export class LogSegment {
       if (why !== null) return `batch at position ${pos}: ${why}`
       const bsize = batchSizeAt(h.buf, h.at, h.buf.length)
       if (seen >= 2) {
-        stepped += lastSize
+        // A correct index may step over one batch of any size: an entry is added only once more than the index
+        // interval was appended since the last one, so the batch that crosses the interval (however big) has none
+        // and the next one has. What it cannot skip is more than the interval of batches before that one.
         if (stepped > budget) return `the offset index leaves more than ${budget} bytes unindexed at position ${pos}`
+        stepped += lastSize
       }
       seen++
       lastSize = bsize

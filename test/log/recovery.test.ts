@@ -853,3 +853,24 @@ describe('leftover files of the crash protocol', () => {
     expect(swept.deleted).toContain(segmentFileName(bases[2], LOG_SUFFIX) + CLEANED_SUFFIX)
   })
 })
+
+describe('a clean reopen', () => {
+  it('trusts a clean close whose index skips a small first batch and a batch bigger than the walk budget after it', async () => {
+    // The index rule (an entry once more than indexIntervalBytes were appended since the last one) gives the batch
+    // after a small first one no entry however big it is: a 70-byte batch, then batches of ~113 KB.
+    const log = await PartitionLog.open(dir)
+    log.append([{ key: null, value: Buffer.from('p0'), timestamp: 1_700_000_000_000 }])
+    const big = Array.from({ length: 1000 }, (_, j) => ({
+      key: Buffer.from(`k${j}`),
+      value: Buffer.alloc(100, j),
+      timestamp: 1_700_000_000_001 + j,
+    }))
+    for (let i = 0; i < 4; i++) log.append(big)
+    await log.close()
+    const { log: again, events } = await openRecording(dir)
+    expect(events.filter((e) => e.type === 'recovered')).toEqual([])
+    expect(again.logEndOffset).toBe(4001)
+    expect(again.read(4000, { maxRecords: 1 }).map((r) => r.offset)).toEqual([4000])
+    await again.close()
+  })
+})
