@@ -3,6 +3,7 @@
  * Nothing here touches the log; see `partition-log.ts` and `reopen-scaling.ts`.
  */
 import { randomBytes } from 'node:crypto'
+import * as fs from 'node:fs'
 import type { BatchRecordInput } from '../src/segment/record-batch.js'
 
 export const KEY_BYTES = 16
@@ -119,4 +120,38 @@ export function printTable(header: readonly string[], rows: readonly (readonly s
   console.log(line(header))
   console.log(widths.map((w) => '-'.repeat(w)).join('  '))
   for (const r of rows) console.log(line(r))
+}
+
+/** Bytes one raw-fs baseline write buffers before a `writeSync` (the raw W1 of every benchmark). */
+export const RAW_CHUNK_BYTES = 1 << 20
+
+/**
+ * The raw-fs bulk append: frames 0..n-1 of `frameBytes` each (`writeFrame` fills one in at a buffer offset)
+ * written through a 1 MiB buffer from file position `position`, then one fsync. Returns each frame's position
+ * (what the raw point reads use) and the file position after the last frame.
+ */
+export function writeRawFrames(
+  fd: number,
+  n: number,
+  frameBytes: number,
+  writeFrame: (buf: Buffer, at: number, i: number) => void,
+  position = 0,
+): { positions: Float64Array<ArrayBuffer>; end: number } {
+  const positions = new Float64Array(n)
+  const buf = Buffer.allocUnsafe(RAW_CHUNK_BYTES)
+  let used = 0
+  let filePos = position
+  for (let i = 0; i < n; i++) {
+    if (used + frameBytes > buf.length) {
+      fs.writeSync(fd, buf, 0, used, filePos)
+      filePos += used
+      used = 0
+    }
+    positions[i] = filePos + used
+    writeFrame(buf, used, i)
+    used += frameBytes
+  }
+  if (used > 0) fs.writeSync(fd, buf, 0, used, filePos)
+  fs.fsyncSync(fd)
+  return { positions, end: filePos + used }
 }

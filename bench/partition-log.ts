@@ -24,10 +24,12 @@ import {
   peakRssMB,
   percentile,
   printTable,
+  RAW_CHUNK_BYTES,
   RecordBuffer,
   type RecordData,
   rssMB,
   sig,
+  writeRawFrames,
 } from './common.js'
 
 const N = Number(process.env.SEGLOG_BENCH_RECORDS ?? 1_000_000)
@@ -43,7 +45,6 @@ const W4_READS = 10_000
 const W4_SEED = 0x5eed2024
 const W4_BLOCK = 1000
 const W5_REPS = 20
-const RAW_BUFFER_BYTES = 1 << 20
 /** Raw frame: 4-byte big-endian length (= key + value bytes), key, value. */
 const FRAME_BYTES = 4 + PAYLOAD_BYTES
 
@@ -92,24 +93,9 @@ async function w1Seglog(dir: string): Promise<{ run: ThroughputRun; log: Partiti
 }
 
 function w1Raw(path: string): { run: ThroughputRun; positions: Float64Array } {
-  const positions = new Float64Array(N)
   const fd = fs.openSync(path, 'w')
-  const buf = Buffer.allocUnsafe(RAW_BUFFER_BYTES)
   const t0 = performance.now()
-  let used = 0
-  let filePos = 0
-  for (let i = 0; i < N; i++) {
-    if (used + FRAME_BYTES > buf.length) {
-      fs.writeSync(fd, buf, 0, used, filePos)
-      filePos += used
-      used = 0
-    }
-    positions[i] = filePos + used
-    writeFrame(buf, used, i)
-    used += FRAME_BYTES
-  }
-  if (used > 0) fs.writeSync(fd, buf, 0, used, filePos)
-  fs.fsyncSync(fd)
+  const { positions } = writeRawFrames(fd, N, FRAME_BYTES, writeFrame)
   const seconds = (performance.now() - t0) / 1000
   fs.closeSync(fd)
   return { run: throughput(N, seconds), positions }
@@ -234,7 +220,7 @@ interface RawRecord {
  */
 function w3Raw(path: string, objects: boolean): ThroughputRun {
   const fd = fs.openSync(path, 'r')
-  let chunk = Buffer.allocUnsafe(RAW_BUFFER_BYTES)
+  let chunk = Buffer.allocUnsafe(RAW_CHUNK_BYTES)
   let filePos = 0
   let carry = 0
   let count = 0
@@ -277,7 +263,7 @@ function w3Raw(path: string, objects: boolean): ThroughputRun {
     }
     carry = avail - p
     if (objects) {
-      const fresh = Buffer.allocUnsafe(RAW_BUFFER_BYTES)
+      const fresh = Buffer.allocUnsafe(RAW_CHUNK_BYTES)
       if (carry > 0) chunk.copy(fresh, 0, p, avail)
       chunk = fresh
     } else if (carry > 0) {

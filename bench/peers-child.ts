@@ -29,7 +29,7 @@
  */
 import * as fs from 'node:fs'
 import { join } from 'node:path'
-import { mulberry32, percentile } from './common.js'
+import { mulberry32, percentile, RAW_CHUNK_BYTES, writeRawFrames } from './common.js'
 import {
   BATCH,
   KEY_BYTES,
@@ -123,7 +123,6 @@ async function seglogStore(): Promise<Store> {
 // ------------------------------------------------------------------------------------------------ raw fs
 
 const FRAME_BYTES = 4 + RECORD_BYTES
-const RAW_CHUNK = 1 << 20
 
 function rawStore(): Store {
   const path = join(req.dir, 'log.dat')
@@ -146,21 +145,9 @@ function rawStore(): Store {
       }
     },
     bulkLoad() {
-      positions = new Float64Array(N)
-      const buf = Buffer.allocUnsafe(RAW_CHUNK)
-      let used = 0
-      for (let i = 0; i < N; i++) {
-        if (used + FRAME_BYTES > buf.length) {
-          fs.writeSync(fd, buf, 0, used, writePos)
-          writePos += used
-          used = 0
-        }
-        positions[i] = writePos + used
-        writeFrame(buf, used, i)
-        used += FRAME_BYTES
-      }
-      if (used > 0) fs.writeSync(fd, buf, 0, used, writePos)
-      fs.fsyncSync(fd)
+      const written = writeRawFrames(fd, N, FRAME_BYTES, writeFrame, writePos)
+      positions = written.positions
+      writePos = written.end
     },
     appendDurable(i) {
       writeFrame(frame, 0, i)
@@ -179,7 +166,7 @@ function rawStore(): Store {
     readLast() {
       // No index: walk the frame lengths from the start of the file to the last frame.
       const size = fs.fstatSync(fd).size
-      const chunk = Buffer.allocUnsafe(RAW_CHUNK)
+      const chunk = Buffer.allocUnsafe(RAW_CHUNK_BYTES)
       let filePos = 0
       let last = -1
       let count = 0
@@ -214,7 +201,7 @@ function rawStore(): Store {
 /** W3 raw: 1 MiB chunks, a fresh chunk per read, one `{ offset, key, value }` (views) per frame, as partition-log.ts. */
 function rawScan(sink: { bytes: number }): number {
   const fd = fs.openSync(join(req.dir, 'log.dat'), 'r')
-  let chunk = Buffer.allocUnsafe(RAW_CHUNK)
+  let chunk = Buffer.allocUnsafe(RAW_CHUNK_BYTES)
   let filePos = 0
   let carry = 0
   let count = 0
@@ -239,7 +226,7 @@ function rawScan(sink: { bytes: number }): number {
     for (const r of out) sink.bytes += r.value.length
     count += out.length
     carry = avail - p
-    const fresh = Buffer.allocUnsafe(RAW_CHUNK)
+    const fresh = Buffer.allocUnsafe(RAW_CHUNK_BYTES)
     if (carry > 0) chunk.copy(fresh, 0, p, avail)
     chunk = fresh
   }
