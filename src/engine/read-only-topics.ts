@@ -8,10 +8,11 @@
  *
  * What a reader sees of a topic operation in progress: a topic exists once its `<topic>-<p>` directories do (an
  * owner renames `-create` directories into place after the commit); a deletion hides the topic once all its
- * directories are renamed to `-delete` (one after another, before the commit); a config change or growth shows once partition 0's topic file is rewritten (the owner
- * rewrites them in partition order, right after the commit). A topic's record is the sound topic file of its
- * lowest-numbered partition directory: every directory holds the same record when no change is under way, and
- * reading one file per topic keeps listing topics quick on directories of thousands of partitions.
+ * directories are renamed to `-delete` (one after another, before the commit); a config change or growth shows once
+ * partition 0's topic file is rewritten (the owner rewrites them in partition order, right after the commit). A
+ * topic's record is the sound topic file of its lowest-numbered partition directory: every directory holds the same
+ * record when no change is under way, and reading one file per topic keeps listing topics quick on directories of
+ * thousands of partitions. These rules are topic-listing.ts's `topicsOf`, which `seglog topics` lists by too.
  *
  * The view is refreshed on `refresh()` (a lookup that misses calls it; listing topics calls it when the root
  * directory changed, describing one when its topic file did): only topic files whose identity changed are read
