@@ -2,7 +2,8 @@
  * `seglog group <dir> describe|reset|delete <id> [--topic T] [--partition N] [--to earliest|latest|OFFSET|@EPOCH_MS]
  * [--json]`:
  * - `describe`: the group's state and members, and per committed partition the committed offset, the log end and
- *   the lag (`--topic` narrows it); `--json` prints `describeGroup`'s object on one line, with `membersKnown`.
+ *   the lag (`--topic` narrows it); `--json` prints `describeGroup`'s object on one line (with `membersKnown:
+ *   false` added when the members cannot be known).
  *   Read-only; the members come from the owner's listener (support/membership.ts), `state` "Unknown" when the
  *   directory's owner has none.
  * - `reset`: sets the group's committed offsets of `--topic` (every partition, or `--partition N`) to the log start,
@@ -141,7 +142,8 @@ export const command: Command = {
           ...d,
           state: state as GroupDescription['state'],
           members: members ?? [],
-          membersKnown: m.known,
+          // Only when unknown: a known membership prints exactly describeGroup's object.
+          ...(m.known ? {} : { membersKnown: false }),
           offsets: topic === null ? d.offsets : d.offsets.filter((o) => o.topic === topic),
         }
         if (json) io.out(JSON.stringify(shown))
