@@ -24,7 +24,7 @@ import type { GroupDescription, Groups } from '../clients/group-admin.js'
 import type { CommittedOffset } from '../clients/offset-store.js'
 import type { ProducerOptions } from '../clients/producer.js'
 import { CodecRegistry } from '../compression.js'
-import { type TopicConfig, validateTopicConfig } from '../config.js'
+import type { TopicConfig } from '../config.js'
 import { engineChannel } from '../diagnostics.js'
 import { ioError, SeglogError } from '../errors.js'
 import { BoundedFileSystem } from '../io/bounded-fs.js'
@@ -40,29 +40,16 @@ import { MetaSnapshot } from './read-only-groups.js'
 import { type ReadOnlyPartition, ReadOnlyTopics } from './read-only-topics.js'
 import { type ReadOptions, Reads, type StreamOptions } from './reads.js'
 import { Seglog } from './seglog.js'
+import { recordedDefaults } from './topic-listing.js'
 import { logConfigOf, type TopicDescription } from './topics.js'
 
 const META_DIR = '.seglog'
-const OWNER_FILE = 'owner.json'
 
 /** Every public member of `Seglog`: what a read-only open must answer, so it can stand for one. */
 type SeglogSurface = { [K in keyof Seglog]: Seglog[K] }
 
 function readOnly(what: string, dir: string): SeglogError {
   return new SeglogError('READ_ONLY', `${dir} is open read-only: ${what} needs the directory's owner`)
-}
-
-/** The engine defaults the last owner recorded in owner.json, when they are there and valid. */
-function ownerDefaults(ctx: EngineContext): Partial<TopicConfig> {
-  try {
-    const raw = ctx.fs.readFile(path.join(ctx.realDir, META_DIR, OWNER_FILE))
-    if (raw === null) return {}
-    const defaults = (JSON.parse(raw.toString('utf8')) as { defaults?: unknown } | null)?.defaults
-    return validateTopicConfig(defaults ?? {})
-  } catch {
-    // owner.json is informational: without it (or with a damaged one) the built-in defaults apply.
-    return {}
-  }
 }
 
 export class ReadOnlySeglog implements SeglogSurface {
@@ -111,7 +98,7 @@ export class ReadOnlySeglog implements SeglogSurface {
       refresh: (p) => p.log.refresh(),
       gone: () => this.#topics.refresh(),
     })
-    const engineDefaults = Object.keys(defaults).length > 0 ? defaults : ownerDefaults(ctx)
+    const engineDefaults = Object.keys(defaults).length > 0 ? defaults : recordedDefaults(ctx.fs, ctx.realDir)
     this.#topics = new ReadOnlyTopics({
       ctx,
       defaults: engineDefaults,
