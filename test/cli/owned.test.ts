@@ -13,7 +13,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { Seglog } from '../../src/main.js'
 import { ok, seglog } from '../support/cli-run.js'
 import { snapshotDir } from '../support/dir-snapshot.js'
-import { type EngineChild, startEngineChild } from '../support/engine-child.js'
+import { type EngineChild, killChildren, startEngineChild } from '../support/engine-child.js'
 import { killAll, startListen } from '../support/wire-harness.js'
 
 let dir: string
@@ -27,10 +27,7 @@ beforeEach(async () => {
   await log.close()
 })
 afterEach(async () => {
-  for (const c of children.splice(0)) {
-    if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill('SIGKILL')
-    await c.exited.catch(() => {})
-  }
+  await killChildren(children)
   await killAll()
   fs.rmSync(dir, { recursive: true, force: true })
 })

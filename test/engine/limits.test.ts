@@ -9,7 +9,13 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { type EngineChild, MANY_PARTITIONS, MANY_TOPICS, startEngineChild } from '../support/engine-child.js'
+import {
+  type EngineChild,
+  killChildren,
+  MANY_PARTITIONS,
+  MANY_TOPICS,
+  startEngineChild,
+} from '../support/engine-child.js'
 
 let dir: string
 const children: EngineChild[] = []
@@ -19,10 +25,7 @@ beforeEach(() => {
 })
 
 afterEach(async () => {
-  for (const c of children.splice(0)) {
-    if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill('SIGKILL')
-    await c.exited.catch(() => {})
-  }
+  await killChildren(children)
   fs.rmSync(dir, { recursive: true, force: true })
 })
 

@@ -15,6 +15,7 @@ import {
   ACKED_PARTITIONS,
   ACKED_TOPIC,
   type EngineChild,
+  killChildren,
   REPO_ROOT,
   startEngineChild,
 } from '../support/engine-child.js'
@@ -37,10 +38,7 @@ beforeEach(() => {
 })
 
 afterEach(async () => {
-  for (const c of children.splice(0)) {
-    if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill('SIGKILL')
-    await c.exited.catch(() => {})
-  }
+  await killChildren(children)
   for (const e of engines.splice(0)) await e.close().catch(() => {})
   fs.rmSync(dir, { recursive: true, force: true })
   fs.rmSync(scratch, { recursive: true, force: true })

@@ -19,6 +19,7 @@ import {
   churnKey,
   type EngineChild,
   keyFor,
+  killChildren,
   startEngineChild,
   valueFor,
 } from '../support/engine-child.js'
@@ -31,10 +32,7 @@ beforeEach(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'seglog-ro-live-'))
 })
 afterEach(async () => {
-  for (const c of children.splice(0)) {
-    if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill('SIGKILL')
-    await c.exited.catch(() => {})
-  }
+  await killChildren(children)
   for (const log of logs.splice(0)) await log.close().catch(() => {})
   fs.rmSync(dir, { recursive: true, force: true })
 })

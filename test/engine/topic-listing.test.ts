@@ -11,7 +11,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { type FileSystem, type ListedTopic, listTopicFiles, nodeFileSystem } from '../../src/internal.js'
 import { Seglog } from '../../src/main.js'
 import { snapshotDir } from '../support/dir-snapshot.js'
-import { type EngineChild, startEngineChild } from '../support/engine-child.js'
+import { type EngineChild, killChildren, startEngineChild } from '../support/engine-child.js'
 
 let dir: string
 const children: EngineChild[] = []
@@ -20,10 +20,7 @@ beforeEach(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'seglog-listing-'))
 })
 afterEach(async () => {
-  for (const c of children.splice(0)) {
-    if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill('SIGKILL')
-    await c.exited.catch(() => {})
-  }
+  await killChildren(children)
   fs.rmSync(dir, { recursive: true, force: true })
 })
 

@@ -111,6 +111,14 @@ export interface EngineChild {
   waitForLine(pred: (line: string) => boolean, timeoutMs?: number): Promise<string>
 }
 
+/** SIGKILLs the children still running and waits for every one to exit; empties the list. */
+export async function killChildren(children: EngineChild[]): Promise<void> {
+  for (const c of children.splice(0)) {
+    if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill('SIGKILL')
+    await c.exited.catch(() => {})
+  }
+}
+
 /**
  * Starts `engine-child.ts <args>` with `process.execPath --import tsx`, cwd = repo root; under `bash -c 'ulimit -n
  * <ulimit> && exec ...'` when `ulimit` is given.
