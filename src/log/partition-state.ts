@@ -26,7 +26,7 @@
  */
 import { ioError } from '../errors.js'
 import type { FileSystem } from '../io/file-system.js'
-import { writeJsonFile } from '../io/json-file.js'
+import { writeJsonFile, writeJsonFileAsync } from '../io/json-file.js'
 import { MAX_LOG_OFFSET } from '../segment/batch-scanner.js'
 import { crc32c } from '../segment/crc32c.js'
 import { STATE_FILE } from '../segment/file-names.js'
@@ -146,6 +146,15 @@ export function readPartitionState(fsys: FileSystem, dir: string): PartitionStat
 }
 
 export function writePartitionState(fsys: FileSystem, dir: string, state: PartitionState): void {
+  writeJsonFile(fsys, dir, STATE_FILE, withCrc(state))
+}
+
+/** `writePartitionState` with its fsyncs on the thread pool (a close of many partitions). */
+export function writePartitionStateAsync(fsys: FileSystem, dir: string, state: PartitionState): Promise<void> {
+  return writeJsonFileAsync(fsys, dir, STATE_FILE, withCrc(state))
+}
+
+function withCrc(state: PartitionState): PartitionState & { crc: number } {
   const fields = { ...state }
-  writeJsonFile(fsys, dir, STATE_FILE, { ...fields, crc: crc32c(Buffer.from(JSON.stringify(fields))) })
+  return { ...fields, crc: crc32c(Buffer.from(JSON.stringify(fields))) }
 }

@@ -1878,6 +1878,21 @@ export class LogSegment {
     this.dirty_ = false
   }
 
+  /**
+   * `syncNow` on the thread pool, the log and both indexes at once: a close of many partitions runs theirs side by
+   * side instead of one fsync after another.
+   */
+  async syncAll(): Promise<void> {
+    if (this.readOnly) return
+    this.dirty_ = false
+    try {
+      await Promise.all([this.handle().sync(), this.offsetIndexRef?.sync(), this.timeIndexRef?.sync()])
+    } catch (err) {
+      this.dirty_ = true
+      throw ioError(err, 'fsync', this.logPath)
+    }
+  }
+
   // ---- read-only segments ----
 
   private assertWritable(what: string): void {
