@@ -182,21 +182,6 @@ export const nodeFileSystem: FileSystem = {
  * Crash-safe replacement of a small file: write `<path>.tmp`, fsync it, rename over `path`, fsync the
  * directory. After a crash either the old content or the new one is there, never a mix.
  */
-/** `writeFileAtomic` with its fsyncs on the thread pool (the same steps, in the same order). */
-export async function writeFileAtomicAsync(fsys: FileSystem, dir: string, name: string, data: Uint8Array): Promise<void> {
-  const tmp = `${dir}/${name}.tmp`
-  const handle = fsys.open(tmp, 'rw')
-  try {
-    handle.truncate(0)
-    handle.write(data, 0, data.length, 0)
-    await handle.sync()
-  } finally {
-    handle.close()
-  }
-  fsys.rename(tmp, `${dir}/${name}`)
-  await fsys.syncDir(dir)
-}
-
 export function writeFileAtomic(fsys: FileSystem, dir: string, name: string, data: Uint8Array): void {
   const tmp = `${dir}/${name}.tmp`
   const handle = fsys.open(tmp, 'rw')
@@ -209,4 +194,24 @@ export function writeFileAtomic(fsys: FileSystem, dir: string, name: string, dat
   }
   fsys.rename(tmp, `${dir}/${name}`)
   fsys.syncDirNow(dir)
+}
+
+/** `writeFileAtomic` with its fsyncs on the thread pool (the same steps, in the same order). */
+export async function writeFileAtomicAsync(
+  fsys: FileSystem,
+  dir: string,
+  name: string,
+  data: Uint8Array,
+): Promise<void> {
+  const tmp = `${dir}/${name}.tmp`
+  const handle = fsys.open(tmp, 'rw')
+  try {
+    handle.truncate(0)
+    handle.write(data, 0, data.length, 0)
+    await handle.sync()
+  } finally {
+    handle.close()
+  }
+  fsys.rename(tmp, `${dir}/${name}`)
+  await fsys.syncDir(dir)
 }
