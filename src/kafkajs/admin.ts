@@ -31,7 +31,7 @@ import {
 import { isSeglogError, type Seglog, type TopicConfig } from '../main.js'
 import { localBroker } from './cluster.js'
 import { describeLocalGroup } from './consumer.js'
-import { type KafkaContext, partitionMetadata, topicFacts } from './context.js'
+import { ConnectInFlight, type KafkaContext, partitionMetadata, topicFacts } from './context.js'
 import type { Backend, Lease } from './directory.js'
 import {
   AclOperationTypes,
@@ -120,7 +120,7 @@ export class FacadeAdmin implements Admin {
   readonly #logger: Logger
   readonly #instrumentation: Instrumentation
   #lease: Lease | null = null
-  #connecting: Promise<void> | null = null
+  readonly #connecting = new ConnectInFlight()
   #remote: Admin | null = null
 
   constructor(ctx: KafkaContext, config: AdminConfig = {}) {
@@ -134,15 +134,10 @@ export class FacadeAdmin implements Admin {
 
   async connect(): Promise<void> {
     if (this.#lease !== null) return
-    if (this.#connecting !== null) return this.#connecting
-    const connecting = this.#open()
-    this.#connecting = connecting
-    try {
-      await connecting
-    } finally {
-      this.#connecting = null
-    }
-    this.#instrumentation.emit(ADMIN_EVENTS.CONNECT, undefined)
+    return this.#connecting.run(
+      () => this.#open(),
+      () => this.#instrumentation.emit(ADMIN_EVENTS.CONNECT, undefined),
+    )
   }
 
   async #open(): Promise<void> {
@@ -165,7 +160,7 @@ export class FacadeAdmin implements Admin {
   }
 
   async disconnect(): Promise<void> {
-    await this.#connecting?.catch(() => {})
+    await this.#connecting.settled()
     try {
       if (this.#remote !== null) await viaKafkaJS(() => this.#remote!.disconnect())
     } finally {

@@ -39,7 +39,7 @@ import type {
 import { isSeglogError } from '../main.js'
 import { AssignerProtocol, PartitionAssigners } from './assigners.js'
 import { localCluster } from './cluster.js'
-import { type KafkaContext, topicFacts } from './context.js'
+import { ConnectInFlight, type KafkaContext, topicFacts } from './context.js'
 import type { Backend, Lease, LocalGroups } from './directory.js'
 import {
   fromKafkaJS,
@@ -189,7 +189,7 @@ export class FacadeConsumer implements Consumer {
   readonly #retry: RetryOptions
   readonly #heartbeatInterval: number
   #lease: Lease | null = null
-  #connecting: Promise<void> | null = null
+  readonly #connecting = new ConnectInFlight()
   /** What subscribe() recorded (topic names, RegExps already expanded), applied to each native consumer at start. */
   readonly #subscriptions: { topics: string[]; fromBeginning: boolean }[] = []
   #runConfig: ConsumerRunConfig | null = null
@@ -243,15 +243,10 @@ export class FacadeConsumer implements Consumer {
 
   async connect(): Promise<void> {
     if (this.#lease !== null) return
-    if (this.#connecting !== null) return this.#connecting
-    const connecting = this.#open()
-    this.#connecting = connecting
-    try {
-      await connecting
-    } finally {
-      this.#connecting = null
-    }
-    this.#instrumentation.emit(CONSUMER_EVENTS.CONNECT, undefined)
+    return this.#connecting.run(
+      () => this.#open(),
+      () => this.#instrumentation.emit(CONSUMER_EVENTS.CONNECT, undefined),
+    )
   }
 
   async #open(): Promise<void> {
@@ -299,7 +294,7 @@ export class FacadeConsumer implements Consumer {
   }
 
   async disconnect(): Promise<void> {
-    await this.#connecting?.catch(() => {})
+    await this.#connecting.settled()
     try {
       await this.stop()
       if (this.#remote !== null) await viaKafkaJS(() => this.#remote!.disconnect())

@@ -15,6 +15,32 @@ export interface TopicFacts {
   logAppendTime: boolean
 }
 
+/**
+ * A client's `connect()` in flight: one open at a time, and a call while one runs waits for that one (kafkajs
+ * clients may be connected from several places at once).
+ */
+export class ConnectInFlight {
+  #running: Promise<void> | null = null
+
+  /** Runs `open` unless one is running (then shares it); `connected` once this call's own open succeeded. */
+  async run(open: () => Promise<void>, connected: () => void): Promise<void> {
+    if (this.#running !== null) return this.#running
+    const running = open()
+    this.#running = running
+    try {
+      await running
+    } finally {
+      this.#running = null
+    }
+    connected()
+  }
+
+  /** Resolves once a connect in flight has settled, either way. */
+  async settled(): Promise<void> {
+    await this.#running?.catch(() => {})
+  }
+}
+
 /** `SEGLOG_LISTEN` as listen options: `PORT` or `HOST:PORT` (`[v6]:PORT`). */
 function listenFromEnv(): SeglogOptions['listen'] | undefined {
   const raw = process.env.SEGLOG_LISTEN
