@@ -74,6 +74,8 @@ export class ReadOnlySeglog implements SeglogSurface {
     }
     const fs = new BoundedFileSystem(readOnlyFileSystem(hooks.fs ?? nodeFileSystem), {
       maxOpenFiles: options.maxOpenFiles ?? 512,
+      // The owner may replace a segment under its name (compaction's swap) while its handle here is evicted.
+      sameFileOnReopen: true,
     })
     this.#ctx = {
       dir,

@@ -22,10 +22,10 @@
  *   moves the virtual handles of that path, so reopens go to the new path; `unlink`, `rmdir` and a rename
  *   *onto* the path of an open file make those handles dead (their inner fd is closed; every later call throws
  *   code ENOENT), so a reopen with 'rw' can never silently recreate a deleted file. Names changed behind its back
- *   (another process, another FileSystem) are not tracked; but when the inner handles have `identity()`, a
- *   reopen that finds another file at the path (not the one evicted) makes the handle dead the same way (a
- *   read-only open whose owner's compaction replaced a segment under its name must not read the new file at
- *   the old one's positions). One fstat per eviction and per reopen.
+ *   (another process, another FileSystem) are not tracked; but with `sameFileOnReopen` (and inner handles that
+ *   have `identity()`), a reopen that finds another file at the path (not the one evicted) makes the handle dead
+ *   the same way (a read-only open whose owner's compaction replaced a segment under its name must not read the
+ *   new file at the old one's positions). One fstat per eviction and per reopen, so only when asked for.
  * - Unlike a raw fd, a dead handle does not keep reading the unlinked inode: it fails deterministically, not
  *   "until it happens to be evicted". `close()` on a dead handle succeeds (close-then-unlink and
  *   unlink-then-close both work); after `close()` every call, including a second `close()`, throws code EBADF.
@@ -60,6 +60,12 @@ import type { FileHandle, FileSystem, OpenMode, SharedFileSystem } from './file-
 export interface BoundedFileSystemOptions {
   /** Most inner handles (OS file descriptors) kept open at once; an integer >= 4. */
   maxOpenFiles: number
+  /**
+   * Check on every reopen that the file at the path is the one evicted (`FileHandle.identity`): for a file system
+   * whose files another process may replace (a read-only open beside an owner). Default false: an owner's files
+   * change only through it, and the check costs an fstat per eviction and per reopen.
+   */
+  sameFileOnReopen?: boolean
 }
 
 export interface BoundedFileSystemStats {
@@ -158,6 +164,7 @@ class VirtualHandle implements FileHandle {
 
 export class BoundedFileSystem implements FileSystem {
   readonly maxOpenFiles: number
+  private readonly sameFileOnReopen: boolean
   /** Cached, unpinned handles; insertion order = least recently used first. */
   private readonly lru = new Map<VirtualHandle, true>()
   /** Handles with an inner handle open and at least one async fsync in flight. */
@@ -184,6 +191,7 @@ export class BoundedFileSystem implements FileSystem {
     }
     if (max < 4) throw new RangeError(`maxOpenFiles must be >= 4, got ${max}`)
     this.maxOpenFiles = max
+    this.sameFileOnReopen = options.sameFileOnReopen === true
   }
 
   /** Inner handles (OS file descriptors, over the node FS) currently open. */
@@ -433,7 +441,7 @@ export class BoundedFileSystem implements FileSystem {
     const inner = vh.inner!
     this.uncache(vh)
     this.evictions++
-    if (inner.identity !== undefined) {
+    if (this.sameFileOnReopen && inner.identity !== undefined) {
       try {
         vh.evictedIdentity = inner.identity()
       } catch {}

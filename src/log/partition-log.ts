@@ -966,13 +966,7 @@ export class PartitionLog {
     const started = performance.now()
     try {
       for (const s of segs) s.syncDataNow()
-      if (dir) {
-        try {
-          this.fs.syncDirNow(this.dir)
-        } catch (err) {
-          throw ioError(err, 'fsync', this.dir)
-        }
-      }
+      if (dir) this.fs.syncDirNow(this.dir)
     } catch (err) {
       throw this.poisonWith(ioError(err, 'fsync', this.dir))
     }

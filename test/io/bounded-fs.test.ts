@@ -230,7 +230,7 @@ describe('BoundedFileSystem', () => {
   })
 
   it('makes an evicted handle dead when another process replaced its file under the same name, instead of reading the new file', () => {
-    const bfs = new BoundedFileSystem(nodeFileSystem, { maxOpenFiles: 4 })
+    const bfs = new BoundedFileSystem(nodeFileSystem, { maxOpenFiles: 4, sameFileOnReopen: true })
     const seg = path.join(dir, 'seg.log')
     fs.writeFileSync(seg, 'old contents')
     const h = bfs.open(seg, 'r')
