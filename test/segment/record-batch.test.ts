@@ -398,4 +398,49 @@ describe('string keys', () => {
     const asBuffer = encodeBatch([{ timestamp: 9, key: Buffer.from('clé-ü'), value: Buffer.from('v') }])
     expect(asString.equals(asBuffer)).toBe(true)
   })
+
+  it('encode byte for byte like Buffer keys in every mix of ASCII, non-ASCII, long, Buffer and null keys', () => {
+    const seed = 1307
+    let state = seed
+    const next = (n: number) => {
+      state = (Math.imul(state, 1103515245) + 12345) >>> 0
+      return state % n
+    }
+    const pieces = ['a', 'user-', '0123456789', 'é', '\u{1f600}', 'x'.repeat(70), '\u00ff', '~']
+    for (let round = 0; round < 300; round++) {
+      const count = 1 + next(12)
+      const records: BatchRecordInput[] = []
+      for (let i = 0; i < count; i++) {
+        const kind = next(6)
+        let key: string | Buffer | null
+        if (kind === 0) key = null
+        else if (kind === 1) key = Buffer.from(`buf-${i}`)
+        else {
+          key = ''
+          for (let p = next(4); p >= 0; p--) key += pieces[next(round % 3 === 0 ? pieces.length : 3)]
+          key += `${round}-${i}`
+        }
+        records.push({ timestamp: 100 + i, key, value: Buffer.from(`v${i}`) })
+      }
+      const asBuffers = records.map((r) => ({ ...r, key: typeof r.key === 'string' ? Buffer.from(r.key) : r.key }))
+      const got = encodeBatch(records)
+      const want = encodeBatch(asBuffers)
+      if (!got.equals(want))
+        throw new Error(`seed ${seed} round ${round}: keys ${JSON.stringify(records.map((r) => r.key))}`)
+      const gzip = { codec: 1, compress: (plain: Buffer) => Buffer.from(plain) }
+      const compressed = encodeBatch(records, { compression: gzip })
+      expect(compressed.equals(encodeBatch(asBuffers, { compression: gzip })), `seed ${seed} round ${round}`).toBe(true)
+    }
+  })
+
+  it('that are empty strings or all ASCII are read back exactly', () => {
+    const keys = ['', 'k1', '', 'key-with-more-than-sixty-four-characters-'.repeat(3), 'z', '']
+    const batch = encodeBatch(keys.map((key, i) => ({ timestamp: i, key, value: null })))
+    const got: string[] = []
+    decodeRecords(batch, 0, batch.length, 0, (r) => {
+      got.push(r.key === null ? 'null' : r.key.toString())
+      return true
+    })
+    expect(got).toEqual(keys)
+  })
 })
