@@ -125,6 +125,37 @@ export function partitionForStringKey(key: string, numPartitions: number): numbe
   return toPositive(h) % numPartitions
 }
 
+let runScratch = Buffer.allocUnsafe(16384)
+
+/**
+ * The partitions of several string keys at once, as `partitionForStringKey` gives them one by one: `text` is the
+ * keys concatenated, `lengths[0, count)` their lengths in order; partition `k` goes to `out[slots[k]]`. Returns
+ * false, writing nothing, when `text` is not all ASCII (the caller then hashes key by key). Why: the keys are
+ * written as bytes in one native call and hashed from the buffer; reading them with `charCodeAt` costs ~3 ns per
+ * char on a flat string and ~7 on a concatenated one (template literals are), measured ~100 vs ~30 ns per
+ * 16-char key. `numPartitions` is the caller's, already checked.
+ */
+export function partitionStringKeyRun(
+  text: string,
+  lengths: Int32Array,
+  slots: Int32Array,
+  count: number,
+  numPartitions: number,
+  out: Int32Array,
+): boolean {
+  const total = text.length
+  if (Buffer.byteLength(text, 'utf8') !== total) return false
+  if (runScratch.length < total) runScratch = Buffer.allocUnsafe(Math.max(total, runScratch.length * 2))
+  runScratch.write(text, 0, total, 'latin1')
+  let at = 0
+  for (let k = 0; k < count; k++) {
+    const end = at + lengths[k]
+    out[slots[k]] = toPositive(murmur2Seeded(runScratch, SEED, at, end) | 0) % numPartitions
+    at = end
+  }
+  return true
+}
+
 export interface StickyPartitionerOptions {
   /** Bytes that go to one partition before moving on (Kafka's `batch.size`). Default 16384. */
   batchBytes?: number

@@ -5,6 +5,7 @@ import {
   murmur2Ascii,
   partitionForKey,
   partitionForStringKey,
+  partitionStringKeyRun,
   StickyPartitioner,
   toPositive,
 } from '../src/partitioner.js'
@@ -135,6 +136,33 @@ describe('partitionForStringKey', () => {
     }
     // A char above 0x7f in a full block and in each tail position.
     for (const key of ['\u0080abc', 'abcdé', 'abcdeé', 'abcdefé', 'ÿ', '日本']) expect(murmur2Ascii(key)).toBeNull()
+  })
+})
+
+describe('partitionStringKeyRun', () => {
+  it('gives each key of a run the partition it gets alone, into the slots named', () => {
+    const keys = keyTable().filter((k): k is string => typeof k === 'string' && Buffer.byteLength(k) === k.length)
+    expect(keys.length).toBeGreaterThan(4)
+    for (const numPartitions of [2, 6, 7, 100]) {
+      const count = keys.length
+      const lengths = Int32Array.from(keys, (k) => k.length)
+      // Slots in reverse order with a gap, so a write to the wrong slot shows.
+      const slots = Int32Array.from(keys, (_, k) => 2 * (count - 1 - k))
+      const out = new Int32Array(2 * count).fill(-7)
+      expect(partitionStringKeyRun(keys.join(''), lengths, slots, count, numPartitions, out)).toBe(true)
+      for (let k = 0; k < count; k++) {
+        expect(out[slots[k]], JSON.stringify(keys[k])).toBe(partitionForKey(Buffer.from(keys[k]), numPartitions))
+        expect(out[slots[k] + 1]).toBe(-7)
+      }
+    }
+  })
+
+  it('writes nothing and returns false when any key is not ASCII', () => {
+    const keys = ['aaaa', 'bbbb', 'cé', 'dddd']
+    const out = new Int32Array(4).fill(-7)
+    const lengths = Int32Array.from(keys, (k) => k.length)
+    expect(partitionStringKeyRun(keys.join(''), lengths, Int32Array.from([0, 1, 2, 3]), 4, 6, out)).toBe(false)
+    expect([...out]).toEqual([-7, -7, -7, -7])
   })
 })
 

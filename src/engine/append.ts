@@ -16,11 +16,68 @@ import { ioError, SeglogError } from '../errors.js'
 import { encodeValue } from '../format.js'
 import type { PreparedBatch, RecordSetAppendInfo, RecordSetOptions } from '../log/partition-log.js'
 import { checkMessage } from '../messages.js'
-import { partitionForKey, partitionForStringKey } from '../partitioner.js'
+import { partitionForKey, partitionForStringKey, partitionStringKeyRun } from '../partitioner.js'
 import { type Acks, type AppendOptions, checkAcks, type Message, type RecordMetadata } from '../records.js'
 import { type BatchRecordInput, TimestampType } from '../segment/record-batch.js'
 import type { EngineContext, PartitionState, TopicState } from './context.js'
 import { type TopicLookup, wake } from './reads.js'
+
+/** A message whose partition the sticky partitioner picks once every message is checked. */
+const UNPLACED = -1
+
+/** String keys at or above this count per call are hashed in one run (`partitionStringKeyRun`). */
+const KEY_RUN_MIN = 4
+
+/** One partition's share of a call: its records in call order, and their indices in the call (null: 0..n-1). */
+interface Group {
+  partition: number
+  records: BatchRecordInput[]
+  slots: number[] | null
+}
+
+interface CallScratch {
+  partitionOf: Int32Array
+  keyLengths: Int32Array
+  keySlots: Int32Array
+}
+
+let scratch: CallScratch = {
+  partitionOf: new Int32Array(0),
+  keyLengths: new Int32Array(0),
+  keySlots: new Int32Array(0),
+}
+
+/** Arrays reused by every call (`writeMessages` is synchronous, so one set suffices). */
+function callScratch(count: number): CallScratch {
+  if (scratch.partitionOf.length < count) {
+    const size = Math.max(count, 1024)
+    scratch = { partitionOf: new Int32Array(size), keyLengths: new Int32Array(size), keySlots: new Int32Array(size) }
+  }
+  return scratch
+}
+
+/**
+ * The records of a call split by partition, in order of each partition's first message. The common cases, one
+ * partition for the whole call, take no per-message bookkeeping.
+ */
+function groupByPartition(records: BatchRecordInput[], partitionOf: Int32Array, count: number): Group[] {
+  const first = partitionOf[0]
+  let same = true
+  for (let i = 1; i < count && same; i++) same = partitionOf[i] === first
+  if (same) return count === 0 ? [] : [{ partition: first, records, slots: null }]
+  const byPartition = new Map<number, { partition: number; records: BatchRecordInput[]; slots: number[] }>()
+  for (let i = 0; i < count; i++) {
+    const partition = partitionOf[i]
+    let group = byPartition.get(partition)
+    if (group === undefined) {
+      group = { partition, records: [], slots: [] }
+      byPartition.set(partition, group)
+    }
+    group.records.push(records[i])
+    group.slots.push(i)
+  }
+  return [...byPartition.values()]
+}
 
 /** Stops a partition's pending background fsync (the partition is being closed). */
 export function cancelFlush(p: PartitionState): void {
@@ -37,13 +94,31 @@ export class AppendPath {
 
   /** See `Seglog.append`. */
   append(topic: string, messages: readonly Message[], options: AppendOptions): Promise<RecordMetadata[]> {
+    return this.appendAs(topic, messages, options, false)
+  }
+
+  /** `append` whose results also carry `topic` (what a producer returns), so no caller copies each one to add it. */
+  appendWithTopic(
+    topic: string,
+    messages: readonly Message[],
+    options: AppendOptions,
+  ): Promise<(RecordMetadata & { topic: string })[]> {
+    return this.appendAs(topic, messages, options, true) as Promise<(RecordMetadata & { topic: string })[]>
+  }
+
+  private appendAs(
+    topic: string,
+    messages: readonly Message[],
+    options: AppendOptions,
+    topicInMeta: boolean,
+  ): Promise<RecordMetadata[]> {
     try {
       this.ctx.assertOpen()
       if (!Array.isArray(messages)) throw new TypeError('messages must be an array')
       if (options === null || typeof options !== 'object') throw new TypeError('options must be an object')
       const acks = options.acks === undefined ? this.defaultAcks : checkAcks(options.acks)
       const t = this.topics.topic(topic)
-      const { meta, touched } = this.writeMessages(t, messages)
+      const { meta, touched } = this.writeMessages(t, messages, topicInMeta)
       if (appendChannel.hasSubscribers) {
         appendChannel.publish({ topic, partitions: touched.map((p) => p.index), records: messages.length, acks })
       }
@@ -61,21 +136,29 @@ export class AppendPath {
   private writeMessages(
     t: TopicState,
     messages: readonly Message[],
+    topicInMeta: boolean,
   ): { meta: RecordMetadata[]; touched: PartitionState[] } {
+    const count = messages.length
     const n = t.partitions.length
     const now = this.ctx.clock()
     const compacted = t.config.cleanupPolicy !== 'delete'
-    const byPartition = new Map<number, { records: BatchRecordInput[]; slots: number[] }>()
-    for (let i = 0; i < messages.length; i++) {
+    const scratch = callScratch(count)
+    const partitionOf = scratch.partitionOf
+    const records = new Array<BatchRecordInput>(count)
+    // Pass 1 checks every message in order (the first bad one throws) and places those it can; nothing it does
+    // has an effect outside this call.
+    let keyText = ''
+    let keyed = 0
+    let sticky = false
+    for (let i = 0; i < count; i++) {
       const m = messages[i]
       const record = checkMessage(m, i, now)
       const key = record.key
       if (compacted && key === null) {
         throw new SeglogError('INVALID_RECORD', `message ${i}: topic '${t.record.name}' is compacted and needs a key`)
       }
-      const value = encodeValue(t.config.format, m.value, i)
-      record.value = value
-      let partition: number
+      record.value = encodeValue(t.config.format, m.value, i)
+      records[i] = record
       if (record.partition !== null) {
         const explicit = t.partitions[record.partition]
         if (explicit === undefined) {
@@ -84,42 +167,64 @@ export class AppendPath {
             `message ${i}: topic '${t.record.name}' has partitions 0..${n - 1}, not ${record.partition}`,
           )
         }
-        partition = explicit.index
+        partitionOf[i] = explicit.index
       } else if (n === 1) {
-        partition = 0
-      } else if (key !== null) {
-        partition = typeof key === 'string' ? partitionForStringKey(key, n) : partitionForKey(key, n)
+        partitionOf[i] = 0
+      } else if (key === null) {
+        partitionOf[i] = UNPLACED
+        sticky = true
+      } else if (typeof key === 'string') {
+        keyText += key
+        scratch.keyLengths[keyed] = key.length
+        scratch.keySlots[keyed++] = i
       } else {
-        partition = t.sticky.partition(t.record.name, n, (value?.length ?? 0) + 16)
+        partitionOf[i] = partitionForKey(key, n)
       }
-      let group = byPartition.get(partition)
-      if (group === undefined) {
-        group = { records: [], slots: [] }
-        byPartition.set(partition, group)
-      }
-      group.slots.push(i)
-      group.records.push(record)
     }
+    // Pass 2: string keys hashed together, then null keys placed by the sticky partitioner in message order.
+    if (keyed > 0) {
+      const { keyLengths, keySlots } = scratch
+      if (keyed < KEY_RUN_MIN || !partitionStringKeyRun(keyText, keyLengths, keySlots, keyed, n, partitionOf)) {
+        for (let k = 0; k < keyed; k++) {
+          const slot = keySlots[k]
+          partitionOf[slot] = partitionForStringKey(records[slot].key as string, n)
+        }
+      }
+    }
+    if (sticky) {
+      for (let i = 0; i < count; i++) {
+        if (partitionOf[i] === UNPLACED) {
+          partitionOf[i] = t.sticky.partition(t.record.name, n, (records[i].value?.length ?? 0) + 16)
+        }
+      }
+    }
+    const groups = groupByPartition(records, partitionOf, count)
     // Encode and size-check every batch before writing any, so a rejected call writes nothing.
     const compression =
       t.config.compressionType === 'none' ? undefined : this.ctx.codecs.compressionFor(t.config.compressionType)
     const timestampType =
       t.config.messageTimestampType === 'LogAppendTime' ? TimestampType.LogAppendTime : TimestampType.CreateTime
-    const prepared: { p: PartitionState; batch: PreparedBatch; records: BatchRecordInput[]; slots: number[] }[] = []
-    for (const [partition, group] of byPartition) {
-      const p = t.partitions[partition]
-      prepared.push({ p, batch: p.log.prepare(group.records, { timestampType, compression }), ...group })
+    const prepared: { p: PartitionState; batch: PreparedBatch; group: Group }[] = []
+    for (const group of groups) {
+      const p = t.partitions[group.partition]
+      prepared.push({ p, batch: p.log.prepare(group.records, { timestampType, compression }), group })
     }
-    const meta = new Array<RecordMetadata>(messages.length)
+    const meta = new Array<RecordMetadata>(count)
     const touched: PartitionState[] = []
-    for (const { p, batch, records, slots } of prepared) {
+    const topic = t.record.name
+    for (const { p, batch, group } of prepared) {
       const info = p.log.appendPrepared(batch)
-      for (let k = 0; k < slots.length; k++) {
-        meta[slots[k]] = {
-          partition: p.index,
-          offset: info.baseOffset + k,
-          timestamp: info.logAppendTime >= 0 ? info.logAppendTime : records[k].timestamp,
-        }
+      const { records: written, slots } = group
+      const partition = p.index
+      const base = info.baseOffset
+      const appendTime = info.logAppendTime
+      for (let k = 0; k < written.length; k++) {
+        const timestamp = appendTime >= 0 ? appendTime : written[k].timestamp
+        const slot = slots === null ? k : slots[k]
+        // Producers get `topic` in the same object rather than a copy of each one made after the append.
+        meta[slot] = topicInMeta
+          ? ({ topic, partition, offset: base + k, timestamp } as RecordMetadata)
+          : { partition, offset: base + k, timestamp }
       }
       touched.push(p)
       wake(p)

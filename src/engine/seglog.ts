@@ -532,7 +532,7 @@ export class Seglog {
     this.assertOpen()
     const host: ProducerHost = {
       assertOpen: () => this.assertOpen(),
-      append: (topic, messages, opts) => this.#append.append(topic, messages, opts),
+      append: (topic, messages, opts) => this.#append.appendWithTopic(topic, messages, opts),
       partitionCount: (topic) => this.#topics.partitionCount(topic),
       registerClient: (c) => this.#clients.add(c),
       unregisterClient: (c) => this.#clients.delete(c),

@@ -173,6 +173,39 @@ describe('Seglog append and read', () => {
     expect(new Set(sticky.map((m) => m.partition)).size).toBe(1)
   })
 
+  it('places every message of a large mixed call exactly as it would place each one alone', async () => {
+    const e = await engine()
+    await e.createTopic('t', { partitions: 7 })
+    const seed = 4242
+    let state = seed
+    const next = (n: number) => {
+      state = (Math.imul(state, 1103515245) + 12345) >>> 0
+      return state % n
+    }
+    for (const withNonAscii of [false, true]) {
+      const messages: { key?: string | Buffer | null; value: string; partition?: number }[] = []
+      for (let i = 0; i < 300; i++) {
+        const kind = next(10)
+        if (kind === 0) messages.push({ value: `null-${i}` })
+        else if (kind === 1) messages.push({ key: Buffer.from(`b-${i}`), value: `buf-${i}` })
+        else if (kind === 2) messages.push({ key: `k-${i}`, value: `explicit-${i}`, partition: next(7) })
+        else if (kind === 3) messages.push({ key: '', value: `empty-${i}` })
+        else messages.push({ key: `user-${next(1000)}-${'x'.repeat(next(40))}`, value: `s-${i}` })
+      }
+      if (withNonAscii) messages.splice(150, 0, { key: 'clé-ü', value: 'non-ascii' })
+      const meta = await e.append('t', messages)
+      for (const [i, m] of messages.entries()) {
+        const want =
+          m.partition ?? (m.key === undefined || m.key === null ? undefined : partitionForKey(Buffer.from(m.key), 7))
+        if (want !== undefined && meta[i].partition !== want) {
+          throw new Error(`seed ${seed}, ${withNonAscii}: message ${i} on ${meta[i].partition}, want ${want}`)
+        }
+        const [stored] = await e.read('t', meta[i].partition, meta[i].offset, { maxRecords: 1 })
+        expect(stored.value).toBe(m.value)
+      }
+    }
+  })
+
   it('returns offsets per partition in input order and reads records back with decoded values', async () => {
     const e = await engine()
     await e.createTopic('t', { partitions: 2 })
