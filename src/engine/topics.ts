@@ -294,6 +294,13 @@ export class TopicRegistry {
   async create(name: string, options: CreateTopicOptions): Promise<void> {
     validateTopicName(name)
     if (options === null || typeof options !== 'object') throw new TypeError('options must be an object')
+    for (const key of Object.keys(options)) {
+      if (key !== 'partitions' && key !== 'config') {
+        throw new TypeError(
+          `unknown createTopic option ${JSON.stringify(key)} (partitions, config; topic settings such as format go in config)`,
+        )
+      }
+    }
     const { defaults, crashPoint } = this.hooks
     const overrides = validateTopicConfig(options.config)
     let partitions = options.partitions ?? overrides.partitions ?? defaults.partitions ?? 1

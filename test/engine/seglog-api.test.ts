@@ -126,6 +126,10 @@ describe('Seglog topics', () => {
       }
     }
     expect(await codeOf(() => e.createTopic('t', { partitions: 0 }))).toBe('INVALID_CONFIG')
+    // A topic setting given beside `config` instead of in it is refused, not silently ignored.
+    const misplaced = { partitions: 2, format: 'binary' } as unknown as Parameters<Seglog['createTopic']>[1]
+    await expect(e.createTopic('t', misplaced)).rejects.toThrow(/unknown createTopic option "format"/)
+    await expect(e.createTopic('t', misplaced)).rejects.toBeInstanceOf(TypeError)
     expect(await codeOf(() => Seglog.open(path.join(dir, 'other'), { defaults: { flushMs: -5 } }))).toBe(
       'INVALID_CONFIG',
     )
