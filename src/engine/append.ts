@@ -18,7 +18,7 @@ import type { PreparedBatch, RecordSetAppendInfo, RecordSetOptions } from '../lo
 import { checkMessage } from '../messages.js'
 import { partitionForKey, partitionForStringKey, partitionStringKeyRun } from '../partitioner.js'
 import { type Acks, type AppendOptions, checkAcks, type Message, type RecordMetadata } from '../records.js'
-import { type BatchRecordInput, TimestampType } from '../segment/record-batch.js'
+import { BatchArena, type BatchRecordInput, TimestampType } from '../segment/record-batch.js'
 import type { EngineContext, PartitionState, TopicState } from './context.js'
 import { type TopicLookup, wake } from './reads.js'
 
@@ -86,6 +86,9 @@ export function cancelFlush(p: PartitionState): void {
 }
 
 export class AppendPath {
+  /** The batches of one call, encoded and written in its one synchronous step (see `BatchArena`). */
+  private readonly arena = new BatchArena()
+
   constructor(
     private readonly ctx: EngineContext,
     private readonly topics: TopicLookup & { all(): Iterable<TopicState> },
@@ -199,6 +202,8 @@ export class AppendPath {
       }
     }
     const groups = groupByPartition(records, partitionOf, count)
+    // The previous call's batches are written and dropped: their memory is reused.
+    this.arena.reset()
     // Encode and size-check every batch before writing any, so a rejected call writes nothing.
     const compression =
       t.config.compressionType === 'none' ? undefined : this.ctx.codecs.compressionFor(t.config.compressionType)
@@ -207,7 +212,7 @@ export class AppendPath {
     const prepared: { p: PartitionState; batch: PreparedBatch; group: Group }[] = []
     for (const group of groups) {
       const p = t.partitions[group.partition]
-      prepared.push({ p, batch: p.log.prepare(group.records, { timestampType, compression }), group })
+      prepared.push({ p, batch: p.log.prepare(group.records, { timestampType, compression }, this.arena), group })
     }
     const meta = new Array<RecordMetadata>(count)
     const touched: PartitionState[] = []

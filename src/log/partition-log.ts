@@ -8,6 +8,8 @@
  * - logStartOffset <= logEndOffset; logStartOffset >= the first segment's base offset.
  * - recoveryPoint <= logEndOffset, and every batch below it is fsynced. It advances only after an fsync.
  * - Offsets are assigned densely at append: a batch's base offset = the log end offset at that moment.
+ * - No batch buffer given to an append is kept past the call: it may live in a `BatchArena` that the next append
+ *   reuses. Anything that keeps appended bytes copies them.
  *
  * Durability: `append` writes to the OS (page cache) synchronously — it survives a process crash once it
  * returns. `flush()` fsyncs every segment written since the last fsync, plus the directory when files were
@@ -54,6 +56,7 @@ import {
 } from '../segment/file-names.js'
 import {
   BATCH_OVERHEAD,
+  BatchArena,
   type BatchRecordInput,
   batchBaseOffset,
   batchLastOffset,
@@ -82,6 +85,9 @@ import {
   writePartitionStateAsync,
 } from './partition-state.js'
 import { sweepPartitionDir } from './recovery.js'
+
+/** The arena of `PartitionLog.append` (one synchronous encode-and-write per call, shared by every log). */
+const appendArena = new BatchArena()
 
 export { DEFAULT_LOG_CONFIG, type LogConfig } from './log-config.js'
 
@@ -688,16 +694,19 @@ export class PartitionLog {
 
   /** Encodes `records` as one batch and appends it. */
   append(records: readonly BatchRecordInput[], options: PrepareOptions = {}): AppendInfo {
-    return this.appendPrepared(this.prepare(records, options))
+    // Encoded, written and dropped in this one synchronous call, so every log's appends can share one arena.
+    appendArena.reset()
+    return this.appendPrepared(this.prepare(records, options, appendArena))
   }
 
   /**
    * Encodes `records` as one batch and checks its size (RECORD_TOO_LARGE) without writing anything, so a
-   * caller appending to several partitions can reject the whole call before any write.
+   * caller appending to several partitions can reject the whole call before any write. With `arena`, the batch
+   * lives in it (see `BatchArena`): the caller writes it before the arena's next reset.
    */
-  prepare(records: readonly BatchRecordInput[], options: PrepareOptions = {}): PreparedBatch {
+  prepare(records: readonly BatchRecordInput[], options: PrepareOptions = {}, arena?: BatchArena): PreparedBatch {
     this.assertWritable()
-    const encodeOptions: EncodeBatchOptions = {}
+    const encodeOptions: EncodeBatchOptions = { arena }
     if (options.timestampType === TimestampType.LogAppendTime) {
       encodeOptions.timestampType = TimestampType.LogAppendTime
       encodeOptions.logAppendTime = this.clock()

@@ -123,6 +123,8 @@ export interface EncodeBatchOptions {
   partitionLeaderEpoch?: number
   /** Codec id for attributes bits 0–2 and the function that compresses the records section. */
   compression?: { codec: number; compress: (records: Buffer) => Buffer }
+  /** Take the batch (and, compressed, its plain records) from this arena; see `BatchArena` for the contract. */
+  arena?: BatchArena
 }
 
 const EMPTY_HEADERS: readonly RecordHeader[] = Object.freeze([])
@@ -140,6 +142,46 @@ Object.defineProperty(RecordView.prototype, 'constructor', { value: Buffer, writ
 
 function view(buf: Buffer, start: number, length: number): Buffer {
   return new RecordView(buf.buffer as ArrayBuffer, buf.byteOffset + start, length) as unknown as Buffer
+}
+
+/** Batches smaller than this come from Node's Buffer pool (a slice), which costs less than an arena view. */
+const ARENA_MIN_BYTES = 4096
+/** An arena never holds more than this; a larger batch gets its own allocation. */
+const ARENA_MAX_BYTES = 4 * 1024 * 1024
+
+/**
+ * Memory for batches that live only until they are written: `encodeBatch` takes batches of 4 KiB or more from
+ * it instead of allocating each. Why: a fresh Buffer of ~130 KB (1,000 records) is new memory from the OS every
+ * time, paid in page faults on first touch and in GC; measured `PartitionLog.append` of 1,000-record batches at
+ * 217–223 vs 295 ns of CPU per record.
+ *
+ * Contract: a batch taken from an arena stays valid until the arena's next `reset()`. Its owner resets it only
+ * once every batch taken since the last reset is written and dropped: nothing may keep such a batch. Taking
+ * never overwrites a batch taken since the last reset (a full arena moves to a new block; the old one lives on
+ * for as long as its batches are referenced).
+ *
+ * Concurrency: one synchronous user at a time (an append call encodes and writes in one synchronous step).
+ */
+export class BatchArena {
+  private block = Buffer.allocUnsafeSlow(0)
+  private used = 0
+
+  /** Every batch taken before may be reused from now on. */
+  reset(): void {
+    this.used = 0
+  }
+
+  /** `n` bytes, or null when `n` is outside the arena's sizes (the caller allocates). */
+  take(n: number): Buffer | null {
+    if (n < ARENA_MIN_BYTES || n > ARENA_MAX_BYTES) return null
+    if (this.used + n > this.block.length) {
+      this.block = Buffer.allocUnsafeSlow(Math.min(ARENA_MAX_BYTES, Math.max(n, 2 * this.block.length, 256 * 1024)))
+      this.used = 0
+    }
+    const at = this.used
+    this.used = at + n
+    return view(this.block, at, n)
+  }
 }
 
 /** Reads an int64 as a JS number (exact for safe integers) from two 32-bit halves; BigInt is ~10× slower. */
@@ -343,7 +385,9 @@ export function encodeBatch(records: readonly BatchRecordInput[], options: Encod
   }
 
   const compression = options.compression
-  const plain = Buffer.allocUnsafe(compression ? recordsSize : BATCH_OVERHEAD + recordsSize)
+  const arena = options.arena
+  const plainSize = compression ? recordsSize : BATCH_OVERHEAD + recordsSize
+  const plain = arena?.take(plainSize) ?? Buffer.allocUnsafe(plainSize)
   let pos = compression ? 0 : BATCH_OVERHEAD
   let asciiAt = 0
   for (let i = 0; i < count; i++) {
@@ -384,7 +428,7 @@ export function encodeBatch(records: readonly BatchRecordInput[], options: Encod
   let attributes = timestampType === TimestampType.LogAppendTime ? TIMESTAMP_TYPE_MASK : 0
   if (compression) {
     const packed = compression.compress(plain)
-    batch = Buffer.allocUnsafe(BATCH_OVERHEAD + packed.length)
+    batch = arena?.take(BATCH_OVERHEAD + packed.length) ?? Buffer.allocUnsafe(BATCH_OVERHEAD + packed.length)
     batch.set(packed, BATCH_OVERHEAD)
     attributes |= compression.codec & COMPRESSION_CODEC_MASK
   } else {

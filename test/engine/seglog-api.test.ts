@@ -210,6 +210,30 @@ describe('Seglog append and read', () => {
     }
   })
 
+  it('writes the batch of every partition of a call intact when the batches are large, call after call', async () => {
+    const e = await engine()
+    await e.createTopic('t', { partitions: 3, config: { format: 'binary' } })
+    const value = (call: number, i: number) => Buffer.alloc(200, (call * 31 + i) & 0xff)
+    for (let call = 0; call < 4; call++) {
+      const messages = Array.from({ length: 300 }, (_, i) => ({
+        partition: i % 3,
+        key: `k${i}`,
+        value: value(call, i),
+      }))
+      await e.append('t', messages)
+    }
+    for (let partition = 0; partition < 3; partition++) {
+      const records = await e.read('t', partition, 0, { maxRecords: 1000 })
+      expect(records.length).toBe(400)
+      for (const [n, r] of records.entries()) {
+        const call = Math.floor(n / 100)
+        const i = (n % 100) * 3 + partition
+        expect(r.key?.toString()).toBe(`k${i}`)
+        expect((r.value as Buffer).equals(value(call, i))).toBe(true)
+      }
+    }
+  })
+
   it('returns offsets per partition in input order and reads records back with decoded values', async () => {
     const e = await engine()
     await e.createTopic('t', { partitions: 2 })

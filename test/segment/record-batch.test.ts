@@ -4,6 +4,7 @@ import { SeglogError } from '../../src/errors.js'
 import {
   ATTRIBUTES_OFFSET,
   BATCH_OVERHEAD,
+  BatchArena,
   type BatchRecordInput,
   batchLastOffset,
   batchSizeAt,
@@ -442,5 +443,41 @@ describe('string keys', () => {
       return true
     })
     expect(got).toEqual(keys)
+  })
+})
+
+describe('batch arenas', () => {
+  it('hand out disjoint memory until reset, then reuse it, and leave small and huge batches to the caller', () => {
+    const arena = new BatchArena()
+    expect(arena.take(4095)).toBeNull()
+    expect(arena.take(4 * 1024 * 1024 + 1)).toBeNull()
+    const taken: Buffer[] = []
+    for (let i = 0; i < 40; i++) {
+      const b = arena.take(4096 + i * 1000) as Buffer
+      expect(Buffer.isBuffer(b)).toBe(true)
+      b.fill(i)
+      taken.push(b)
+    }
+    // Growing past a block never moves or overwrites what was taken before the reset.
+    for (const [i, b] of taken.entries()) expect(b.every((x) => x === i)).toBe(true)
+    arena.reset()
+    const again = arena.take(4096) as Buffer
+    again.fill(255)
+    expect(again.buffer).toBe(taken[taken.length - 1].buffer)
+  })
+
+  it('give the same batch bytes as a fresh allocation, compressed or not', () => {
+    const records: BatchRecordInput[] = Array.from({ length: 200 }, (_, i) => ({
+      timestamp: 1_700_000_000_000 + i,
+      key: `key-${i}`,
+      value: Buffer.alloc(60, i),
+    }))
+    const arena = new BatchArena()
+    const copy = { codec: 1, compress: (plain: Buffer) => Buffer.concat([plain, plain]) }
+    const plain = encodeBatch(records, { arena })
+    const packed = encodeBatch(records, { arena, compression: copy })
+    expect(plain.buffer).toBe(packed.buffer)
+    expect(plain.equals(encodeBatch(records))).toBe(true)
+    expect(packed.equals(encodeBatch(records, { compression: copy }))).toBe(true)
   })
 })
