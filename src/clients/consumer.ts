@@ -31,6 +31,7 @@
 import { EventEmitter } from 'node:events'
 import { checkBoolean, checkInteger, checkNonNegative, describeValue } from '../check.js'
 import { consumerChannel } from '../diagnostics.js'
+import { WaitCancel } from '../engine/reads.js'
 import { isSeglogError, SeglogError } from '../errors.js'
 import { holdProcess } from '../keep-alive.js'
 import type { SeglogRecord } from '../records.js'
@@ -51,8 +52,8 @@ export interface ConsumerHost {
   offsets(topic: string, partition: number): { logStartOffset: number; logEndOffset: number }
   listTopics(): string[]
   partitionCount(topic: string): number | undefined
-  /** Resolves once the partition's log end is above `offset`, or on abort, topic deletion or engine close. */
-  waitPast(topic: string, partition: number, offset: number, signal: AbortSignal): Promise<void>
+  /** Resolves once the partition's log end is above `offset`, or on cancel, topic deletion or engine close. */
+  waitPast(topic: string, partition: number, offset: number, cancel: WaitCancel): Promise<void>
   coordinator(groupId: string, assigner: PartitionAssigner): GroupCoordinator
   registerClient(client: { stop(): Promise<void> }): void
   unregisterClient(client: { stop(): Promise<void> }): void
@@ -272,8 +273,8 @@ interface PartitionRun {
    * ended). Revoke (abort) alone stops fetching but still resolves a handler that finishes.
    */
   discarded: boolean
-  /** Wakes the loop while it waits for new records (seek). */
-  nudge: (() => void) | null
+  /** Ends the loop's wait for new records: on abort (one listener per run) and on seek. */
+  wait: WaitCancel
 }
 
 const tpKey = (topic: string, partition: number): string => `${topic}\0${partition}`
@@ -597,8 +598,9 @@ export class Consumer implements GroupMember {
         loop: null,
         stale: false,
         discarded: false,
-        nudge: null,
+        wait: new WaitCancel(),
       }
+      run.abort.signal.addEventListener('abort', () => run.wait.cancel(), { once: true })
       const seek = this.pendingSeeks.get(key)
       if (seek !== undefined) {
         this.pendingSeeks.delete(key)
@@ -702,13 +704,8 @@ export class Consumer implements GroupMember {
       // A seek while reading: these records are from the old position.
       if (run.stale) continue
       if (records.length === 0) {
-        const wait = new AbortController()
-        const onAbort = () => wait.abort()
-        signal.addEventListener('abort', onAbort, { once: true })
-        run.nudge = onAbort
-        await this.host.waitPast(topic, partition, run.position, wait.signal).catch(() => {})
-        run.nudge = null
-        signal.removeEventListener('abort', onAbort)
+        // Ended by an append, the run's abort or a seek (run.wait); never rejects.
+        await this.host.waitPast(topic, partition, run.position, run.wait)
         continue
       }
       await this.semaphore.acquire()
@@ -982,7 +979,7 @@ export class Consumer implements GroupMember {
     run.position = offset
     run.resolved = offset
     run.stale = true
-    run.nudge?.()
+    run.wait.cancel()
   }
 
   pause(topics: { topic: string; partitions?: number[] }[]): void {
