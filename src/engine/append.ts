@@ -281,7 +281,7 @@ export class AppendPath {
     if (!this.ctx.isOpen()) return
     this.ctx.track(
       p.log.flush().catch((err) => {
-        const error = ioError(err, 'fsync', p.log.dir)
+        const error = ioError(err, 'fsync', p.dir)
         this.ctx.onEvent({ type: 'flush-failed', topic: p.topic.record.name, partition: p.index, error })
       }),
     )

@@ -38,7 +38,15 @@ export interface EngineContext {
 export interface PartitionState {
   readonly topic: TopicState
   readonly index: number
+  /** The partition's directory. */
+  readonly dir: string
+  /**
+   * The partition's log, opened on first use where the open defers it (it then throws what the open throws:
+   * CORRUPT_LOG, IO_ERROR; the next use tries again).
+   */
   readonly log: PartitionLog
+  /** The log if it was opened, else null: what close, flush and config changes touch. */
+  readonly opened: PartitionLog | null
   /** Wake-ups of callers waiting for an append past their offset (reads room). */
   readonly waiters: Set<() => void>
   /** The pending background fsync of acks 0/1 appends (append room). */

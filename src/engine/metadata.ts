@@ -24,6 +24,7 @@
  * |------------------|--------------------------------------------------------------------------------|
  * | `topic:<name>`   | `{ name, id, epoch, partitions, format, overrides, createdAt }`                |
  * | `offset:…`, `group:…` | committed offsets and known groups (src/clients/offset-store.ts)                  |
+ * | `state:clean`    | `{ closedAt }`: the last close closed every partition cleanly (`putCleanMark`)    |
  *
  * Every write is `sync: true`, so a metadata change is the durable commit point of the operation it belongs to
  * (see the crash order in `topics.ts`). Records written before topics had an `id` and `epoch` get them when
@@ -59,6 +60,8 @@ export interface MetadataRepair {
   reason: string
 }
 
+/** The clean-close mark (see `takeCleanMark`). */
+const CLEAN_KEY = 'state:clean'
 const TOPIC_PREFIX = 'topic:'
 
 /** In Node `level` is classic-level; these two of its methods are missing from `level`'s universal typings. */
@@ -338,6 +341,30 @@ export class MetadataStore {
     const ops = [TOPIC_PREFIX + name, ...alsoDelete].map((key) => ({ type: 'del' as const, key }))
     try {
       await this.db.batch(ops, { sync: true })
+    } catch (err) {
+      throw levelError(err, 'write metadata', this.db.location)
+    }
+  }
+
+  /**
+   * True when the previous owner's close closed every partition cleanly; the mark is deleted (durably) before this
+   * returns, so a crash of this owner is never taken for a clean close. The engine then opens partitions on first
+   * use (see `OwnedPartition` in topics.ts).
+   */
+  async takeCleanMark(): Promise<boolean> {
+    try {
+      if ((await this.db.get(CLEAN_KEY)) === undefined) return false
+      await this.db.del(CLEAN_KEY, { sync: true })
+      return true
+    } catch (err) {
+      throw levelError(err, 'read metadata', this.db.location)
+    }
+  }
+
+  /** Records that every partition was closed cleanly (the last write of a close). */
+  async putCleanMark(): Promise<void> {
+    try {
+      await this.db.put(CLEAN_KEY, JSON.stringify({ closedAt: Date.now() }), { sync: true })
     } catch (err) {
       throw levelError(err, 'write metadata', this.db.location)
     }

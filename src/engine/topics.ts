@@ -113,6 +113,46 @@ export function logConfigOf(config: TopicConfig): Partial<LogConfig> {
   }
 }
 
+/**
+ * An owned partition. After a clean shutdown of the whole engine (`MetadataStore.takeCleanMark`) its log is
+ * opened on first use, so an open costs the same at 1 and at 1,000 partitions and a close touches only the
+ * partitions this process used (an unused one keeps its own clean mark, untouched). Otherwise (the first open, or
+ * after a crash) every log is opened, and so recovered, by the engine's open. Either way the log's own open
+ * checks and recovers it: the engine-wide mark only moves when that happens, never whether it does (Kafka opens
+ * the index files of a cleanly shut down log lazily the same way).
+ */
+class OwnedPartition implements PartitionState {
+  readonly waiters = new Set<() => void>()
+  flushTimer: NodeJS.Timeout | null = null
+  #log: PartitionLog | null = null
+  /** Set when the partition goes away (engine closing, topic deleted): a log not opened by then never is. */
+  #retired = false
+
+  constructor(
+    readonly topic: TopicState,
+    readonly index: number,
+    readonly dir: string,
+    private readonly openLog: (p: OwnedPartition) => PartitionLog,
+  ) {}
+
+  get log(): PartitionLog {
+    if (this.#log === null) {
+      // As a closed log answers: opening now would recreate the directory of a deleted topic.
+      if (this.#retired) throw new SeglogError('ENGINE_CLOSED', `partition log ${this.dir} is closed`)
+      this.#log = this.openLog(this)
+    }
+    return this.#log
+  }
+
+  retire(): void {
+    this.#retired = true
+  }
+
+  get opened(): PartitionLog | null {
+    return this.#log
+  }
+}
+
 /** Partitions closed at once by `close` (each runs its fsyncs on the pool, which has 4 threads by default). */
 const CLOSE_CONCURRENCY = 16
 
@@ -160,8 +200,11 @@ export class TopicRegistry {
     for (const m of plan.missing) ctx.onEvent({ type: 'partitions-missing', ...m })
     if (plan.unknown.length > 0) ctx.onEvent({ type: 'unknown-dirs', dirs: plan.unknown })
     for (const record of plan.topics.values()) this.topics.set(record.name, this.newTopicState(record))
+    const lazy = await this.meta.takeCleanMark()
     for (const topic of this.topics.values()) {
-      for (let p = 0; p < topic.record.partitions; p++) topic.partitions.push(await this.openPartition(topic, p))
+      for (let p = 0; p < topic.record.partitions; p++) {
+        topic.partitions.push(lazy ? this.newPartition(topic, p) : this.openPartition(topic, p))
+      }
     }
   }
 
@@ -171,22 +214,33 @@ export class TopicRegistry {
    */
   async close(): Promise<void> {
     let firstError: unknown = null
-    const all: PartitionState[] = []
-    for (const topic of this.topics.values()) for (const p of topic.partitions) all.push(p)
-    for (const p of all) this.hooks.retire(p)
+    const all: PartitionLog[] = []
+    for (const topic of this.topics.values()) {
+      for (const p of topic.partitions) {
+        this.retire(p)
+        if (p.opened !== null) all.push(p.opened)
+      }
+    }
     // A few partitions at a time: their fsyncs run side by side on the pool (see PartitionLog.close).
     let next = 0
     const worker = async (): Promise<void> => {
       while (next < all.length) {
-        const p = all[next++]
+        const log = all[next++]
         try {
-          await p.log.close()
+          await log.close()
         } catch (err) {
           firstError ??= err
         }
       }
     }
     await Promise.all(Array.from({ length: Math.min(CLOSE_CONCURRENCY, all.length) }, worker))
+    // Every partition is closed cleanly (or was never opened, its own mark untouched): the next open may defer
+    // opening them.
+    if (firstError === null && all.every((log) => log.closedClean)) {
+      await this.meta.putCleanMark().catch((err) => {
+        firstError ??= err
+      })
+    }
     await this.meta.close().catch((err) => {
       firstError ??= ioError(err, 'close metadata store', this.ctx.realDir)
     })
@@ -196,7 +250,7 @@ export class TopicRegistry {
   /** Closes what `load` opened, ignoring failures (a failed open). */
   async abandon(): Promise<void> {
     await this.meta.close().catch(() => {})
-    for (const t of this.topics.values()) for (const p of t.partitions) await p.log.close().catch(() => {})
+    for (const t of this.topics.values()) for (const p of t.partitions) await p.opened?.close().catch(() => {})
   }
 
   // ---- lookups ----
@@ -269,17 +323,31 @@ export class TopicRegistry {
     return path.join(this.ctx.realDir, partitionDirName(topic, partition))
   }
 
-  private async openPartition(topic: TopicState, index: number): Promise<PartitionState> {
-    const name = topic.record.name
-    const log = await PartitionLog.open(this.partitionDir(name, index), {
-      config: logConfigOf(topic.config),
-      fs: this.ctx.fs,
-      clock: this.ctx.clock,
-      decompress: this.ctx.codecs.decompressor,
-      batchCache: this.batchCache,
-      onEvent: (e) => this.ctx.onEvent({ ...e, topic: name, partition: index }),
-    })
-    return { topic, index, log, waiters: new Set(), flushTimer: null }
+  /** The partition goes away: its timers and waiters end, and a log not opened yet stays so. */
+  private retire(p: PartitionState): void {
+    if (p instanceof OwnedPartition) p.retire()
+    this.hooks.retire(p)
+  }
+
+  /** A partition whose log opens on first use, with the topic's config at that time. */
+  private newPartition(topic: TopicState, index: number): OwnedPartition {
+    return new OwnedPartition(topic, index, this.partitionDir(topic.record.name, index), (p) =>
+      PartitionLog.openSync(p.dir, {
+        config: logConfigOf(p.topic.config),
+        fs: this.ctx.fs,
+        clock: this.ctx.clock,
+        decompress: this.ctx.codecs.decompressor,
+        batchCache: this.batchCache,
+        onEvent: (e) => this.ctx.onEvent({ ...e, topic: p.topic.record.name, partition: p.index }),
+      }),
+    )
+  }
+
+  /** A partition with its log opened now (CORRUPT_LOG, IO_ERROR). */
+  private openPartition(topic: TopicState, index: number): PartitionState {
+    const p = this.newPartition(topic, index)
+    void p.log
+    return p
   }
 
   private checkCompression(config: TopicConfig): void {
@@ -328,7 +396,7 @@ export class TopicRegistry {
       await this.commitStaged(staged, 'createTopic', () => this.meta.putTopic(record))
       crashPoint('createTopic:after-commit')
       await this.placeStaged(record, staged, 'createTopic', [])
-      for (let p = 0; p < partitions; p++) topic.partitions.push(await this.openPartition(topic, p))
+      for (let p = 0; p < partitions; p++) topic.partitions.push(this.openPartition(topic, p))
       this.topics.set(name, topic)
       this.hooks.topicsChanged()
     })
@@ -446,7 +514,7 @@ export class TopicRegistry {
       crashPoint('alterTopicConfig:after-commit')
       t.record = record
       t.config = next.config
-      for (const p of t.partitions) p.log.updateConfig(logConfigOf(t.config))
+      for (const p of t.partitions) p.opened?.updateConfig(logConfigOf(t.config))
       // The topic files follow the commit; a crash before they are all rewritten leaves the store's newer record.
       const files = t.partitions.map((p) => ({ dir: this.partitionDir(name, p.index), record, partition: p.index }))
       try {
@@ -493,7 +561,7 @@ export class TopicRegistry {
         'createPartitions',
         t.partitions.map((p) => p.index),
       )
-      for (let p = before; p < count; p++) t.partitions.push(await this.openPartition(t, p))
+      for (let p = before; p < count; p++) t.partitions.push(this.openPartition(t, p))
       this.hooks.topicsChanged()
     })
   }
@@ -508,8 +576,8 @@ export class TopicRegistry {
       // Gone for new calls from here on; restored below if the deletion fails before its commit.
       this.topics.delete(name)
       for (const p of t.partitions) {
-        this.hooks.retire(p)
-        await p.log.close().catch(() => {})
+        this.retire(p)
+        await p.opened?.close().catch(() => {})
       }
       const renamed: { from: string; to: string }[] = []
       try {
@@ -552,7 +620,7 @@ export class TopicRegistry {
       for (const r of renamed) this.ctx.fs.rename(r.to, r.from)
       await this.ctx.fs.syncDir(this.ctx.realDir)
       const reopened: PartitionState[] = []
-      for (const p of t.partitions) reopened.push(await this.openPartition(t, p.index))
+      for (const p of t.partitions) reopened.push(this.openPartition(t, p.index))
       t.partitions = reopened
     } catch (err) {
       this.rollbackFailed('deleteTopic', this.ctx.realDir, err)

@@ -272,6 +272,14 @@ export class PartitionLog {
 
   /** Opens (creating if missing) the partition log in `dir`, recovering it if the last close was not clean. */
   static async open(dir: string, options: PartitionLogOptions = {}): Promise<PartitionLog> {
+    return PartitionLog.openSync(dir, options)
+  }
+
+  /**
+   * `open`, synchronously (the open is synchronous file I/O throughout): for a caller that opens a partition on
+   * its first use, inside a synchronous call.
+   */
+  static openSync(dir: string, options: PartitionLogOptions = {}): PartitionLog {
     if (options.readOnly === true) return PartitionLog.openReadOnly(dir, options)
     const log = new PartitionLog(dir, options)
     log.load()
@@ -309,6 +317,8 @@ export class PartitionLog {
     this.assertOpen()
     if (this.poison !== null) throw this.poison
   }
+
+  private closedClean_ = false
 
   private poisonWith(err: SeglogError): SeglogError {
     if (this.poison === null) {
@@ -1618,6 +1628,11 @@ export class PartitionLog {
    * Waits for a running fsync, fsyncs everything, writes the clean-shutdown state and closes all files.
    * Idempotent.
    */
+  /** True once `close` left the clean-shutdown mark (a poisoned log's close does not: its next open recovers). */
+  get closedClean(): boolean {
+    return this.closedClean_
+  }
+
   async close(): Promise<void> {
     if (this.status_ === 'closed' || this.status_ === 'closing') return
     this.status_ = 'closing'
@@ -1643,6 +1658,7 @@ export class PartitionLog {
         // Nothing changed since a clean open: the clean-shutdown state on disk describes the log as it is (every
         // mutation clears it first) and nothing is unsynced, so there is nothing to fsync or rewrite. Measured on
         // 1,000 clean partitions: close 1.3–1.7 s (3 fsyncs and a rename each) → see bench/open-close.ts.
+        this.closedClean_ = true
       } else if (this.poison === null) {
         const active = this.active
         active.onBecomeInactive()
@@ -1672,6 +1688,7 @@ export class PartitionLog {
           }),
         )
         this.persistedRecoveryPoint = this.recoveryPoint_
+        this.closedClean_ = true
       }
     } finally {
       for (const seg of this.segments) {
