@@ -82,7 +82,15 @@ export function waitPast(
   offset: number,
   signal?: AbortSignal | WaitCancel,
 ): Promise<void> {
-  if (!ctx.isOpen() || p.log.logEndOffset > offset) return Promise.resolve()
+  if (!ctx.isOpen()) return Promise.resolve()
+  let end: number
+  try {
+    end = p.log.logEndOffset
+  } catch {
+    // The partition's first-use open failed: the caller's next read meets (and reports) the error.
+    return Promise.resolve()
+  }
+  if (end > offset) return Promise.resolve()
   if (signal instanceof WaitCancel) {
     return new Promise<void>((resolve) => {
       const done = () => {

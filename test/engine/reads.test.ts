@@ -9,6 +9,7 @@ import * as path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { EngineContext, PartitionState } from '../../src/engine/context.js'
 import { WaitCancel, waitPast, wake } from '../../src/engine/reads.js'
+import { SeglogError } from '../../src/errors.js'
 import { PartitionLog } from '../../src/log/partition-log.js'
 
 let dir: string
@@ -91,5 +92,19 @@ describe('waitPast with a WaitCancel', () => {
     expect(p.waiters.size).toBe(0)
     expect(cancel.current).toBe(null)
     expect(await state(wait)).toBe('resolved')
+  })
+
+  it('resolves at once, registering nothing, when the partition cannot be opened (its first use failed)', async () => {
+    const failing = {
+      waiters: new Set<() => void>(),
+      get log(): PartitionLog {
+        throw new SeglogError('IO_ERROR', 'open failed')
+      },
+    } as unknown as PartitionState
+    for (const signal of [new WaitCancel(), new AbortController().signal, undefined]) {
+      const wait = waitPast(ctx, failing, 0, signal)
+      expect(failing.waiters.size).toBe(0)
+      expect(await state(wait)).toBe('resolved')
+    }
   })
 })
