@@ -291,7 +291,7 @@ export class AppendPath {
   async flush(): Promise<void> {
     this.ctx.assertOpen()
     const jobs: Promise<void>[] = []
-    for (const t of this.topics.all()) for (const p of t.partitions) jobs.push(p.log.flush())
+    for (const t of this.topics.all()) for (const p of t.partitions) if (p.opened !== null) jobs.push(p.opened.flush())
     await this.ctx.track(Promise.all(jobs))
   }
 }

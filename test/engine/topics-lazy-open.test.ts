@@ -80,6 +80,7 @@ describe('Seglog open after a clean close', () => {
     expect(ffs.openHandleCount).toBe(0)
     expect(ffs.fileReads.filter((f) => f.endsWith('partition.state'))).toEqual([])
     expect(e.listTopics()).toEqual(['t'])
+    await e.flush()
     expect(openedPartitions(events)).toEqual([])
 
     expect(e.offsets('t', 1)).toEqual({ logStartOffset: 0, logEndOffset: 1 })
