@@ -176,7 +176,7 @@ describe(`a compaction pass under injected faults (seed ${SEED})`, () => {
           faulty.clearFailures()
           const where = `${errno} at ${kind} #${k}`
           expect(err, `${where}: the pass must fail`).toBeInstanceOf(SeglogError)
-          expect((err as SeglogError).code, where).toBe('IO_ERROR')
+          expect((err as SeglogError).code, `${where}: ${(err as Error).message}`).toBe('IO_ERROR')
           expect((err as SeglogError).errno, where).toBe(errno)
           let live: string
           try {
