@@ -230,6 +230,8 @@ export class PartitionLog {
   private segments: LogSegment[] = []
   private status_: LogStatus = 'opening'
   private poison: SeglogError | null = null
+  /** Set by a `close` that left the clean-shutdown mark. */
+  private closedClean_ = false
   private logStart = 0
   private recoveryPoint_ = 0
   /** Recovery point last written to partition.state. */
@@ -317,8 +319,6 @@ export class PartitionLog {
     this.assertOpen()
     if (this.poison !== null) throw this.poison
   }
-
-  private closedClean_ = false
 
   private poisonWith(err: SeglogError): SeglogError {
     if (this.poison === null) {
@@ -1624,15 +1624,15 @@ export class PartitionLog {
 
   // ---- close ----
 
-  /**
-   * Waits for a running fsync, fsyncs everything, writes the clean-shutdown state and closes all files.
-   * Idempotent.
-   */
   /** True once `close` left the clean-shutdown mark (a poisoned log's close does not: its next open recovers). */
   get closedClean(): boolean {
     return this.closedClean_
   }
 
+  /**
+   * Waits for a running fsync, fsyncs everything, writes the clean-shutdown state and closes all files.
+   * Idempotent.
+   */
   async close(): Promise<void> {
     if (this.status_ === 'closed' || this.status_ === 'closing') return
     this.status_ = 'closing'
