@@ -14,6 +14,7 @@
  *   passes a smaller count), a new one is picked.
  * - Precedence (explicit partition → key hash → sticky) is the caller's: this module only answers the last two.
  */
+import { Buffer } from 'node:buffer'
 
 const SEED = 0x9747b28c
 const M = 0x5bd1e995

@@ -42,6 +42,7 @@
  * A partial batch at the end of a buffer is not an error here: `batchSizeAt` reports how many bytes a batch needs
  * and callers stop when fewer are available.
  */
+import { Buffer } from 'node:buffer'
 import { SeglogError } from '../errors.js'
 import { crc32c } from './crc32c.js'
 import { type Cursor, readVarint, varintSize, writeVarint } from './varint.js'

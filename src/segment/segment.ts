@@ -34,6 +34,7 @@
  * Concurrency: a segment is owned by one PartitionLog; all mutating calls come from it, serialised. Reads are
  * synchronous and may interleave with appends between calls (JS is single threaded), never inside one.
  */
+import { Buffer } from 'node:buffer'
 import { corruptLog, ioError, SeglogError } from '../errors.js'
 import { IndexFileProbe } from '../index/fixed-index.js'
 import { OffsetIndex } from '../index/offset-index.js'
