@@ -88,6 +88,8 @@ export function cancelFlush(p: PartitionState): void {
 export class AppendPath {
   /** The batches of one call, encoded and written in its one synchronous step (see `BatchArena`). */
   private readonly arena = new BatchArena()
+  /** Round promises already handed to `ctx.track` (see `trackRound`). */
+  private readonly tracked = new WeakSet<Promise<void>>()
 
   constructor(
     private readonly ctx: EngineContext,
@@ -129,8 +131,8 @@ export class AppendPath {
         for (const p of touched) this.scheduleFlush(p)
         return Promise.resolve(meta)
       }
-      const flushed = Promise.all(touched.map((p) => p.log.flush())).then(() => meta)
-      return this.ctx.track(flushed)
+      if (touched.length === 1) return this.trackRound(touched[0].log.flush()).then(() => meta)
+      return Promise.all(touched.map((p) => this.trackRound(p.log.flush()))).then(() => meta)
     } catch (err) {
       return Promise.reject(err)
     }
@@ -259,6 +261,20 @@ export class AppendPath {
     } catch (err) {
       return Promise.reject(err)
     }
+  }
+
+  /**
+   * `round`, tracked by the engine (close waits for it) the first time a call meets it. Every acks -1 call of a
+   * turn gets the same round promise from `flush()`; the callers' own promises settle before anything that waits
+   * for the round, because theirs were chained to it first. Why not track each call: one Set entry and two
+   * reactions per call were ~0.5 µs of a ~6 µs group-committed append (E2, 256 appenders).
+   */
+  private trackRound(round: Promise<void>): Promise<void> {
+    if (!this.tracked.has(round)) {
+      this.tracked.add(round)
+      this.ctx.track(round)
+    }
+    return round
   }
 
   /** acks 0/1: fsync within `flushMs`, or at once past `flushMessages` unflushed records. */
