@@ -266,8 +266,9 @@ export class AppendPath {
   /**
    * `round`, tracked by the engine (close waits for it) the first time a call meets it. Every acks -1 call of a
    * turn gets the same round promise from `flush()`; the callers' own promises settle before anything that waits
-   * for the round, because theirs were chained to it first. Why not track each call: one Set entry and two
-   * reactions per call were ~0.5 µs of a ~6 µs group-committed append (E2, 256 appenders).
+   * for the round, because theirs were chained to it first. Why not track each call: a Set entry, a Promise.all
+   * and two more reactions per call; measured (E2, 256 appenders, medians of 3 runs): 155 → 175 k rec/s on one
+   * partition, 98 → 175 k rec/s on eight.
    */
   private trackRound(round: Promise<void>): Promise<void> {
     if (!this.tracked.has(round)) {
