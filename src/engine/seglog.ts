@@ -334,9 +334,12 @@ export class Seglog {
 
   async #startListener(opts: ListenOptions & { host: string }): Promise<{ host: string; port: number }> {
     // Loaded here, so an engine that never listens never loads the protocol.
-    const { startWireServer } = await import('../wire/server.js')
-    this.#clusterId ??= rooms.loadClusterId(this.#ctx, path.join(this.realDir, META_DIR))
-    const host = rooms.createBrokerHost({
+    const [{ startWireServer }, { createBrokerHost, loadClusterId }] = await Promise.all([
+      import('../wire/server.js'),
+      import('./broker-host.js'),
+    ])
+    this.#clusterId ??= loadClusterId(this.#ctx, path.join(this.realDir, META_DIR))
+    const host = createBrokerHost({
       ctx: this.#ctx,
       topics: this.#topics,
       append: this.#append,

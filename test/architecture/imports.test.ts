@@ -256,7 +256,23 @@ describe('the import graph of src/', () => {
     }
     expect(valueImports(FACADE).filter((s) => s.includes('/wire/'))).toEqual([])
     const text = fs.readFileSync(path.join(REPO, FACADE), 'utf8')
-    expect(text).toContain("await import('../wire/server.js')")
+    expect(text).toContain("import('../wire/server.js')")
+  })
+
+  it('loads neither compaction nor retention nor the wire host when an owner opens (their first use imports them)', () => {
+    const lazy = (f: string) =>
+      f.startsWith('src/retention/') ||
+      f === BROKER_HOST ||
+      ['cleaner', 'cleaner-worker', 'worker-fs', 'compactor', 'checkpoint', 'planner', 'rewrite', 'clean-core'].some(
+        (m) => f === `src/compaction/${m}.ts`,
+      )
+    for (const entry of ['src/main.ts', FACADE, 'src/engine/owner-rooms.ts']) {
+      expect([...loadedBy(entry)].filter(lazy), `loaded by importing ${entry}`).toEqual([])
+    }
+    const housekeeping = fs.readFileSync(path.join(REPO, 'src/engine/housekeeping.ts'), 'utf8')
+    expect(housekeeping).toContain("import('../compaction/compactor.js')")
+    expect(housekeeping).toContain("import('../retention/retention.js')")
+    expect(fs.readFileSync(path.join(REPO, FACADE), 'utf8')).toContain("import('./broker-host.js')")
   })
 
   it('keeps the CLI to the public API and the internals module', () => {
