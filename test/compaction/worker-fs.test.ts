@@ -114,6 +114,9 @@ describe('a pass run by the Cleaner', () => {
       // Segments of 256 KiB, so the worker is inside a group's files when the stop arrives.
       const log = await PartitionLog.open(dir, { config: { ...SMALL_LOG, segmentBytes: 256 * 1024 } })
       const written = appendWorkload(log, mulberry32(0xab), 30_000, { keys: 40, maxBatch: 50 })
+      // Each roll starts a background fsync round that opens the directory on the pool; let those end first, so
+      // that a descriptor counted below can only be the worker's.
+      await log.flush()
       const before = descriptorsInto(dir)
       const ac = new AbortController()
       let groups = 0
