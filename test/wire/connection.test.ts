@@ -244,7 +244,6 @@ describe('wire connection', () => {
     expect(Date.now() - started).toBeLessThan(5000)
     expect(c.responses.map((r) => r.correlationId)).toEqual([fetch.correlationId, meta.correlationId])
     expect(await c.waitClosed(2000)).toBe(true)
-    served = null
   })
 
   it('a client that resets its socket mid-request leaves the server serving others', async () => {

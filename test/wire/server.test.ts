@@ -75,7 +75,6 @@ describe('wire server', () => {
       s.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'))
     })
     expect(refused).toBe('ECONNREFUSED')
-    served = null
   })
 
   it('serves many connections at once, each answered independently', async () => {
