@@ -1067,8 +1067,12 @@ export class PartitionLog {
     const config = this.segmentConfig()
     const now = this.clock()
     const open = (base: number): LogSegment => {
+      // The identity is taken before the segment opens its file: should the owner replace the file in between,
+      // the next refresh sees another identity at the path and opens the segment afresh. Taken after, it could
+      // name the new file while the segment reads the old one, and the replacement would go unnoticed.
+      const id = this.fileIdentity?.(`${this.dir}/${segmentFileName(base, LOG_SUFFIX)}`) ?? null
       const seg = LogSegment.openReadOnly(fsys, this.dir, base, config, now)
-      this.segmentIds.set(seg, this.fileIdentity?.(seg.logPath) ?? null)
+      this.segmentIds.set(seg, id)
       return seg
     }
     const prevActive = this.segments.at(-1)

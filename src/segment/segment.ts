@@ -29,7 +29,9 @@
  * written, cut or created; the indexes live in memory (loaded from their files, rebuilt in memory when they do not
  * match). `size` is the end of the complete, valid batches seen so far: `openTail` finds it at open and
  * `followTail` takes in what the owner appended since, batch by batch, each checked (header, offsets, CRC) before it
- * becomes visible, so a batch being written, or a torn tail the owner's recovery will cut, is never read.
+ * becomes visible, so a batch being written, or a torn tail the owner's recovery will cut, is never read. The `.log`
+ * is opened by `openReadOnly` and every size is taken from that open file, never from the path: the owner may replace
+ * the file under its name at any moment (compaction's swap), and what is read must be the file that was measured.
  *
  * Concurrency: a segment is owned by one PartitionLog; all mutating calls come from it, serialised. Reads are
  * synchronous and may interleave with appends between calls (JS is single threaded), never inside one.
@@ -358,13 +360,21 @@ export class LogSegment {
     now: number,
   ): LogSegment {
     const path = `${dir}/${segmentFileName(baseOffset, LOG_SUFFIX)}`
+    // The file is opened now and its size taken from the open file: the owner may replace the file under its name
+    // (compaction's swap) at any moment, and a size taken by path could then belong to another file than the one
+    // later read (a short read: CORRUPT_LOG for a log that is fine).
+    let handle: FileHandle | null = null
     let size = 0
     try {
-      if (fsys.exists(path)) size = fsys.fileSize(path)
+      handle = fsys.open(path, 'r')
+      size = handle.size()
     } catch (err) {
-      if ((err as { code?: unknown }).code !== 'ENOENT') throw ioError(err, 'stat segment', path)
+      handle?.close()
+      handle = null
+      if ((err as { code?: unknown }).code !== 'ENOENT') throw ioError(err, 'open segment', path)
     }
     const seg = new LogSegment(fsys, dir, baseOffset, config, size, now, true)
+    seg.logHandle = handle
     if (size === 0) seg.firstBatchTimestamp_ = -1
     return seg
   }
@@ -1904,7 +1914,8 @@ export class LogSegment {
   /** Size of the `.log` file now (0 when it does not exist). */
   private currentFileSize(): number {
     try {
-      return this.fs.fileSize(this.logPath)
+      // The open file's size, not the path's: only the file being read tells how much of it can be read.
+      return this.logHandle !== null ? this.logHandle.size() : this.fs.fileSize(this.logPath)
     } catch (err) {
       if ((err as { code?: unknown }).code === 'ENOENT') return 0
       throw ioError(err, 'stat segment', this.logPath)

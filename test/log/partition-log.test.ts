@@ -2,6 +2,7 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { nodeFileSystem } from '../../src/io/file-system.js'
 import { type LogConfig, type LogEvent, PartitionLog } from '../../src/log/partition-log.js'
 import { type BatchRecordInput, TimestampType } from '../../src/segment/record-batch.js'
 import { codeOf } from '../support/errors.js'
@@ -376,5 +377,62 @@ describe('PartitionLog point reads', () => {
     expect(codeOf(() => again.read(150, { maxRecords: 1 }))).toBe('CORRUPT_LOG')
     expectRecord(again.read(5, { maxRecords: 1 })[0], 5)
     await again.close()
+  })
+})
+
+describe('PartitionLog opened read-only', () => {
+  const identity = (p: string): string | null => {
+    const st = fs.statSync(p, { throwIfNoEntry: false })
+    return st === undefined ? null : `${st.dev}:${st.ino}`
+  }
+
+  it('notices a segment its owner replaced under its name just after the reader opened it, and reads the replacement', async () => {
+    const config = { segmentBytes: 2048, indexIntervalBytes: 128 }
+    const owner = await open(config)
+    fill(owner, 60, 3)
+    expect(owner.segmentInfos().length).toBeGreaterThan(1)
+    await owner.close()
+    // The same records with other values of the same length, in a log that rolls at the same offsets.
+    const other = fs.mkdtempSync(path.join(os.tmpdir(), 'seglog-replacement-'))
+    try {
+      const twin = await PartitionLog.open(other, { config })
+      for (let i = 0; i < 60; i += 3) {
+        const batch = [i, i + 1, i + 2].map((j) => ({
+          ...rec(j),
+          value: Buffer.from(rec(j).value!.toString().toUpperCase()),
+        }))
+        twin.append(batch)
+      }
+      await twin.close()
+      const first = '00000000000000000000.log'
+      const target = path.join(dir, first)
+      let swapped = false
+      // The owner's swap lands right after the reader opened the file, before anything else looked at the path.
+      const fsys = {
+        ...nodeFileSystem,
+        open: (p: string, mode: Parameters<typeof nodeFileSystem.open>[1]) => {
+          const h = nodeFileSystem.open(p, mode)
+          if (p === target && !swapped) {
+            swapped = true
+            fs.renameSync(path.join(other, first), target)
+          }
+          return h
+        },
+      }
+      const reader = PartitionLog.openReadOnly(dir, { config, fs: fsys, fileIdentity: identity })
+      try {
+        expect(swapped).toBe(true)
+        expect(reader.read(0, { maxRecords: 1 })[0].value?.toString()).toBe(rec(0).value!.toString())
+        expect(reader.refresh()).toBe(true)
+        expect(reader.read(0, { maxRecords: 1 })[0].value?.toString()).toBe(rec(0).value!.toString().toUpperCase())
+        expect(reader.read(0, { maxRecords: 100, maxBytes: 1 << 30 }).map((r) => r.offset)).toEqual(
+          Array.from({ length: 60 }, (_, i) => i),
+        )
+      } finally {
+        await reader.close()
+      }
+    } finally {
+      fs.rmSync(other, { recursive: true, force: true })
+    }
   })
 })

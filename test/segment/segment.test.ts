@@ -455,3 +455,49 @@ describe('LogSegment recovery, flush and close', () => {
     expect(seg.shouldRoll(101, BASE + 1, T0, b.size + 100, Number.MAX_SAFE_INTEGER, NOW)).toBe(true)
   })
 })
+
+describe('LogSegment opened read-only', () => {
+  /** Writes a shorter segment with the same base offset elsewhere and renames it over `seg`'s `.log`, as compaction's swap does. */
+  function replaceUnder(seg: LogSegment): number {
+    const other = fs.mkdtempSync(path.join(dir, 'other-'))
+    const s = LogSegment.create(nodeFileSystem, other, BASE, CONFIG, NOW)
+    fill(s, [3])
+    s.close()
+    fs.renameSync(path.join(other, path.basename(seg.logPath)), seg.logPath)
+    return fs.statSync(seg.logPath).size
+  }
+
+  function readOnly(): LogSegment {
+    const s = LogSegment.openReadOnly(nodeFileSystem, dir, BASE, CONFIG, NOW)
+    open.push(s)
+    return s
+  }
+
+  it('reads the file it opened when another process replaces the file under its name before the first read', () => {
+    const w = create()
+    const written = fill(w, [5, 5, 5, 5, 5, 5, 5, 5])
+    w.close()
+    const seg = readOnly()
+    const sizeBefore = seg.size
+    expect(replaceUnder(seg)).toBeLessThan(sizeBefore)
+    // A scan of the whole segment (an inactive one whose indexes did not match) reads the file opened above.
+    seg.rebuildIndexes(null)
+    expect(seg.damage).toBeNull()
+    expect(seg.size).toBe(sizeBefore)
+    expect(seg.nextOffset).toBe(written.at(-1)!.lastOffset + 1)
+    expect(readRecords(seg, BASE).map((r) => r.offset)).toEqual(Array.from({ length: 40 }, (_, i) => BASE + i))
+  })
+
+  it('takes the size it follows from the file it opened, not from whatever the path now names', () => {
+    const w = create()
+    fill(w, [5, 5, 5, 5])
+    w.close()
+    const seg = readOnly()
+    seg.openTail()
+    expect(seg.nextOffset).toBe(BASE + 20)
+    replaceUnder(seg)
+    // Nothing was appended to the file it reads: nothing to take in, and it was not cut.
+    expect(seg.followTail()).toBe(0)
+    expect(readRecords(seg, BASE + 10).map((r) => r.offset)[0]).toBe(BASE + 10)
+  })
+})
